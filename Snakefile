@@ -1,0 +1,36 @@
+# rateprobe: from speech audio and speaker encoders to a finished paper.
+# Each stage lives in rules/<stage>.smk; this file holds only the target rules.
+# Data flow and file formats: docs/interfaces.md.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/corpus.smk"
+include: "rules/models.smk"
+include: "rules/activations.smk"
+include: "rules/probes.smk"
+include: "rules/figures.smk"
+include: "rules/paper.smk"
+
+
+rule all:
+    input:
+        "paper/main.pdf",
+        "paper/overleaf.zip",
+    default_target: True
+
+
+rule manifests:
+    input:
+        expand("results/manifests/{split}.csv", split=SPLITS),
+
+
+rule all_activations:
+    input:
+        ACTIVATIONS,

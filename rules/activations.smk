@@ -1,0 +1,1 @@
+# Stage: activations. See docs/interfaces.md for the files it reads and writes.

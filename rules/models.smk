@@ -1,0 +1,1 @@
+# Stage: models. See docs/interfaces.md for the files it reads and writes.

@@ -1,0 +1,1 @@
+# Stage: probes. See docs/interfaces.md for the files it reads and writes.

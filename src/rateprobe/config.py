@@ -1,0 +1,176 @@
+"""Configuration checks that a JSON schema cannot express, and defaults.
+
+The schema (schemas/config.schema.yaml) rejects unknown keys and wrong types. This module
+checks what depends on the corpus kind, resolves how the three splits are formed, and fills
+defaults, so that every later stage reads one complete, consistent dictionary.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+SPLITS = ("train", "dev", "test")
+ARCHITECTURES = ("samresnet34", "samresnet100", "resemblyzer")
+
+DEFAULTS: dict[str, Any] = {
+    "seed": 0,
+    "on_bad_input": "fail",
+    "corpus": {
+        "download": False,
+        "mirrors": ["https://www.openslr.org/resources/12"],
+        "md5": {},
+        "synthetic": {"utterances_per_speaker": 10, "min_wpm": 90, "max_wpm": 320},
+    },
+    "vad": {"aggressiveness": 2, "frame_ms": 30},
+    "activations": {
+        "pooling": ["mean", "std"],
+        "max_seconds": None,
+        "batch_seconds": 64,
+        "simam_taps": False,
+        "device": "auto",
+        "dtype": "float16",
+        "threads": 2,
+    },
+    "probes": {
+        "targets": ["cps", "articulation_rate"],
+        "ridge_alphas": [0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0],
+        "mlp": {
+            "hidden": 128,
+            "seeds": [0, 1, 2],
+            "lr": 1e-3,
+            "weight_decay": 1e-4,
+            "batch_size": 64,
+            "max_epochs": 300,
+            "patience": 20,
+        },
+        "bootstrap": {"n": 1000, "seed": 0},
+    },
+    "analysis": {
+        "cca": {"pca_components": 16},
+        "tsne": {"perplexity": 30, "seed": 0},
+        "classification": {"targets": ["sex", "cps_tercile"]},
+    },
+    "paper": {
+        "title": "Что кодировщики дикторов знают о темпе речи: послойный анализ",
+        "author": {"name": "", "affiliation": "", "email": ""},
+        "style": "neurips",
+        "neurips_sty": None,
+        "engine": "pdflatex",
+    },
+}
+
+DEFAULT_CARVE_FRACTIONS = {"train": 0.6, "dev": 0.2, "test": 0.2}
+
+
+class ConfigError(ValueError):
+    """An invalid configuration; the message names the offending key."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"config key '{key}': {problem}")
+        self.key = key
+
+
+def _merge_defaults(defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(defaults)
+    for key, value in given.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge_defaults(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def model_source_kind(source: str) -> str:
+    """Classify a model source: 'url', 'resemblyzer', 'random' or 'path'."""
+    if source in ("resemblyzer", "random"):
+        return source
+    if source.startswith(("http://", "https://", "file://")):
+        return "url"
+    return "path"
+
+
+def _resolve_corpus(corpus: dict[str, Any], seed: int) -> dict[str, Any]:
+    kind = corpus["kind"]
+    splits = corpus.get("splits") or {}
+    if kind == "synthetic":
+        for split in SPLITS:
+            n = splits.get(split)
+            if not isinstance(n, int) or isinstance(n, bool) or n < 2:
+                raise ConfigError(
+                    f"corpus.splits.{split}",
+                    "the synthetic corpus needs a number of speakers >= 2 for each split, "
+                    f"got {n!r}",
+                )
+        corpus["splits"] = {split: int(splits[split]) for split in SPLITS}
+        corpus.pop("carve_by_speaker", None)
+        synth = corpus["synthetic"]
+        if synth["min_wpm"] >= synth["max_wpm"]:
+            raise ConfigError("corpus.synthetic.min_wpm", "must be below max_wpm")
+        return corpus
+
+    carve = corpus.get("carve_by_speaker")
+    if carve:
+        fractions = carve.get("fractions") or dict(DEFAULT_CARVE_FRACTIONS)
+        total = sum(fractions.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ConfigError(
+                "corpus.carve_by_speaker.fractions", f"must sum to 1, got {total:g}"
+            )
+        corpus["carve_by_speaker"] = {
+            "subsets": list(carve["subsets"]),
+            "fractions": {split: float(fractions[split]) for split in SPLITS},
+            "seed": int(carve.get("seed", seed)),
+        }
+        corpus["splits"] = None
+        return corpus
+
+    for split in SPLITS:
+        subsets = splits.get(split)
+        if not isinstance(subsets, list) or not subsets:
+            raise ConfigError(
+                f"corpus.splits.{split}",
+                "LibriSpeech needs a non-empty list of subset names for each split "
+                "(or corpus.carve_by_speaker)",
+            )
+    corpus["splits"] = {split: list(splits[split]) for split in SPLITS}
+    corpus["carve_by_speaker"] = None
+    return corpus
+
+
+def _resolve_models(models: list[dict[str, Any]], workdir: Path) -> list[dict[str, Any]]:
+    names = [m["name"] for m in models]
+    for name in names:
+        if names.count(name) > 1:
+            raise ConfigError("models", f"model name '{name}' appears more than once")
+    resolved = []
+    for i, model in enumerate(models):
+        model = dict(model)
+        key = f"models[{i}] ({model['name']})"
+        kind = model_source_kind(model["source"])
+        model["source_kind"] = kind
+        if kind == "random":
+            if "arch" not in model:
+                raise ConfigError(f"{key}.arch", "source: random needs arch")
+            model.setdefault("seed", 0)
+        elif kind == "resemblyzer":
+            model["arch"] = "resemblyzer"
+        elif kind == "path":
+            if not (workdir / model["source"]).exists() and not Path(model["source"]).exists():
+                raise ConfigError(f"{key}.source", f"no such file or folder: {model['source']}")
+        control = model.get("control")
+        if control is not None and control not in names:
+            raise ConfigError(f"{key}.control", f"names no configured model: '{control}'")
+        resolved.append(model)
+    return resolved
+
+
+def resolve_config(config: dict[str, Any], workdir: str | Path = ".") -> dict[str, Any]:
+    """Return a complete copy of a schema-valid config, or raise ConfigError naming the key."""
+    cfg = _merge_defaults(DEFAULTS, config)
+    cfg["corpus"] = _resolve_corpus(cfg["corpus"], cfg["seed"])
+    cfg["models"] = _resolve_models(cfg["models"], Path(workdir))
+    if not cfg["probes"]["targets"]:
+        raise ConfigError("probes.targets", "must name at least one manifest column")
+    return cfg
