@@ -2,12 +2,17 @@
 # The schema rejects unknown keys and wrong types before any work; resolve_config then checks
 # what a schema cannot (per corpus kind) and fills defaults.
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from rateprobe.config import resolve_config
+from rateprobe.config import ConfigError, check_schema, resolve_config
 
-validate(config, "../schemas/config.schema.yaml")
-CFG = resolve_config(config)
+try:
+    check_schema(config, workflow.source_path("../schemas/config.schema.yaml"))
+    validate(config, "../schemas/config.schema.yaml")
+    CFG = resolve_config(config)
+except ConfigError as error:
+    raise WorkflowError(f"Invalid configuration: {error}") from None
 
 SPLITS = ["train", "dev", "test"]
 MODELS = [m["name"] for m in CFG["models"]]

@@ -11,6 +11,9 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+import yaml
+
 SPLITS = ("train", "dev", "test")
 ARCHITECTURES = ("samresnet34", "samresnet100", "resemblyzer")
 
@@ -67,9 +70,33 @@ DEFAULT_CARVE_FRACTIONS = {"train": 0.6, "dev": 0.2, "test": 0.2}
 class ConfigError(ValueError):
     """An invalid configuration; the message names the offending key."""
 
-    def __init__(self, key: str, problem: str) -> None:
-        super().__init__(f"config key '{key}': {problem}")
+    def __init__(self, key: str, problem: str, whole_message: bool = False) -> None:
+        super().__init__(problem if whole_message else f"config key '{key}': {problem}")
         self.key = key
+
+
+def check_schema(config: dict[str, Any], schema_path: str | Path) -> None:
+    """Raise ConfigError listing every schema violation by its dotted key path.
+
+    Snakemake's own validation reports only the first problem, buried under a dump of the
+    whole schema; this names each offending key on one line.
+    """
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    problems: list[tuple[str, str]] = []
+    for error in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path))):
+        path = [str(part) for part in error.absolute_path]
+        if error.validator == "additionalProperties":
+            unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+            problems += [(".".join([*path, name]), "unknown key") for name in unknown]
+        else:
+            # For oneOf, the alternatives' own messages say what would have been accepted.
+            alternatives = sorted({sub.message for sub in error.context or []})
+            message = " or ".join(alternatives) if alternatives else error.message
+            problems.append((".".join(path) or "<top level>", message))
+    if problems:
+        message = "\n".join(f"config key '{key}': {problem}" for key, problem in problems)
+        raise ConfigError(problems[0][0], message, whole_message=True)
 
 
 def _merge_defaults(defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
@@ -115,9 +142,7 @@ def _resolve_corpus(corpus: dict[str, Any], seed: int) -> dict[str, Any]:
         fractions = carve.get("fractions") or dict(DEFAULT_CARVE_FRACTIONS)
         total = sum(fractions.values())
         if abs(total - 1.0) > 1e-6:
-            raise ConfigError(
-                "corpus.carve_by_speaker.fractions", f"must sum to 1, got {total:g}"
-            )
+            raise ConfigError("corpus.carve_by_speaker.fractions", f"must sum to 1, got {total:g}")
         corpus["carve_by_speaker"] = {
             "subsets": list(carve["subsets"]),
             "fractions": {split: float(fractions[split]) for split in SPLITS},
@@ -139,7 +164,7 @@ def _resolve_corpus(corpus: dict[str, Any], seed: int) -> dict[str, Any]:
     return corpus
 
 
-def _resolve_models(models: list[dict[str, Any]], workdir: Path) -> list[dict[str, Any]]:
+def _resolve_models(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
     names = [m["name"] for m in models]
     for name in names:
         if names.count(name) > 1:
@@ -156,9 +181,8 @@ def _resolve_models(models: list[dict[str, Any]], workdir: Path) -> list[dict[st
             model.setdefault("seed", 0)
         elif kind == "resemblyzer":
             model["arch"] = "resemblyzer"
-        elif kind == "path":
-            if not (workdir / model["source"]).exists() and not Path(model["source"]).exists():
-                raise ConfigError(f"{key}.source", f"no such file or folder: {model['source']}")
+        elif kind == "path" and not Path(model["source"]).exists():
+            raise ConfigError(f"{key}.source", f"no such file or folder: {model['source']}")
         control = model.get("control")
         if control is not None and control not in names:
             raise ConfigError(f"{key}.control", f"names no configured model: '{control}'")
@@ -166,11 +190,14 @@ def _resolve_models(models: list[dict[str, Any]], workdir: Path) -> list[dict[st
     return resolved
 
 
-def resolve_config(config: dict[str, Any], workdir: str | Path = ".") -> dict[str, Any]:
-    """Return a complete copy of a schema-valid config, or raise ConfigError naming the key."""
+def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Return a complete copy of a schema-valid config, or raise ConfigError naming the key.
+
+    Relative paths are taken from the working directory (Snakemake's --directory).
+    """
     cfg = _merge_defaults(DEFAULTS, config)
     cfg["corpus"] = _resolve_corpus(cfg["corpus"], cfg["seed"])
-    cfg["models"] = _resolve_models(cfg["models"], Path(workdir))
+    cfg["models"] = _resolve_models(cfg["models"])
     if not cfg["probes"]["targets"]:
         raise ConfigError("probes.targets", "must name at least one manifest column")
     return cfg
