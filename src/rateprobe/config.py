@@ -24,7 +24,7 @@ DEFAULTS: dict[str, Any] = {
         "download": False,
         "mirrors": ["https://www.openslr.org/resources/12"],
         "md5": {},
-        "synthetic": {"utterances_per_speaker": 10, "min_wpm": 90, "max_wpm": 320},
+        "synthetic": {"utterances_per_speaker": 9, "min_wpm": 90, "max_wpm": 320},
     },
     "vad": {"aggressiveness": 2, "frame_ms": 30},
     "activations": {

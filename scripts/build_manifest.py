@@ -1,0 +1,14 @@
+"""Snakemake entry point: label one split and write its manifest (rateprobe.labels)."""
+
+from rateprobe.labels import build_manifest
+
+snakemake = globals()["snakemake"]
+build_manifest(
+    snakemake.params.corpus,
+    snakemake.params.vad,
+    snakemake.params.on_bad_input,
+    snakemake.wildcards.split,
+    snakemake.output.manifest,
+    snakemake.output.bad,
+    workers=snakemake.threads,
+)

@@ -1,0 +1,1 @@
+"""Speech corpora in the LibriSpeech layout: reading, downloading, splitting, synthesising."""

@@ -1,0 +1,141 @@
+"""Reader of the official LibriSpeech layout.
+
+    <root>/LibriSpeech/<subset>/<speaker>/<chapter>/<speaker>-<chapter>-<utt>.flac
+    <root>/LibriSpeech/<subset>/<speaker>/<chapter>/<speaker>-<chapter>.trans.txt
+    <root>/LibriSpeech/SPEAKERS.TXT   (optional: speaker sex)
+
+Scanning never stops at the first problem: every inconsistency between transcripts and audio
+files is returned as an InputProblem, so the caller can report all of them at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+AUDIO_SUFFIX = ".flac"
+TRANSCRIPT_SUFFIX = ".trans.txt"
+
+
+@dataclass(frozen=True)
+class Utterance:
+    utt_id: str
+    speaker_id: str
+    chapter_id: str
+    path: Path
+    text: str
+
+
+@dataclass(frozen=True)
+class InputProblem:
+    path: str
+    kind: str  # short category, counted in reports
+    detail: str = ""
+
+    @property
+    def problem(self) -> str:
+        return f"{self.kind}: {self.detail}" if self.detail else self.kind
+
+
+def corpus_dir(root: str | Path) -> Path:
+    return Path(root) / "LibriSpeech"
+
+
+def subset_dir(root: str | Path, subset: str) -> Path:
+    return corpus_dir(root) / subset
+
+
+def read_speaker_sex(root: str | Path) -> dict[str, str]:
+    """speaker id -> 'F'/'M' from SPEAKERS.TXT; empty when the file is absent."""
+    table = corpus_dir(root) / "SPEAKERS.TXT"
+    if not table.is_file():
+        return {}
+    sex = {}
+    for number, line in enumerate(table.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith(";"):
+            continue
+        # Names may themselves contain '|' (e.g. "|CBW|Simon"), so split off the fixed fields only.
+        fields = [f.strip() for f in line.split("|", 4)]
+        if len(fields) < 2 or fields[1] not in ("F", "M"):
+            raise ValueError(f"{table}:{number}: expected 'ID | SEX | ...', got {line!r}")
+        sex[fields[0]] = fields[1]
+    return sex
+
+
+def subset_speakers(root: str | Path, subset: str) -> list[str]:
+    """Speaker ids of one subset, sorted; raises FileNotFoundError when the subset is absent."""
+    directory = subset_dir(root, subset)
+    if not directory.is_dir():
+        raise FileNotFoundError(
+            f"LibriSpeech subset '{subset}' not found: no folder {directory} "
+            "(set corpus.download: true to fetch it, or point corpus.root at an extraction)"
+        )
+    return sorted(p.name for p in directory.iterdir() if p.is_dir())
+
+
+def chapter_dirs(root: str | Path, subsets: Iterable[str]) -> list[Path]:
+    return sorted(
+        chapter
+        for subset in subsets
+        for speaker in subset_dir(root, subset).glob("*")
+        if speaker.is_dir()
+        for chapter in speaker.glob("*")
+        if chapter.is_dir()
+    )
+
+
+def _scan_chapter(chapter: Path) -> tuple[list[Utterance], list[InputProblem]]:
+    speaker_id, chapter_id = chapter.parent.name, chapter.name
+    transcript = chapter / f"{speaker_id}-{chapter_id}{TRANSCRIPT_SUFFIX}"
+    audio = {p.name[: -len(AUDIO_SUFFIX)]: p for p in chapter.glob(f"*{AUDIO_SUFFIX}")}
+    utterances: list[Utterance] = []
+    problems: list[InputProblem] = []
+    transcribed: set[str] = set()
+    lines = transcript.read_text(encoding="utf-8").splitlines() if transcript.is_file() else []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        utt_id, _, text = line.strip().partition(" ")
+        text = " ".join(text.split())
+        if not utt_id.startswith(f"{speaker_id}-{chapter_id}-"):
+            problems.append(
+                InputProblem(
+                    f"{transcript}:{number}",
+                    "malformed transcript line",
+                    f"utterance id '{utt_id}' is not of chapter {speaker_id}-{chapter_id}",
+                )
+            )
+            continue
+        transcribed.add(utt_id)
+        if utt_id not in audio:
+            problems.append(
+                InputProblem(
+                    str(chapter / f"{utt_id}{AUDIO_SUFFIX}"), "transcript line without audio"
+                )
+            )
+        elif not text:
+            problems.append(InputProblem(str(audio[utt_id]), "empty transcript"))
+        else:
+            utterances.append(Utterance(utt_id, speaker_id, chapter_id, audio[utt_id], text))
+    for utt_id in sorted(set(audio) - transcribed):
+        problems.append(InputProblem(str(audio[utt_id]), "audio without transcript"))
+    return utterances, problems
+
+
+def scan_subsets(
+    root: str | Path, subsets: Iterable[str], speakers: Container[str] | None = None
+) -> tuple[list[Utterance], list[InputProblem]]:
+    """All utterances of the subsets (optionally only some speakers), sorted by utt_id."""
+    subsets = list(subsets)
+    for subset in subsets:
+        subset_speakers(root, subset)  # a missing subset is a configuration error, not bad input
+    utterances: list[Utterance] = []
+    problems: list[InputProblem] = []
+    for chapter in chapter_dirs(root, subsets):
+        if speakers is not None and chapter.parent.name not in speakers:
+            continue
+        found, trouble = _scan_chapter(chapter)
+        utterances += found
+        problems += trouble
+    return sorted(utterances, key=lambda u: u.utt_id), problems

@@ -1,0 +1,180 @@
+"""Speech-rate labels and the per-split manifests (results/manifests/{split}.csv).
+
+cps = alphanumeric characters of the transcript / decoded audio duration. The articulation rate
+divides by the speech-active time instead, which a WebRTC voice-activity detector measures
+offline, so that pauses do not count as slow speech.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import warnings
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from rateprobe.audio import TARGET_RATE, AudioError, read_audio
+from rateprobe.corpus.librispeech import InputProblem, Utterance, read_speaker_sex, scan_subsets
+from rateprobe.corpus.splits import split_source
+
+COLUMNS = (
+    "utt_id", "speaker_id", "chapter_id", "sex", "path", "text", "n_chars", "duration_s", "cps",
+    "voiced_duration_s", "articulation_rate",
+)  # fmt: skip
+NO_SPEECH = "no speech detected"
+
+log = logging.getLogger(__name__)
+
+
+class BadInputError(ValueError):
+    """Input files that cannot be labelled; the message lists every one of them."""
+
+    def __init__(self, split: str, problems: Sequence[InputProblem]) -> None:
+        lines = "\n".join(f"  {p.path}: {p.problem}" for p in problems)
+        super().__init__(
+            f"split '{split}': {len(problems)} bad input file(s) (on_bad_input: fail; set "
+            f"on_bad_input: skip to drop and count them):\n{lines}"
+        )
+        self.problems = list(problems)
+
+
+@dataclass(frozen=True)
+class VadSettings:
+    aggressiveness: int = 2
+    frame_ms: int = 30
+
+
+def count_chars(text: str) -> int:
+    return sum(ch.isalnum() for ch in text)
+
+
+def voiced_duration(samples: np.ndarray, vad: VadSettings) -> float:
+    """Seconds of 16 kHz audio in frames that WebRTC VAD classifies as speech."""
+    with warnings.catch_warnings():  # webrtcvad imports the deprecated pkg_resources
+        warnings.simplefilter("ignore", UserWarning)
+        import webrtcvad
+
+    detector = webrtcvad.Vad(vad.aggressiveness)
+    frame = TARGET_RATE * vad.frame_ms // 1000
+    pcm = (np.clip(samples, -1.0, 32767 / 32768) * 32768).astype("<i2")
+    n_frames = len(pcm) // frame
+    voiced = sum(
+        detector.is_speech(pcm[i * frame : (i + 1) * frame].tobytes(), TARGET_RATE)
+        for i in range(n_frames)
+    )
+    return voiced * vad.frame_ms / 1000
+
+
+def label_utterance(utt: Utterance, vad: VadSettings) -> dict[str, Any]:
+    """The manifest row of one utterance, without `sex`; raises AudioError on bad audio."""
+    audio = read_audio(utt.path)
+    voiced = voiced_duration(audio.samples, vad)
+    if voiced == 0:
+        raise AudioError(
+            utt.path, NO_SPEECH, f"the VAD found no speech in {audio.duration_s:.2f} s"
+        )
+    n_chars = count_chars(utt.text)
+    return {
+        "utt_id": utt.utt_id,
+        "speaker_id": utt.speaker_id,
+        "chapter_id": utt.chapter_id,
+        "path": str(utt.path),
+        "text": utt.text,
+        "n_chars": n_chars,
+        "duration_s": audio.duration_s,
+        "cps": n_chars / audio.duration_s,
+        "voiced_duration_s": voiced,
+        "articulation_rate": n_chars / voiced,
+        "conversions": audio.conversions,
+    }
+
+
+def _label_or_problem(utt: Utterance, vad: VadSettings) -> dict[str, Any] | InputProblem:
+    try:
+        return label_utterance(utt, vad)
+    except AudioError as err:
+        return InputProblem(err.path, err.kind, err.detail)
+
+
+def label_utterances(
+    utterances: Sequence[Utterance], vad: VadSettings, workers: int = 1, desc: str = "labels"
+) -> Iterable[dict[str, Any] | InputProblem]:
+    work = partial(_label_or_problem, vad=vad)
+    if workers <= 1:
+        yield from tqdm(map(work, utterances), total=len(utterances), desc=desc, unit="utt")
+        return
+    with ProcessPoolExecutor(workers) as pool:
+        results = pool.map(work, utterances, chunksize=16)
+        yield from tqdm(results, total=len(utterances), desc=desc, unit="utt")
+
+
+def _write_atomic(path: Path, write: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def build_manifest(
+    corpus: Mapping[str, Any],
+    vad_settings: Mapping[str, Any],
+    policy: str,
+    split: str,
+    manifest_path: str | Path,
+    bad_path: str | Path,
+    workers: int = 1,
+) -> pd.DataFrame:
+    """Label every utterance of one split and write its manifest and bad-input report.
+
+    `corpus` and `vad_settings` are those sections of the resolved configuration
+    (rateprobe.config.resolve_config); `policy` is its on_bad_input.
+    """
+    if policy not in ("fail", "skip"):
+        raise ValueError(f"on_bad_input must be 'fail' or 'skip', got {policy!r}")
+    vad = VadSettings(**vad_settings)
+    source = split_source(corpus, split)
+    utterances, problems = scan_subsets(corpus["root"], source.subsets, source.speakers)
+    sex = read_speaker_sex(corpus["root"])
+    rows = []
+    converted = []
+    for result in label_utterances(utterances, vad, workers, desc=f"labels {split}"):
+        if isinstance(result, InputProblem):
+            problems.append(result)
+            continue
+        for note in result.pop("conversions"):
+            converted.append({"path": result["path"], "conversion": note})
+        rows.append({**result, "sex": sex.get(result["speaker_id"], "")})
+    problems.sort(key=lambda p: p.path)
+    if problems and policy == "fail":
+        raise BadInputError(split, problems)
+    for problem in problems:
+        log.warning("skipping %s: %s", problem.path, problem.problem)
+    if not rows:
+        raise ValueError(f"split '{split}': no usable utterances in subsets {source.subsets}")
+    manifest = pd.DataFrame(rows, columns=list(COLUMNS)).sort_values("utt_id", ignore_index=True)
+    report = {
+        "split": split,
+        "policy": policy,
+        "skipped": dict(sorted(Counter(p.kind for p in problems).items())),
+        "files": [{"path": p.path, "problem": p.problem} for p in problems],
+        "converted": converted,
+    }
+    _write_atomic(Path(bad_path), lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2)))
+    _write_atomic(Path(manifest_path), lambda tmp: manifest.to_csv(tmp, index=False))
+    return manifest

@@ -1,0 +1,102 @@
+"""An invalid configuration stops before any work, with a message that names the key."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from rateprobe.config import ConfigError, check_schema, resolve_config
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "schemas" / "config.schema.yaml"
+DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+
+
+def changed(edit: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    config = copy.deepcopy(DEFAULT)
+    edit(config)
+    return config
+
+
+def librispeech_splits(splits: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    return lambda c: c["corpus"].update(kind="librispeech", splits=splits)
+
+
+SCHEMA_ERRORS = {
+    "unknown top-level key": (lambda c: c.update(sedd=1), "sedd"),
+    "unknown nested key": (lambda c: c["corpus"]["synthetic"].update(utterances=3), "utterances"),
+    "wrong type": (lambda c: c["vad"].update(aggressiveness="high"), "aggressiveness"),
+    "wrong type of a flag": (lambda c: c["corpus"].update(download="yes"), "download"),
+    "empty split": (librispeech_splits({"train": [], "dev": ["dev-clean"]}), "train"),
+    "out of range": (lambda c: c["corpus"]["synthetic"].update(max_wpm=900), "max_wpm"),
+}
+
+
+@pytest.mark.parametrize("case", SCHEMA_ERRORS, ids=list(SCHEMA_ERRORS))
+def test_schema_rejects_and_names_the_key(case: str) -> None:
+    edit, key = SCHEMA_ERRORS[case]
+    config = changed(edit)
+    with pytest.raises(WorkflowError, match=key):
+        validate(config, str(SCHEMA))
+    with pytest.raises(ConfigError, match=rf"config key '[\w.]*{key}'"):
+        check_schema(config, SCHEMA)
+
+
+def test_the_default_config_and_the_sample_config_are_valid() -> None:
+    sample = yaml.safe_load((REPO / "config" / "librispeech-sample.yaml").read_text())
+    for config in (DEFAULT, changed(lambda c: c["corpus"].update(sample["corpus"]))):
+        validate(copy.deepcopy(config), str(SCHEMA))
+        check_schema(config, SCHEMA)
+        resolved = resolve_config(config)
+    assert resolved["corpus"]["carve_by_speaker"]["subsets"] == ["train-clean-100"]
+    assert resolved["corpus"]["splits"] is None  # carving wins over the default's split sizes
+
+
+RESOLVE_ERRORS = {
+    "librispeech split missing": (
+        librispeech_splits({"train": ["a"], "dev": ["b"]}), "corpus.splits.test"
+    ),
+    "too few synthetic speakers": (
+        lambda c: c["corpus"]["splits"].update(dev=1), "corpus.splits.dev"
+    ),
+    "fractions not summing to one": (
+        lambda c: c["corpus"].update(kind="librispeech", carve_by_speaker={
+            "subsets": ["dev-clean"], "fractions": {"train": 0.5, "dev": 0.2, "test": 0.2}}),
+        "corpus.carve_by_speaker.fractions",
+    ),
+    "empty rate range": (
+        lambda c: c["corpus"]["synthetic"].update(min_wpm=200, max_wpm=150),
+        "corpus.synthetic.min_wpm",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", RESOLVE_ERRORS, ids=list(RESOLVE_ERRORS))
+def test_resolve_config_names_the_key(case: str) -> None:
+    edit, key = RESOLVE_ERRORS[case]
+    config = changed(edit)
+    check_schema(config, SCHEMA)  # schema-valid: only the kind-specific checks catch it
+    with pytest.raises(ConfigError, match=rf"config key '{key}'"):
+        resolve_config(config)
+
+
+def test_snakemake_stops_before_any_work(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [str(SNAKEMAKE), "-n", "--cores", "1", "results/manifests/test.csv",
+         "--config", "on_bad_input=sometimes", "corpus_kind=synthetic"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "config key 'on_bad_input'" in output and "config key 'corpus_kind'" in output
+    assert "Building DAG" not in output and "Job stats" not in output

@@ -1,0 +1,80 @@
+"""The LibriSpeech reader, speaker table and speaker-disjoint carving."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from librispeech_tree import write_chapter
+
+from rateprobe.corpus.librispeech import read_speaker_sex, scan_subsets, subset_speakers
+from rateprobe.corpus.splits import carve_speakers, split_inputs, split_source
+
+FRACTIONS = {"train": 0.6, "dev": 0.2, "test": 0.2}
+
+
+def test_scan_reads_several_subsets_in_utt_id_order(tmp_path: Path) -> None:
+    write_chapter(tmp_path, "dev-clean", "84", "121123", {1: "SECOND", 0: "FIRST  LINE"}, 0.2)
+    write_chapter(tmp_path, "test-clean", "61", "70968", {0: "OTHER SUBSET"}, 0.2)
+    utterances, problems = scan_subsets(tmp_path, ["dev-clean", "test-clean"])
+    assert problems == []
+    assert [u.utt_id for u in utterances] == ["61-70968-0000", "84-121123-0000", "84-121123-0001"]
+    assert utterances[1].text == "FIRST LINE"
+    assert (utterances[1].speaker_id, utterances[1].chapter_id) == ("84", "121123")
+    only, _ = scan_subsets(tmp_path, ["dev-clean", "test-clean"], speakers={"61"})
+    assert [u.speaker_id for u in only] == ["61"]
+
+
+def test_speakers_table_parsing(tmp_path: Path) -> None:
+    (tmp_path / "LibriSpeech").mkdir()
+    (tmp_path / "LibriSpeech" / "SPEAKERS.TXT").write_text(
+        "; comment line\n;ID  |SEX| SUBSET |MINUTES| NAME\n"
+        "14   | F | train-clean-360  | 25.03 | Kristin LeMoine\n"
+        "60   | M | train-clean-100  | 20.18 | |CBW|Simon\n"
+    )
+    assert read_speaker_sex(tmp_path) == {"14": "F", "60": "M"}
+    assert read_speaker_sex(tmp_path / "elsewhere") == {}
+    (tmp_path / "LibriSpeech" / "SPEAKERS.TXT").write_text("14 | X | dev | 1 | Name\n")
+    with pytest.raises(ValueError, match=r"SPEAKERS.TXT:1"):
+        read_speaker_sex(tmp_path)
+
+
+def test_missing_subset_is_named(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"'dev-other'.*corpus\.download"):
+        subset_speakers(tmp_path, "dev-other")
+
+
+def test_carving_is_seeded_disjoint_and_follows_fractions() -> None:
+    speakers = [str(s) for s in range(100, 140)]
+    carved = carve_speakers(speakers, FRACTIONS, seed=0)
+    assert [len(carved[s]) for s in ("train", "dev", "test")] == [24, 8, 8]
+    assert sorted(s for group in carved.values() for s in group) == sorted(speakers)
+    assert carve_speakers(list(reversed(speakers)), FRACTIONS, seed=0) == carved
+    assert carve_speakers(speakers, FRACTIONS, seed=1) != carved
+    tiny = carve_speakers(["1", "2", "3"], {"train": 0.9, "dev": 0.05, "test": 0.05}, 0)
+    assert all(len(group) == 1 for group in tiny.values())
+    with pytest.raises(ValueError, match="at least 3 speakers"):
+        carve_speakers(["1", "2"], FRACTIONS, 0)
+
+
+def test_split_sources_and_tracked_inputs(tmp_path: Path) -> None:
+    for speaker in ("1", "2", "3", "4", "5"):
+        write_chapter(tmp_path, "dev-clean", speaker, "7", {0: "HELLO"}, 0.1)
+    carve = {"subsets": ["dev-clean"], "fractions": FRACTIONS, "seed": 3}
+    corpus = {"kind": "librispeech", "root": str(tmp_path), "splits": None,
+              "carve_by_speaker": carve, "download": False}  # fmt: skip
+    groups = [split_source(corpus, split).speakers for split in ("train", "dev", "test")]
+    assert set().union(*groups) == {"1", "2", "3", "4", "5"}
+    assert sum(len(g) for g in groups) == 5
+    inputs = split_inputs(corpus, "dev")
+    assert str(tmp_path / "LibriSpeech/dev-clean/3/7") in inputs
+    assert str(tmp_path / "LibriSpeech/dev-clean/3/7/3-7.trans.txt") in inputs
+    listed = {**corpus, "carve_by_speaker": None, "splits": {"train": ["dev-clean"],
+              "dev": ["dev-clean"], "test": ["test-clean"]}}  # fmt: skip
+    assert split_source(listed, "test").subsets == ("test-clean",)
+    with pytest.raises(FileNotFoundError, match="test-clean"):
+        split_inputs(listed, "test")
+    downloading = {**listed, "download": True}
+    assert split_inputs(downloading, "test") == [
+        str(tmp_path / ".rateprobe/test-clean.complete.json")
+    ]

@@ -1,0 +1,96 @@
+"""The corpus stage through Snakemake, in a scratch working directory."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import soundfile as sf
+import yaml
+from http_archive import ServedFiles, serve, tar_gz
+from librispeech_tree import speech_like, write_chapter
+
+pytestmark = pytest.mark.slow  # end-to-end Snakemake runs: 30-60 s each on 2 busy cores
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+MANIFESTS = [f"results/manifests/{split}.csv" for split in ("train", "dev", "test")]
+
+
+def snakemake(workdir: Path, overrides: dict, *args: str) -> str:
+    (workdir / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    run = subprocess.run(
+        [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+         "--cores", "2", *args, "--configfile", str(REPO / "config.yaml"),
+         str(workdir / "overrides.yaml")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    return output
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng absent")
+def test_synthetic_manifests_and_reruns(tmp_path: Path) -> None:
+    small = {"corpus": {"splits": {"train": 2, "dev": 2, "test": 2},
+                        "synthetic": {"utterances_per_speaker": 2}}}  # fmt: skip
+    snakemake(tmp_path, small, *MANIFESTS)
+    manifests = [pd.read_csv(tmp_path / path, dtype={"speaker_id": str}) for path in MANIFESTS]
+    assert [len(m) for m in manifests] == [4, 4, 4]
+    assert all(set(m.sex) == {"F", "M"} for m in manifests)
+    assert (tmp_path / "data/synthetic/LibriSpeech/synthetic-dev").is_dir()
+    assert "Nothing to be done" in snakemake(tmp_path, small, *MANIFESTS)
+    plan = snakemake(tmp_path, {**small, "seed": 4}, "-n", *MANIFESTS)
+    assert "synthesize_corpus" in plan and "Params have changed" in plan
+
+
+def test_librispeech_carving_and_reruns_when_audio_is_added(tmp_path: Path) -> None:
+    root = tmp_path / "corpus"
+    for speaker in ("11", "12", "13", "14", "15"):
+        write_chapter(root, "dev-clean", speaker, "100", {0: "SOME WORDS HERE"}, 0.6)
+    (root / "LibriSpeech/SPEAKERS.TXT").write_text("11 | F | dev-clean | 1 | A\n")
+    carve = {"subsets": ["dev-clean"], "fractions": {"train": 0.6, "dev": 0.2, "test": 0.2}}
+    config = {"corpus": {"kind": "librispeech", "root": str(root), "carve_by_speaker": carve}}
+    snakemake(tmp_path, config, *MANIFESTS)
+    speakers = [set(pd.read_csv(tmp_path / p, dtype=str).speaker_id) for p in MANIFESTS]
+    assert [len(s) for s in speakers] == [3, 1, 1] and len(set.union(*speakers)) == 5
+    chapter = root / "LibriSpeech/dev-clean/12/100"
+    sf.write(chapter / "12-100-0001.flac", speech_like(0.5), 16000)
+    with (chapter / "12-100.trans.txt").open("a") as transcript:
+        transcript.write("12-100-0001 ONE MORE\n")
+    plan = snakemake(tmp_path, config, "-n", *MANIFESTS)
+    assert plan.count("rule manifest:") == 3
+
+
+def test_download_rule_fetches_then_labels(tmp_path: Path) -> None:
+    audio = io.BytesIO()
+    sf.write(audio, speech_like(0.6), 16000, format="FLAC")
+    members = {"LibriSpeech/SPEAKERS.TXT": b"21 | M | dev-clean | 1 | A\n"}
+    for speaker in ("21", "22", "23"):
+        folder = f"LibriSpeech/dev-clean/{speaker}/5"
+        members[f"{folder}/{speaker}-5.trans.txt"] = f"{speaker}-5-0000 HELLO\n".encode()
+        members[f"{folder}/{speaker}-5-0000.flac"] = audio.getvalue()
+    data = tar_gz(members)
+    served = ServedFiles(files={"/slr12/dev-clean.tar.gz": data})
+    server, base = serve(served)
+    try:
+        config = {"corpus": {
+            "kind": "librispeech", "root": "corpus", "download": True,
+            "mirrors": [f"{base}/slr12"], "md5": {"dev-clean": hashlib.md5(data).hexdigest()},
+            "carve_by_speaker": {"subsets": ["dev-clean"]},
+        }}  # fmt: skip
+        snakemake(tmp_path, config, *MANIFESTS)
+        assert "Nothing to be done" in snakemake(tmp_path, config, *MANIFESTS)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert served.ranges == [None]
+    rows = pd.concat(pd.read_csv(tmp_path / p, dtype=str) for p in MANIFESTS)
+    assert sorted(rows.speaker_id) == ["21", "22", "23"]
+    assert list(rows[rows.speaker_id == "21"].sex) == ["M"]
