@@ -1,0 +1,59 @@
+"""Incremental rebuilds: after a build, Snakemake plans exactly the jobs that a change affects.
+
+Each test asks Snakemake for its plan (a dry run) on the built small study and compares the jobs
+per rule with what the change should cause; nothing is rebuilt and every edit is undone.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import yaml
+from study_workspace import SMALL_STUDY, planned_jobs
+
+pytestmark = pytest.mark.slow
+
+PAPER_RULES = Counter({"paper_render": 1, "paper_pdf": 1, "paper_overleaf": 1, "all": 1})
+
+
+@contextmanager
+def edited(path: Path, addition: str) -> Iterator[None]:
+    """Append text to a file for the duration; then restore its bytes and times."""
+    original, times = path.read_bytes(), path.stat()
+    path.write_bytes(original + addition.encode())
+    try:
+        yield
+    finally:
+        path.write_bytes(original)
+        os.utime(path, ns=(times.st_atime_ns, times.st_mtime_ns))
+
+
+def test_a_second_run_after_a_build_plans_nothing(small_study: Path) -> None:
+    assert planned_jobs(small_study, "all") == Counter()
+
+
+def test_editing_a_template_replans_only_the_paper(small_study: Path) -> None:
+    template = small_study / "paper" / "templates" / "conclusion.tex.j2"
+    with edited(template, "\n% an edit that changes no number\n"):
+        assert planned_jobs(small_study, "all") == PAPER_RULES
+    assert planned_jobs(small_study, "all") == Counter()
+
+
+def test_adding_a_model_plans_only_its_jobs(small_study: Path, tmp_path: Path) -> None:
+    models = yaml.safe_load(SMALL_STUDY.read_text())["models"]
+    added = {"name": "samresnet34_random", "source": "random", "arch": "samresnet34", "seed": 0}
+    bigger = tmp_path / "one_more_model.yaml"
+    # Keys in the order written: Snakemake compares params by their text, key order included.
+    bigger.write_text(yaml.safe_dump({"models": [*models, added]}, sort_keys=False))
+
+    plan = planned_jobs(small_study, "all", configfiles=(bigger,))
+
+    # The new model's three splits and its probes; then everything that gathers all models.
+    assert plan == Counter(
+        {"extract_activations": 3, "probe_model": 1, "summary": 1, "figures": 1} | PAPER_RULES
+    )
