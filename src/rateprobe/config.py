@@ -38,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     },
     "probes": {
         "targets": ["cps", "articulation_rate"],
+        "threads": 1,
         "ridge_alphas": [0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0],
         "mlp": {
             "hidden": 128,
@@ -61,6 +62,7 @@ DEFAULTS: dict[str, Any] = {
         "style": "neurips",
         "neurips_sty": None,
         "engine": "pdflatex",
+        "date": None,
     },
 }
 
@@ -186,7 +188,8 @@ def _resolve_models(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
         control = model.get("control")
         if control is not None and control not in names:
             raise ConfigError(f"{key}.control", f"names no configured model: '{control}'")
-        resolved.append(model)
+        # Sorted keys: Snakemake compares params as text, so YAML key order must not matter.
+        resolved.append(dict(sorted(model.items())))
     return resolved
 
 

@@ -1,0 +1,13 @@
+"""Snakemake entry point: compile paper/main.tex into paper/main.pdf with latexmk."""
+
+from pathlib import Path
+
+from rateprobe.paper.build import build_pdf
+
+snakemake = globals()["snakemake"]
+
+build_pdf(
+    paper_dir=Path(snakemake.params.paper_dir),
+    output_pdf=Path(snakemake.output.pdf),
+    engine=snakemake.params.engine,
+)

@@ -1,0 +1,15 @@
+"""Snakemake entry point: render paper/main.tex and paper/generated/*.tex from summary.json."""
+
+from pathlib import Path
+
+from rateprobe.paper.render import render_paper
+
+snakemake = globals()["snakemake"]
+
+render_paper(
+    summary_path=Path(snakemake.input.summary),
+    figures_dir=Path(snakemake.params.figures_dir),
+    templates_dir=Path(snakemake.params.templates_dir),
+    paper_dir=Path(snakemake.params.paper_dir),
+    paper_cfg=snakemake.params.paper,
+)

@@ -1,0 +1,1 @@
+"""The paper stage: summary.json + figures -> rendered LaTeX -> PDF and Overleaf archive."""

@@ -1,0 +1,260 @@
+"""Render the paper's LaTeX from results/summary.json and the jinja2 templates.
+
+The templates use LaTeX-safe delimiters (`((* block *))`, `((( variable )))`, `((= comment =))`)
+and StrictUndefined, so a missing summary key stops the render with its name. Every value a
+template prints passes through `_finalize`: data strings are LaTeX-escaped, trusted markup
+(`Latex`) passes, and a bare number is refused, so that each number goes through one of the
+Russian formatting filters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from rateprobe.paper import latex
+from rateprobe.paper.claims import build_claims, model_ref, target_name
+
+_SAFE_PATH = re.compile(r"^[A-Za-z0-9_./-]+$")
+ARCH_NAMES = {
+    "samresnet34": "SimAM-ResNet34",
+    "samresnet100": "SimAM-ResNet100",
+    "resemblyzer": "GE2E (Resemblyzer)",
+}
+POOLING_NAMES = {"mean": "среднее", "std": "стандартное отклонение"}
+SECTIONS = ("abstract", "introduction", "methodology", "experiments", "conclusion", "appendix")
+PROJECT_STYLE = "rateprobe-neurips.sty"
+# docs/summary.md: every interval in summary.json is a 95% speaker-bootstrap interval.
+CI_LEVEL_PERCENT = 95
+_MONTHS = (
+    "января",
+    "февраля",
+    "марта",
+    "апреля",
+    "мая",
+    "июня",
+    "июля",
+    "августа",
+    "сентября",
+    "октября",
+    "ноября",
+    "декабря",
+)
+
+
+class PaperRenderError(RuntimeError):
+    """The paper cannot be rendered; the message names the file or the key."""
+
+
+def _finalize(value: object) -> object:
+    if isinstance(value, latex.Latex):
+        return value
+    if isinstance(value, str):
+        return latex.escape(value)
+    raise jinja2.TemplateError(
+        f"a template prints {value!r} ({type(value).__name__}) directly; numbers must go "
+        "through a formatting filter (num, count, pct, ci, mln) and nothing else but text "
+        "may be printed"
+    )
+
+
+def file_path(path: str) -> latex.Latex:
+    """A file name for \\includegraphics or \\usepackage: printed verbatim, so it must be plain."""
+    if not _SAFE_PATH.match(path):
+        raise PaperRenderError(
+            f"file path {path!r} has characters LaTeX cannot take verbatim; "
+            "use letters, digits, '_', '.', '/', '-'"
+        )
+    return latex.Latex(path)
+
+
+def arch_name(arch: str) -> latex.Latex:
+    return latex.escape(ARCH_NAMES.get(arch, arch))
+
+
+def russian_date(day: dt.date) -> latex.Latex:
+    return latex.Latex(f"{day.day} {_MONTHS[day.month - 1]} {day.year}~г.")
+
+
+def _strict(fmt: Callable[..., latex.Latex]) -> Callable[..., latex.Latex]:
+    """A formatting filter that reports a missing summary key as such, not as a bad type."""
+
+    def checked(value: Any, *args: Any, **kwargs: Any) -> latex.Latex:
+        if isinstance(value, jinja2.Undefined):
+            str(value)  # StrictUndefined raises UndefinedError naming the key
+        return fmt(value, *args, **kwargs)
+
+    return checked
+
+
+def make_environment(templates_dir: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        block_start_string="((*",
+        block_end_string="*))",
+        variable_start_string="(((",
+        variable_end_string=")))",
+        comment_start_string="((=",
+        comment_end_string="=))",
+        undefined=jinja2.StrictUndefined,
+        finalize=_finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    formatters: dict[str, Callable[..., latex.Latex]] = {
+        "num": latex.number,
+        "compact": latex.compact,
+        "count": latex.integer,
+        "pct": latex.percent,
+        "pct_value": latex.percent_value,
+        "pct_ci": latex.percent_interval,
+        "ci": latex.interval,
+        "mln": latex.millions,
+    }
+    env.filters.update({name: _strict(fmt) for name, fmt in formatters.items()})
+    env.filters.update(
+        tex=latex.escape,
+        join_ru=latex.join,
+        model=model_ref,
+        target=target_name,
+        arch=arch_name,
+        sentence=latex.sentence,
+        path=file_path,
+    )
+    return env
+
+
+def _style_context(paper_cfg: dict[str, Any], paper_dir: Path) -> dict[str, Any]:
+    style = paper_cfg["style"]
+    official = paper_cfg.get("neurips_sty")
+    if style == "neurips" and official:
+        if not (paper_dir / official).is_file():
+            raise PaperRenderError(
+                f"config paper.neurips_sty names {official!r}, but {paper_dir / official} "
+                "does not exist: place the official style file in paper/ or set it to null"
+            )
+        package = Path(official).stem
+    else:
+        package = Path(PROJECT_STYLE).stem
+    # IEEEtran sets two columns: the paper's tables and figures span both
+    starred = "*" if style == "ieee" else ""
+    return {
+        "style": style,
+        "style_package": file_path(package),
+        "engine": paper_cfg["engine"],
+        "table_env": latex.Latex(f"table{starred}"),
+        "figure_env": latex.Latex(f"figure{starred}"),
+    }
+
+
+def build_context(
+    summary: dict[str, Any], paper_cfg: dict[str, Any], paper_dir: Path, today: dt.date
+) -> dict[str, Any]:
+    """Everything the templates see: the summary, the claims and the paper's settings."""
+    author = paper_cfg["author"]
+    date_text = paper_cfg.get("date")
+    figures = summary["figures"]
+    layer_figures = [t for t in summary["run"]["targets"] if f"layer_curves_{t}" in figures]
+    return {
+        "summary": summary,
+        "run": summary["run"],
+        "corpus": summary["corpus"],
+        "models": summary["models"],
+        "comparisons": summary["comparisons"],
+        "baselines": summary["baselines"],
+        "figures": summary["figures"],
+        "claims": build_claims(summary),
+        "layer_figures": layer_figures,
+        # t-SNE lowers the configured perplexity on few points; print the values used
+        "tsne_perplexity": latex.join(
+            [
+                latex.number(p, 1)
+                for p in sorted(
+                    {m["tsne"]["perplexity"] for m in summary["models"].values() if m.get("tsne")}
+                )
+            ]
+            or [latex.number(summary["run"]["tsne_perplexity"], 1)]
+        ),
+        # a LaTeX length factor (decimal point): side by side with a small gap between
+        "layer_figure_width": latex.Latex(f"{0.98 / max(len(layer_figures), 1):.3f}"),
+        "pooling": latex.join([POOLING_NAMES.get(p, p) for p in summary["run"]["pooling"]]),
+        "ci_level": latex.integer(CI_LEVEL_PERCENT),
+        "title": paper_cfg["title"],
+        "author": {key: author.get(key, "") for key in ("name", "affiliation", "email")},
+        "date": latex.escape(date_text) if date_text else russian_date(today),
+        **_style_context(paper_cfg, paper_dir),
+    }
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def copy_figures(summary: dict[str, Any], figures_dir: Path, paper_dir: Path) -> list[Path]:
+    """Copy each figure named in summary['figures'] from figures_dir into paper/."""
+    copied = []
+    for key, relative in sorted(summary["figures"].items()):
+        source = figures_dir / Path(relative).name
+        if not source.is_file():
+            raise PaperRenderError(
+                f"summary.json figure {key!r} ({relative}) has no file {source}: "
+                "run the figures stage first"
+            )
+        target = paper_dir / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+        copied.append(target)
+    return copied
+
+
+def render_paper(
+    summary_path: Path,
+    figures_dir: Path,
+    templates_dir: Path,
+    paper_dir: Path,
+    paper_cfg: dict[str, Any],
+    today: dt.date | None = None,
+) -> list[Path]:
+    """Write paper/main.tex, paper/generated/<section>.tex and paper/figures/*; return them."""
+    summary_path, paper_dir = Path(summary_path), Path(paper_dir)
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise PaperRenderError(f"cannot read {summary_path}: {err}") from err
+    env = make_environment(Path(templates_dir))
+    try:
+        context = build_context(summary, paper_cfg, paper_dir, today or dt.date.today())
+    except KeyError as err:
+        raise PaperRenderError(f"{summary_path} lacks the key {err} the paper needs") from err
+    written = []
+    for name in ("main", *(f"generated/{s}" for s in SECTIONS)):
+        template_name = f"{Path(name).name}.tex.j2"
+        try:
+            text = env.get_template(template_name).render(context)
+        except jinja2.UndefinedError as err:
+            raise PaperRenderError(
+                f"template {templates_dir}/{template_name}: {err} (missing in {summary_path}?)"
+            ) from err
+        except jinja2.TemplateError as err:
+            raise PaperRenderError(f"template {templates_dir}/{template_name}: {err}") from err
+        target = paper_dir / f"{name}.tex"
+        _write_atomic(target, text)
+        written.append(target)
+    return written + copy_figures(summary, Path(figures_dir), paper_dir)

@@ -1,0 +1,77 @@
+"""Helpers of the paper tests: a contrived summary with figures, and rendering it."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from rateprobe.paper.render import render_paper
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURE_SUMMARY = REPO / "tests" / "fixtures" / "summary.json"
+PAPER_SOURCES = ("rateprobe-neurips.sty", "rateprobe-fonts.sty", "references.bib")
+PAPER_CFG: dict[str, Any] = {
+    "title": "Что кодировщики дикторов знают о темпе речи: послойный анализ",
+    "author": {"name": "Студент курса", "affiliation": "МТУСИ", "email": "student@example.org"},
+    "style": "neurips",
+    "neurips_sty": None,
+    "engine": "pdflatex",
+}
+
+
+def load_fixture() -> dict[str, Any]:
+    return json.loads(FIXTURE_SUMMARY.read_text(encoding="utf-8"))
+
+
+def draw_figures(summary: dict[str, Any], figures_dir: Path) -> None:
+    """A stand-in PDF for every figure the summary names, at the figure stage's sizes."""
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    for key, relative in summary["figures"].items():
+        width = 2.75 if key == "cps_histogram" else 5.5
+        fig, ax = plt.subplots(figsize=(width, 1.9))
+        ax.plot([0, 1, 2], [1, 3, 2])
+        ax.set_title(key)
+        fig.tight_layout()
+        fig.savefig(figures_dir / Path(relative).name)
+        plt.close(fig)
+
+
+def render_project(
+    summary: dict[str, Any], workdir: Path, paper_cfg: dict[str, Any] | None = None
+) -> Path:
+    """Render summary into workdir/paper (templates, style and bibliography from the repo)."""
+    paper_dir = workdir / "paper"
+    paper_dir.mkdir(parents=True, exist_ok=True)
+    for name in PAPER_SOURCES:
+        shutil.copy(REPO / "paper" / name, paper_dir / name)
+    summary_path = workdir / "summary.json"
+    summary_path.write_text(json.dumps(summary, ensure_ascii=False), encoding="utf-8")
+    draw_figures(summary, workdir / "figures")
+    render_paper(
+        summary_path,
+        workdir / "figures",
+        REPO / "paper" / "templates",
+        paper_dir,
+        copy.deepcopy(paper_cfg or PAPER_CFG),
+        today=dt.date(2025, 11, 22),
+    )
+    return paper_dir
+
+
+def rendered_text(paper_dir: Path) -> str:
+    return "\n".join(
+        (paper_dir / name).read_text(encoding="utf-8")
+        for name in [
+            "main.tex",
+            *sorted(f"generated/{p.name}" for p in (paper_dir / "generated").glob("*.tex")),
+        ]
+    )

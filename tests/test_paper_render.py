@@ -1,0 +1,189 @@
+"""Rendering the paper's LaTeX: no result number in templates, claims follow the data,
+LaTeX escaping and Russian number formatting."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import pytest
+from paper_support import PAPER_CFG, REPO, load_fixture, render_project, rendered_text
+
+from rateprobe.paper import latex
+from rateprobe.paper.render import PaperRenderError, make_environment
+
+TEMPLATES = sorted((REPO / "paper" / "templates").glob("*.tex.j2"))
+
+# What a digit in a template may legitimately be; anything else is a literal number that
+# belongs in summary.json. Removed before the search, in this order:
+NOT_RESULT_NUMBERS = [
+    r"\(\(=.*?=\)\)",  # template comments
+    # arguments of commands that name files, keys and labels (citation keys carry years)
+    r"\\(cite|ref|label|input|includegraphics|usepackage|documentclass|bibliography"
+    r"|bibliographystyle)\*?(\[[^\]]*\])?\{[^}]*\}",
+    r"-?\d*\.?\d+\s*(pt|em|ex|mm|cm|in|bp)\b",  # LaTeX dimensions
+    r"\d*\.?\d+\s*\\(linewidth|textwidth|textheight|columnwidth)",  # fractions of the page
+    r"\\multicolumn\{\d+\}",  # table structure
+    r"\\(re)?newcommand\{\\\w+\}\[\d\]|#\d",  # macro arguments
+    r"\^\{?2\}?",  # R^2
+    r"\b(num|pct_value|pct_ci|ci|mln)\(\d+\)",  # decimal places of a formatting filter
+    r'map\("num", \d+\)',
+    r"\b[A-Za-z][A-Za-z_-]*\d+[A-Za-z0-9_]*",  # names with digits: GE2E, VoxCeleb2, macro_f1
+]
+
+
+def literal_numbers(text: str) -> list[str]:
+    for pattern in NOT_RESULT_NUMBERS:
+        text = re.sub(pattern, " ", text, flags=re.DOTALL)
+    return [line.strip() for line in text.splitlines() if re.search(r"\d", line)]
+
+
+def test_templates_exist_for_every_section() -> None:
+    names = {p.name for p in TEMPLATES}
+    for section in (
+        "main",
+        "abstract",
+        "introduction",
+        "methodology",
+        "experiments",
+        "conclusion",
+        "appendix",
+    ):
+        assert f"{section}.tex.j2" in names
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: p.name)
+def test_template_contains_no_literal_number(template: Path) -> None:
+    assert literal_numbers(template.read_text(encoding="utf-8")) == []
+
+
+def test_number_check_catches_a_number_in_text_and_in_an_expression() -> None:
+    assert literal_numbers(r"the probe reaches $R^2 = 0.41$ on \cite{raj2019xvectors}")
+    assert literal_numbers(r"((( (x * 100)|num )))")
+    assert literal_numbers(r"лучший слой --- номер 9")
+    assert not literal_numbers(r"\includegraphics[width=0.48\linewidth]{figures/a_2.pdf} GE2E")
+
+
+def test_opposite_outcomes_change_the_text(tmp_path: Path) -> None:
+    summary = load_fixture()
+    flipped = copy.deepcopy(summary)
+    flipped["run"]["synthetic_speech"] = False
+    flipped["run"]["corpus_kind"] = "librispeech"
+    leader = flipped["models"]["resemblyzer"]
+    for target in flipped["run"]["targets"]:
+        leader["layers"][target]["middle_beats_deepest"] = None
+        leader["layers"][target]["beats_control"] = False
+        comparison = flipped["comparisons"][target]
+        comparison["best_model_clearly_best"] = None
+        for pair in comparison["pairs"]:
+            pair["a_better"] = False
+    leader["embedding"]["cps"]["r2"] = 0.123456
+    flipped["sanity"]["broken_pretrained_models"] = ["resemblyzer"]
+
+    original = rendered_text(render_project(summary, tmp_path / "original"))
+    changed = rendered_text(render_project(flipped, tmp_path / "flipped"))
+
+    assert "синтетическом" in original and "синтетическом" not in changed
+    assert "надёжно превосходит финальный эмбеддинг" in original
+    assert "лишь по точечной" in changed
+    assert "обучение добавляет информацию о темпе" in original
+    assert "обучение не добавляет информации о темпе" in changed
+    assert "однозначно лидирует" in original and "однозначного лидера нет" in changed
+    assert r"\model{resemblyzer\_random} лучше \model{resemblyzer}" in changed
+    assert "Предупреждение" in changed and "Предупреждение" not in original
+    assert "0,12 [" in changed and "0,41 [0,34; 0,47]" in original
+
+
+def test_data_strings_are_escaped(tmp_path: Path) -> None:
+    summary = load_fixture()
+    summary["models"]["resemblyzer"]["training_data"] = "100% R&D_set #1 {x}"
+    cfg = copy.deepcopy(PAPER_CFG)
+    cfg["title"] = "Темп & ритм: 50% о_речи"
+    text = rendered_text(render_project(summary, tmp_path, cfg))
+    assert r"\model{samresnet34\_random}" in text
+    assert "samresnet34_random" not in text
+    assert r"100\% R\&D\_set \#1 \{x\}" in text
+    assert r"\title{Темп \& ритм: 50\% о\_речи}" in text
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (0.4123, "0,41"),
+        (-0.1, r"\textminus{}0,10"),
+        (-0.0001, "0,00"),
+        (12.0, "12,00"),
+        (None, "---"),
+        (28539, r"28\,539"),
+        (2620, "2620"),
+        (1234567.891, r"1\,234\,567,89"),
+    ],
+)
+def test_russian_number_formatting(value: float | None, expected: str) -> None:
+    assert latex.number(value) == expected
+
+
+def test_russian_intervals_percentages_and_counts() -> None:
+    assert latex.interval([0.33, 0.48]) == "[0,33; 0,48]"
+    assert latex.interval([-0.061, 0.0]) == r"[\textminus{}0,06; 0,00]"
+    assert latex.interval(None) == "---"
+    assert latex.percent(0.0412) == r"4,1\,\%"
+    assert latex.percent_value(0.0285) == "2,9"
+    assert latex.percent_interval([0.012, 0.052]) == "[1,2; 5,2]"
+    assert latex.millions(6634048) == "6,63"
+    assert latex.integer(360) == "360"
+    assert [latex.compact(a) for a in (0.01, 1.0, 10000.0)] == ["0,01", "1", r"10\,000"]
+    with pytest.raises(TypeError):
+        latex.integer(3.5)  # type: ignore[arg-type]
+
+
+def test_escape_covers_latex_specials() -> None:
+    assert latex.escape(r"a_b&c%d$e#f{g}h~i^j\k") == (
+        r"a\_b\&c\%d\$e\#f\{g\}h\textasciitilde{}i\textasciicircum{}j\textbackslash{}k"
+    )
+    trusted = latex.Latex(r"\emph{x}")
+    assert latex.escape(trusted) is trusted
+
+
+def test_a_bare_number_in_a_template_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "t.tex.j2").write_text("R2 = ((( value )))", encoding="utf-8")
+    env = make_environment(tmp_path)
+    with pytest.raises(Exception, match="formatting filter"):
+        env.get_template("t.tex.j2").render(value=0.41)
+    assert env.get_template("t.tex.j2").render(value=latex.number(0.41)) == "R2 = 0,41"
+
+
+def test_a_missing_summary_key_is_named(tmp_path: Path) -> None:
+    summary = load_fixture()
+    del summary["corpus"]["splits"]["test"]["hours"]
+    with pytest.raises(PaperRenderError, match="hours"):
+        render_project(summary, tmp_path)
+
+
+def test_a_missing_official_style_is_a_clear_error(tmp_path: Path) -> None:
+    cfg = copy.deepcopy(PAPER_CFG)
+    cfg["neurips_sty"] = "neurips_2024.sty"
+    with pytest.raises(PaperRenderError, match=r"neurips_2024\.sty"):
+        render_project(load_fixture(), tmp_path, cfg)
+
+
+def test_rendered_numbers_use_a_decimal_comma(tmp_path: Path) -> None:
+    text = rendered_text(render_project(load_fixture(), tmp_path))
+    text = re.sub(r"\[[^\]]*\]\{figures/[^}]*\}", "", text)  # figure sizes are LaTeX lengths
+    text = re.sub(r"\\texttt\{[^}]*\}", "", text)  # tap names such as layer1.0
+    text = re.sub(r"\d*\.?\d+\\(linewidth|textheight)", "", text)
+    assert re.findall(r"\d\.\d", text) == []
+    assert "0,41 [0,34; 0,47]" in text
+
+
+def test_figures_are_copied_and_referenced(tmp_path: Path) -> None:
+    summary = load_fixture()
+    paper_dir = render_project(summary, tmp_path)
+    text = rendered_text(paper_dir)
+    for relative in summary["figures"].values():
+        assert (paper_dir / relative).is_file()
+    labels = set(re.findall(r"\\label\{((?:fig|tab):[^}]+)\}", text))
+    assert labels
+    for label in labels:
+        assert rf"\ref{{{label}}}" in text, f"{label} is never referenced"
