@@ -1,1 +1,23 @@
 # Stage: figures. See docs/interfaces.md for the files it reads and writes.
+# Every figure is drawn from the summary and the per-model results; none computes a number.
+
+from rateprobe.figures import figure_files
+
+FIGURES = expand(
+    "results/figures/{file}", file=figure_files(list(CFG["probes"]["targets"])).values()
+)
+
+
+rule figures:
+    input:
+        summary="results/summary.json",
+        analysis=expand("results/analysis/{model}.json", model=MODELS),
+        predictions=expand("results/probes/{model}.predictions.npz", model=MODELS),
+        manifests=expand("results/manifests/{split}.csv", split=SPLITS),
+    output:
+        FIGURES,
+    params:
+        models=MODELS,
+        out_dir="results/figures",
+    script:
+        "../scripts/make_figures.py"

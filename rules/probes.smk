@@ -1,1 +1,40 @@
 # Stage: probes. See docs/interfaces.md for the files it reads and writes.
+# Each model's taps are probed in one job: ridge and MLP regression of every target, fitted on
+# train, selected on dev, reported on test with speaker-bootstrap intervals; CCA, t-SNE,
+# speaker verification and classification probes on the side. One rule then gathers all models
+# into results/summary.json, the paper's single source of truth.
+
+PROBE_OUTPUTS = {
+    "csv": "results/probes/{model}.csv",
+    "analysis": "results/analysis/{model}.json",
+    "predictions": "results/probes/{model}.predictions.npz",
+}
+
+
+rule probe_model:
+    input:
+        activations=expand("results/activations/{{model}}/{split}.npz", split=SPLITS),
+        manifests=expand("results/manifests/{split}.csv", split=SPLITS),
+    output:
+        **PROBE_OUTPUTS,
+    params:
+        cfg=CFG,
+    threads: CFG["probes"]["threads"]
+    benchmark:
+        "results/benchmarks/probe_model/{model}.tsv"
+    script:
+        "../scripts/probe_model.py"
+
+
+rule summary:
+    input:
+        manifests=expand("results/manifests/{split}.csv", split=SPLITS),
+        bad_reports=expand("results/manifests/{split}.bad.json", split=SPLITS),
+        **{key: expand(path, model=MODELS) for key, path in PROBE_OUTPUTS.items()},
+    output:
+        "results/summary.json",
+    params:
+        cfg=CFG,
+        models=MODELS,
+    script:
+        "../scripts/summarize.py"

@@ -1,0 +1,14 @@
+"""Snakemake entry point: draw the paper's figures (rateprobe.figures)."""
+
+from rateprobe.figures import make_figures
+from rateprobe.probing.data import SPLITS
+
+snakemake = globals()["snakemake"]
+models = snakemake.params.models
+make_figures(
+    summary_path=snakemake.input.summary,
+    analysis_paths=dict(zip(models, snakemake.input.analysis, strict=True)),
+    prediction_paths=dict(zip(models, snakemake.input.predictions, strict=True)),
+    manifest_paths=dict(zip(SPLITS, snakemake.input.manifests, strict=True)),
+    out_dir=snakemake.params.out_dir,
+)

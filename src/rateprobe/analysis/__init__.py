@@ -1,0 +1,1 @@
+"""Analyses beside the probes: CCA, t-SNE, speaker verification, classification probes."""

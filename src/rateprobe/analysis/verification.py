@@ -1,0 +1,115 @@
+"""Speaker-verification sanity check: cosine scores of test pairs and the equal error rate.
+
+A pretrained speaker encoder must separate same-speaker from different-speaker pairs far
+better than its random-initialised twin; if it does not, its checkpoint or frontend is broken
+and its probes mean nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from rateprobe.probing.metrics import SpeakerBootstrap, percentile_interval
+
+
+def equal_error_rate(
+    target_scores: np.ndarray,
+    nontarget_scores: np.ndarray,
+    target_weights: np.ndarray | None = None,
+    nontarget_weights: np.ndarray | None = None,
+) -> float:
+    """The rate at which false acceptances equal false rejections.
+
+    A trial is accepted when its score is >= the threshold. Sweeping the threshold over the
+    distinct scores traces (FAR, FRR) points from (1, 0) to (0, 1); consecutive points are
+    joined by straight segments, and the EER is where that path crosses FAR = FRR. Optional
+    weights count a trial that many times (a bootstrap resample).
+    """
+    return float(_EERSweep(target_scores, nontarget_scores).eer(target_weights, nontarget_weights))
+
+
+class _EERSweep:
+    """Scores sorted once, so that many weightings of the same trials are cheap."""
+
+    def __init__(self, target_scores: np.ndarray, nontarget_scores: np.ndarray) -> None:
+        target_scores = np.asarray(target_scores, dtype=np.float64).ravel()
+        nontarget_scores = np.asarray(nontarget_scores, dtype=np.float64).ravel()
+        if target_scores.size == 0 or nontarget_scores.size == 0:
+            raise ValueError("the EER needs at least one target and one non-target trial")
+        scores = np.concatenate([target_scores, nontarget_scores])
+        self.order = np.argsort(scores, kind="stable")
+        self.n_targets = target_scores.size
+        self.is_target = self.order < self.n_targets
+        sorted_scores = scores[self.order]
+        # Index of the first trial of each distinct score: thresholds sit there.
+        self.group_starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
+
+    def eer(self, target_weights: np.ndarray | None, nontarget_weights: np.ndarray | None) -> float:
+        n_nontargets = self.order.size - self.n_targets
+        tw = np.ones(self.n_targets) if target_weights is None else target_weights
+        nw = np.ones(n_nontargets) if nontarget_weights is None else nontarget_weights
+        weights = np.concatenate([np.asarray(tw, float), np.asarray(nw, float)])[self.order]
+        target_w = np.where(self.is_target, weights, 0.0)
+        nontarget_w = weights - target_w
+        total_target, total_nontarget = target_w.sum(), nontarget_w.sum()
+        if total_target <= 0 or total_nontarget <= 0:
+            return float("nan")
+        # Weight strictly below each threshold, then one final threshold above every score.
+        below_target = np.r_[0.0, np.cumsum(target_w)]
+        below_nontarget = np.r_[0.0, np.cumsum(nontarget_w)]
+        cut = np.r_[self.group_starts, weights.size]
+        frr = below_target[cut] / total_target
+        far = 1.0 - below_nontarget[cut] / total_nontarget
+        gap = far - frr  # non-increasing, from +1 to -1
+        j = int(np.argmax(gap <= 0))
+        if gap[j] == 0:
+            return float(far[j])
+        step = gap[j - 1] / (gap[j - 1] - gap[j])
+        return float(far[j - 1] + step * (far[j] - far[j - 1]))
+
+
+def verification(embeddings: np.ndarray, boot: SpeakerBootstrap) -> dict[str, Any]:
+    """Cosine scores of every unordered pair of `boot`'s utterances, and the EER with its 95%
+    speaker-bootstrap interval; `eer` is None with `eer_reason` when not computable.
+
+    A resample counts a same-speaker pair once per draw of its speaker and a
+    different-speaker pair once per pair of draws of its two speakers.
+    """
+    speaker_index = boot.speaker_index
+    first, second = np.triu_indices(len(embeddings), k=1)
+    same = speaker_index[first] == speaker_index[second]
+    n_same, n_different = int(same.sum()), int((~same).sum())
+    result: dict[str, Any] = {"n_same_pairs": n_same, "n_different_pairs": n_different}
+    if n_same == 0 or n_different == 0:
+        reason = (
+            "no test speaker has two utterances"
+            if n_same == 0
+            else "the test split has a single speaker"
+        )
+        result.update(
+            eer=None, eer_ci=None, eer_reason=reason, same_cos_mean=None, different_cos_mean=None
+        )
+        return result
+    vectors = np.asarray(embeddings, dtype=np.float64)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit = vectors / np.where(norms > 0, norms, 1.0)
+    scores = np.einsum("pd,pd->p", unit[first], unit[second])
+    target, nontarget = scores[same], scores[~same]
+    sweep = _EERSweep(target, nontarget)
+    target_speaker = speaker_index[first][same]
+    nontarget_a, nontarget_b = speaker_index[first][~same], speaker_index[second][~same]
+    draws = np.array(
+        [
+            sweep.eer(counts[target_speaker], counts[nontarget_a] * counts[nontarget_b])
+            for counts in boot.counts
+        ]
+    )
+    result.update(
+        eer=sweep.eer(None, None),
+        eer_ci=percentile_interval(draws),
+        same_cos_mean=float(target.mean()),
+        different_cos_mean=float(nontarget.mean()),
+    )
+    return result

@@ -1,0 +1,379 @@
+"""The paper's figures: vector PDFs in one style, Russian labels, sized for a 4-page paper.
+
+Every figure is drawn from results/summary.json plus the per-model analysis JSON (t-SNE
+coordinates), test predictions and the manifests; none computes a result of its own.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from rateprobe.probing.io import write_atomic
+
+TEXT_WIDTH_IN = 5.5  # NeurIPS text width
+PANEL_HEIGHT_IN = 1.9
+SPLIT_NAMES = {"train": "обучение", "dev": "валидация", "test": "тест"}
+TARGET_NAMES = {
+    "cps": "темп речи, симв./с",
+    "articulation_rate": "скорость артикуляции, симв./с",
+}
+STYLE: dict[str, Any] = {
+    "font.size": 8,
+    "axes.titlesize": 8,
+    "axes.labelsize": 8,
+    "legend.fontsize": 7,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "lines.linewidth": 1.2,
+    "pdf.fonttype": 42,  # embedded TrueType: text stays text in the PDF
+    "savefig.bbox": "tight",
+    "font.family": "DejaVu Sans",  # has Cyrillic
+}
+MODEL_COLOUR = "tab:blue"
+MLP_COLOUR = "tab:orange"
+CONTROL_COLOUR = "tab:gray"
+BASELINE_COLOUR = "tab:red"
+
+
+def target_label(target: str) -> str:
+    return TARGET_NAMES.get(target, target)
+
+
+def figure_files(targets: list[str]) -> dict[str, str]:
+    """Figure key -> file name under results/figures/ (the summary lists the same)."""
+    files = {
+        "cps_histogram": "cps_histogram.pdf",
+        "tsne": "tsne.pdf",
+        "model_comparison": "model_comparison.pdf",
+        "cca": "cca.pdf",
+        "verification": "verification.pdf",
+    }
+    for target in targets:
+        files[f"layer_curves_{target}"] = f"layer_curves_{target}.pdf"
+        files[f"prediction_{target}"] = f"prediction_{target}.pdf"
+    return files
+
+
+def stage_ticks(taps: list[str]) -> tuple[list[int], list[str]]:
+    """Tick positions and labels at the first tap of each stage (`layer3.0` starts `layer3`),
+    so that ~50 taps of a deep network stay readable."""
+    positions, labels = [], []
+    previous = None
+    for index, tap in enumerate(taps):
+        stage = tap.split(".")[0]
+        if stage != previous:
+            positions.append(index)
+            labels.append(stage)
+            previous = stage
+    return positions, labels
+
+
+def _save(fig: plt.Figure, path: Path) -> None:
+    buffer = io.BytesIO()
+    # No creation date in the file: the same results give the same bytes.
+    fig.savefig(buffer, format="pdf", metadata={"CreationDate": None})
+    plt.close(fig)
+    write_atomic(path, lambda handle: handle.write(buffer.getvalue()))
+
+
+def _panels(n: int, columns: int, height: float = PANEL_HEIGHT_IN) -> tuple[plt.Figure, list[Any]]:
+    """A figure of `n` panels in rows of `columns`, and its first `n` axes."""
+    columns = min(columns, n)
+    rows = -(-n // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(TEXT_WIDTH_IN, height * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:n])
+
+
+def _legend_below(fig: plt.Figure, axes: list[Any], rows: int = 1) -> None:
+    """One legend for all panels (each entry once), in rows under them."""
+    entries: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            entries.setdefault(label, handle)
+    columns = -(-len(entries) // rows)
+    fig.legend(
+        list(entries.values()), list(entries), loc="lower center", ncol=columns, frameon=False
+    )
+    fig.tight_layout(rect=(0, 0.05 + 0.04 * rows, 1, 1))
+
+
+def _curve(ax: Any, x: np.ndarray, entries: list[dict[str, Any]], key: str, **style: Any) -> None:
+    value = np.array([e.get(key, np.nan) if e.get(key) is not None else np.nan for e in entries])
+    cis = [e.get(f"{key}_ci") or [np.nan, np.nan] for e in entries]
+    low, high = np.array([c[0] for c in cis], float), np.array([c[1] for c in cis], float)
+    ax.plot(x, value, marker="o", markersize=2.5, **style)
+    ax.fill_between(x, low, high, color=style.get("color"), alpha=0.18, linewidth=0)
+
+
+def _primary_models(summary: dict[str, Any]) -> list[str]:
+    """Models that are nobody's control (a control is drawn in its twin's panel)."""
+    controls = {m["control"] for m in summary["models"].values() if m["control"]}
+    return [name for name in summary["models"] if name not in controls] or list(summary["models"])
+
+
+def _layer_axis(ax: Any, taps: list[str], with_label: bool = True) -> None:
+    """Ticks at stage boundaries only (every tap has a minor tick), upright labels."""
+    positions, labels = stage_ticks(taps)
+    ax.set_xticks(positions, labels, rotation=90, fontsize=6)
+    ax.set_xticks(range(len(taps)), minor=True)
+    ax.set_xlim(-0.5, len(taps) - 0.5)
+    if with_label:
+        ax.set_xlabel("слой (от входа к эмбеддингу)")
+
+
+def layer_curves(summary: dict[str, Any], target: str, path: Path) -> None:
+    models = summary["models"]
+    names = _primary_models(summary)
+    fig, axes = _panels(len(names), 1, height=PANEL_HEIGHT_IN + 0.4)
+    baseline = summary["baselines"][target]["mean_predictor"]["r2"]
+    lowest = []
+    for ax, name in zip(axes, names, strict=False):
+        per_tap = models[name]["layers"][target]["per_tap"]
+        x = np.arange(len(per_tap))
+        ridge = [e["ridge"] for e in per_tap]
+        _curve(ax, x, ridge, "r2", color=MODEL_COLOUR, label="гребневая регрессия")
+        mlp = [e["mlp"] for e in per_tap]
+        _curve(ax, x, mlp, "r2", color=MLP_COLOUR, linestyle="--", label="MLP")
+        control = models[name]["control"]
+        title = name
+        shown = per_tap
+        if control:
+            twin = models[control]["layers"][target]["per_tap"]
+            _curve(
+                ax,
+                np.arange(len(twin)),
+                [e["ridge"] for e in twin],
+                "r2",
+                color=CONTROL_COLOUR,
+                label="случайные веса (контроль), гребневая",
+            )
+            title = f"{name} (контроль: {control})"
+            shown = per_tap + twin
+        if baseline is not None:
+            ax.axhline(baseline, color=BASELINE_COLOUR, linestyle=":", label="предсказание средним")
+        _layer_axis(ax, models[name]["taps"], with_label=ax is axes[-1])
+        ax.set_ylabel("R² на тесте")
+        ax.set_title(title)
+        lowest += [e[p]["r2"] for e in shown for p in ("ridge", "mlp") if e[p]["r2"] is not None]
+    # Probes on uninformative taps can score far below 0; the readable range is what matters.
+    bottom = max(min([*lowest, 0.0]) - 0.05, -1.0)
+    for ax in axes:
+        ax.set_ylim(bottom, 1.0)
+    fig.suptitle(target_label(target))
+    _legend_below(fig, axes, rows=2)
+    _save(fig, path)
+
+
+def cps_histogram(manifests: Mapping[str, pd.DataFrame], path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(TEXT_WIDTH_IN / 2, PANEL_HEIGHT_IN))
+    values = {split: frame["cps"].to_numpy(dtype=float) for split, frame in manifests.items()}
+    every = np.concatenate(list(values.values()))
+    bins = np.histogram_bin_edges(every, bins=min(30, max(5, len(every) // 10)))
+    for split, cps in values.items():
+        ax.hist(
+            cps,
+            bins=bins.tolist(),
+            histtype="step",
+            density=True,
+            linewidth=1.2,
+            label=f"{SPLIT_NAMES.get(split, split)} (n={len(cps)})",
+        )
+    ax.set_xlabel(target_label("cps"))
+    ax.set_ylabel("плотность")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def tsne_figure(
+    summary: dict[str, Any], analyses: Mapping[str, dict[str, Any]], cps: np.ndarray, path: Path
+) -> None:
+    names = list(summary["models"])
+    fig, axes = _panels(len(names), 3, height=TEXT_WIDTH_IN / 3)
+    fig.subplots_adjust(wspace=0.35)
+    scatter = None
+    for ax, name in zip(axes, names, strict=False):
+        tsne = analyses[name]["tsne"]
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+        if tsne["coords"] is None:
+            ax.set_title(f"{name}: нет карты")
+            continue
+        coords = np.asarray(tsne["coords"], dtype=float)
+        scatter = ax.scatter(
+            coords[:, 0],
+            coords[:, 1],
+            c=cps,
+            s=4,
+            cmap="viridis",
+            vmin=cps.min(),
+            vmax=cps.max(),
+            linewidths=0,
+        )
+        ax.set_title(f"{name}\nперплексия {tsne['perplexity']:.3g}", fontsize=7)
+    if scatter is not None:
+        fig.colorbar(scatter, ax=axes, shrink=0.8, label=target_label("cps"))
+    _save(fig, path)
+
+
+def prediction_figure(
+    summary: dict[str, Any],
+    predictions: Mapping[str, Mapping[str, np.ndarray]],
+    target: str,
+    path: Path,
+) -> None:
+    """True vs predicted and the error histogram for the best model's best tap."""
+    name = summary["comparisons"][target]["best_model"]
+    best = summary["models"][name]["layers"][target]["best"]
+    runs = predictions[name][f"pred/{target}/{best['probe']}/{best['tap']}"]
+    predicted = np.asarray(runs, dtype=float).mean(axis=0)
+    true = np.asarray(predictions[name][f"y/{target}"], dtype=float)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(TEXT_WIDTH_IN, PANEL_HEIGHT_IN + 0.4))
+    left.scatter(true, predicted, s=5, alpha=0.6, linewidths=0, color=MODEL_COLOUR)
+    edges = [min(true.min(), predicted.min()), max(true.max(), predicted.max())]
+    left.plot(edges, edges, color=BASELINE_COLOUR, linestyle=":", label="y = x")
+    left.set_xlabel(f"истинный {target_label(target)}")
+    left.set_ylabel("предсказанный")
+    left.legend(frameon=False)
+    r2 = best["r2"]
+    probe = "MLP, среднее по сидам" if best["probe"] == "mlp" else "гребневая регрессия"
+    left.set_title(f"{name}, слой {best['tap']} ({probe}); R² = {r2:.3f}")
+    errors = predicted - true
+    right.hist(errors, bins=min(30, max(5, len(errors) // 5)), color=MODEL_COLOUR, alpha=0.8)
+    right.axvline(0.0, color=BASELINE_COLOUR, linestyle=":")
+    right.set_xlabel("ошибка (предсказание − истина), симв./с")
+    right.set_ylabel("число высказываний")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def model_comparison(summary: dict[str, Any], path: Path) -> None:
+    targets = summary["run"]["targets"]
+    names = list(summary["models"])
+    fig, axes = _panels(len(targets), 2, height=0.35 * len(names) + 0.9)
+    y = np.arange(len(names))
+    for ax, target in zip(axes, targets, strict=False):
+        for offset, (key, label, colour) in enumerate(
+            [("best", "лучший слой", MODEL_COLOUR), ("deepest", "эмбеддинг", MLP_COLOUR)]
+        ):
+            entries = [summary["models"][n]["layers"][target][key] for n in names]
+            values = np.array([e["r2"] if e["r2"] is not None else np.nan for e in entries])
+            cis = np.array([e.get("r2_ci") or [np.nan, np.nan] for e in entries], dtype=float)
+            errors = np.abs(np.stack([values - cis[:, 0], cis[:, 1] - values]))
+            ax.barh(
+                y + (offset - 0.5) * 0.38,
+                values,
+                height=0.36,
+                xerr=errors,
+                color=colour,
+                label=label,
+                error_kw={"linewidth": 0.8},
+            )
+        baseline = summary["baselines"][target]["mean_predictor"]["r2"]
+        if baseline is not None:
+            ax.axvline(baseline, color=BASELINE_COLOUR, linestyle=":", label="среднее")
+        ax.set_yticks(y, names)
+        ax.invert_yaxis()
+        ax.set_xlabel(f"R² на тесте: {target_label(target)}")
+    _legend_below(fig, axes)
+    _save(fig, path)
+
+
+def cca_figure(summary: dict[str, Any], path: Path) -> None:
+    names = list(summary["models"])
+    fig, axes = _panels(len(names), 2, height=PANEL_HEIGHT_IN + 0.3)
+    for ax, name in zip(axes, names, strict=False):
+        cca = summary["models"][name]["cca"]
+        rows = cca[cca["headline_target"]]
+        x = np.arange(len(rows))
+        for key, label, style in [
+            ("in_sample", "на обучении, без регуляризации", {"color": BASELINE_COLOUR}),
+            ("in_sample_pca", "на обучении, PCA", {"color": CONTROL_COLOUR, "linestyle": "--"}),
+            ("heldout", "на тесте, PCA", {"color": MODEL_COLOUR}),
+        ]:
+            values = [r[key] if r[key] is not None else np.nan for r in rows]
+            ax.plot(x, values, marker="o", markersize=2.5, label=label, **style)
+        _layer_axis(ax, [r["tap"] for r in rows], with_label=ax in axes[-2:])
+        ax.set_ylim(-0.1, 1.05)
+        ax.set_ylabel("каноническая корреляция")
+        ax.set_title(name)
+    _legend_below(fig, axes)
+    _save(fig, path)
+
+
+def verification_figure(summary: dict[str, Any], path: Path) -> None:
+    names = list(summary["models"])
+    fig, ax = plt.subplots(figsize=(TEXT_WIDTH_IN / 2, 0.3 * len(names) + 0.9))
+    y = np.arange(len(names))
+    eer = np.array(
+        [
+            summary["models"][n]["eer"] if summary["models"][n]["eer"] is not None else np.nan
+            for n in names
+        ],
+        dtype=float,
+    )
+    cis = np.array(
+        [summary["models"][n].get("eer_ci") or [np.nan, np.nan] for n in names], dtype=float
+    )
+    errors = np.abs(np.stack([eer - cis[:, 0], cis[:, 1] - eer]))
+    colours = [
+        MODEL_COLOUR if summary["models"][n]["pretrained"] else CONTROL_COLOUR for n in names
+    ]
+    ax.barh(y, 100 * eer, xerr=100 * errors, color=colours, error_kw={"linewidth": 0.8})
+    ax.axvline(50, color=BASELINE_COLOUR, linestyle=":", label="случайное угадывание")
+    ax.set_yticks(y, names)
+    ax.invert_yaxis()
+    ax.set_xlabel("EER верификации дикторов, %")
+    ax.legend(frameon=False, loc="lower right")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def make_figures(
+    summary_path: str | Path,
+    analysis_paths: Mapping[str, str | Path],
+    prediction_paths: Mapping[str, str | Path],
+    manifest_paths: Mapping[str, str | Path],
+    out_dir: str | Path,
+) -> None:
+    """Draw every figure listed by `figure_files` into `out_dir`."""
+    summary = json.loads(Path(summary_path).read_text())
+    analyses = {name: json.loads(Path(p).read_text()) for name, p in analysis_paths.items()}
+    predictions = {}
+    for name, p in prediction_paths.items():
+        with np.load(p, allow_pickle=False) as archive:
+            predictions[name] = {key: archive[key] for key in archive.files}
+    manifests = {
+        split: pd.read_csv(p, usecols=["utt_id", "cps"], dtype={"utt_id": str})
+        for split, p in manifest_paths.items()
+    }
+    out = Path(out_dir)
+    targets = summary["run"]["targets"]
+    files = {key: out / name for key, name in figure_files(targets).items()}
+    with plt.style.context(STYLE):
+        cps_histogram(manifests, files["cps_histogram"])
+        tsne_figure(summary, analyses, manifests["test"]["cps"].to_numpy(float), files["tsne"])
+        model_comparison(summary, files["model_comparison"])
+        cca_figure(summary, files["cca"])
+        verification_figure(summary, files["verification"])
+        for target in targets:
+            layer_curves(summary, target, files[f"layer_curves_{target}"])
+            prediction_figure(summary, predictions, target, files[f"prediction_{target}"])

@@ -1,0 +1,1 @@
+"""Probes of pooled activations: ridge and MLP regression with speaker-bootstrap intervals."""

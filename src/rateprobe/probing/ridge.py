@@ -1,0 +1,129 @@
+"""Ridge regression on standardised features, every alpha and target from one decomposition.
+
+The eigendecomposition of the standardised training Gram matrix X'X = V diag(s) V' gives the
+ridge weights for any alpha as V diag(1/(s + alpha)) V'X'y, so the alpha search costs one
+decomposition per tap plus a few matrix products. The same decomposition gives the principal
+components (the leading columns of V) and the unregularised least-squares fit (alpha -> 0),
+which the CCA analysis reuses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Standardiser:
+    """Feature centring and scaling learned on the training split."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, features: np.ndarray) -> Standardiser:
+        features = np.asarray(features, dtype=np.float64)
+        mean = features.mean(axis=0)
+        scale = features.std(axis=0)
+        # A constant feature carries nothing; scale 1 keeps it at zero instead of dividing by 0.
+        scale[scale <= 1e-12 * np.maximum(np.abs(mean), 1.0)] = 1.0
+        return cls(mean=mean, scale=scale)
+
+    def transform(self, features: np.ndarray) -> np.ndarray:
+        return (np.asarray(features, dtype=np.float64) - self.mean) / self.scale
+
+
+@dataclass(frozen=True)
+class GramEigen:
+    """Eigenpairs (descending, non-zero) of the standardised training Gram matrix, and V'X'Y."""
+
+    eigenvalues: np.ndarray  # (r,)
+    eigenvectors: np.ndarray  # (d, r)
+    projected_targets: np.ndarray  # (r, n_targets): V' X' (Y - mean Y)
+    target_mean: np.ndarray  # (n_targets,)
+
+    def weights(self, alphas: np.ndarray, n_components: int | None = None) -> np.ndarray:
+        """Weights (d, n_alphas, n_targets) for each alpha; `n_components` keeps only the
+        leading principal components (regression on the top principal components)."""
+        keep = slice(None) if n_components is None else slice(0, n_components)
+        s = self.eigenvalues[keep]
+        z = self.projected_targets[keep]
+        shrunk = z[:, None, :] / (s[:, None, None] + np.asarray(alphas)[None, :, None])
+        r, n_alphas, n_targets = shrunk.shape
+        flat = self.eigenvectors[:, keep] @ shrunk.reshape(r, n_alphas * n_targets)
+        return flat.reshape(-1, n_alphas, n_targets)
+
+    def predict(self, standardised: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Predictions (n_alphas, n_targets, n) for standardised features (n, d)."""
+        d, n_alphas, n_targets = weights.shape
+        flat = standardised @ weights.reshape(d, n_alphas * n_targets)
+        predictions = flat.reshape(len(standardised), n_alphas, n_targets).transpose(1, 2, 0)
+        return predictions + self.target_mean[None, :, None]
+
+
+def gram_eigen(standardised_train: np.ndarray, targets: np.ndarray) -> GramEigen:
+    """Decompose the standardised training features (n, d) against targets (n, n_targets).
+
+    Uses the smaller of X'X (d x d) and XX' (n x n); eigenvalues below a relative tolerance
+    are dropped, so the alpha -> 0 limit is the minimum-norm least-squares fit.
+    """
+    x = standardised_train
+    targets = np.asarray(targets, dtype=np.float64).reshape(len(x), -1)
+    target_mean = targets.mean(axis=0)
+    n, d = x.shape
+    if d <= n:
+        eigenvalues, eigenvectors = np.linalg.eigh(x.T @ x)
+    else:
+        eigenvalues, left = np.linalg.eigh(x @ x.T)
+    order = np.argsort(eigenvalues)[::-1]
+    eigenvalues = eigenvalues[order]
+    keep = eigenvalues > max(eigenvalues[0], 0.0) * 1e-10
+    eigenvalues = eigenvalues[keep]
+    if d <= n:
+        eigenvectors = eigenvectors[:, order][:, keep]
+    else:
+        eigenvectors = (x.T @ left[:, order][:, keep]) / np.sqrt(eigenvalues)
+    projected = eigenvectors.T @ (x.T @ (targets - target_mean))
+    return GramEigen(eigenvalues, eigenvectors, projected, target_mean)
+
+
+@dataclass(frozen=True)
+class RidgeFit:
+    """Per target: the alpha chosen on dev, dev MSE of every alpha, and the predictions."""
+
+    alphas: np.ndarray
+    chosen_alpha: np.ndarray  # (n_targets,)
+    dev_mse: np.ndarray  # (n_alphas, n_targets)
+    dev_predictions: np.ndarray  # (n_targets, n_dev), at the chosen alpha
+    test_predictions: np.ndarray  # (n_targets, n_test), at the chosen alpha
+
+
+def fit_ridge(
+    eigen: GramEigen,
+    dev_features: np.ndarray,
+    dev_targets: np.ndarray,
+    test_features: np.ndarray,
+    alphas: list[float],
+) -> RidgeFit:
+    """Fit every alpha on train, choose per target the one of least dev MSE, predict test.
+
+    Features are standardised; targets (n, n_targets).
+    """
+    alpha_grid = np.asarray(sorted(alphas), dtype=np.float64)
+    weights = eigen.weights(alpha_grid)
+    dev_pred = eigen.predict(dev_features, weights)  # (A, T, n_dev)
+    dev_targets = np.asarray(dev_targets, dtype=np.float64).reshape(len(dev_features), -1)
+    dev_mse = ((dev_pred - dev_targets.T[None]) ** 2).mean(axis=2)  # (A, T)
+    # argmin takes the first minimum, i.e. the smallest alpha among equals: deterministic.
+    best = np.argmin(dev_mse, axis=0)
+    targets_range = np.arange(dev_mse.shape[1])
+    chosen_weights = weights[:, best, targets_range]  # (d, T)
+    test_pred = test_features @ chosen_weights + eigen.target_mean
+    return RidgeFit(
+        alphas=alpha_grid,
+        chosen_alpha=alpha_grid[best],
+        dev_mse=dev_mse,
+        dev_predictions=dev_pred[best, targets_range],
+        test_predictions=test_pred.T,
+    )

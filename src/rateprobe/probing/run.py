@@ -1,0 +1,310 @@
+"""Probe every tap of one model, and run the analyses, in one job.
+
+Per tap: one standardisation and one Gram eigendecomposition serve ridge (all alphas, all
+targets) and CCA; the MLP networks of all seeds and targets train together. The final
+embedding also gets the speaker-verification check, a t-SNE map and the classification probes
+(repeated on the best speech-rate tap). Outputs:
+
+- a tidy CSV of test metrics (model, tap, index, target, probe, metric, value, ci_low, ci_high),
+  the mean predictor included as probe `mean_predictor` (tap `none`, index -1);
+- a JSON of everything else the summary needs (dev selection, CCA, verification, t-SNE,
+  classification);
+- an .npz of test predictions, for paired comparisons between taps and models.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from threadpoolctl import threadpool_limits
+from tqdm import tqdm
+
+from rateprobe.analysis.cca import cca_scores
+from rateprobe.analysis.classification import (
+    SEX_NAMES,
+    TERCILE_NAMES,
+    classify,
+    sex_labels,
+    tercile_edges,
+    tercile_labels,
+)
+from rateprobe.analysis.tsne import tsne_map
+from rateprobe.analysis.verification import verification
+from rateprobe.probing.data import (
+    EMBEDDING_TAP,
+    SPLITS,
+    assert_speaker_disjoint,
+    open_activations,
+    read_manifest,
+    target_matrix,
+)
+from rateprobe.probing.io import write_atomic, write_json, write_npz
+from rateprobe.probing.metrics import (
+    REGRESSION_METRICS,
+    SpeakerBootstrap,
+    regression_metrics,
+    speaker_bootstrap,
+)
+from rateprobe.probing.mlp import MLPSettings, fit_mlp
+from rateprobe.probing.ridge import Standardiser, fit_ridge, gram_eigen
+
+CSV_COLUMNS = ("model", "tap", "index", "target", "probe", "metric", "value", "ci_low", "ci_high")
+PROBES = ("ridge", "mlp")
+RATE_TARGET = "cps"
+
+# Labels per split (None when unavailable), class names, and the reason when unavailable.
+LabelSet = tuple[dict[str, np.ndarray] | None, tuple[str, ...], str]
+
+
+def prediction_key(target: str, probe: str, tap: str) -> str:
+    """Key of the test predictions (n_runs, n_test) in the predictions .npz."""
+    return f"pred/{target}/{probe}/{tap}"
+
+
+def _dev_r2(y: np.ndarray, mse: float) -> float:
+    return float(1.0 - mse / np.var(y))
+
+
+def _r2(y: np.ndarray, predicted: np.ndarray) -> float:
+    return _dev_r2(y, float(np.mean((y - predicted) ** 2)))
+
+
+def _csv_rows(
+    model: str, tap: str, index: int, target: str, probe: str, metrics: dict[str, Any]
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "model": model,
+            "tap": tap,
+            "index": index,
+            "target": target,
+            "probe": probe,
+            "metric": name,
+            **metrics[name],
+        }
+        for name in REGRESSION_METRICS
+    ]
+
+
+def probe_model(
+    model: str,
+    activation_paths: Mapping[str, str | Path],
+    manifest_paths: Mapping[str, str | Path],
+    cfg: dict[str, Any],
+    out_csv: str | Path,
+    out_json: str | Path,
+    out_predictions: str | Path,
+    threads: int = 2,
+) -> None:
+    """Probe and analyse all taps of `model`; `cfg` is the resolved config.
+
+    `threads` bounds torch and the BLAS alike: the thread count changes the order of floating
+    point sums, so a fixed count keeps the outputs identical from run to run.
+    """
+    torch.set_num_threads(threads)
+    with threadpool_limits(limits=threads):
+        _probe_model(
+            model, activation_paths, manifest_paths, cfg, out_csv, out_json, out_predictions
+        )
+
+
+def _probe_model(
+    model: str,
+    activation_paths: Mapping[str, str | Path],
+    manifest_paths: Mapping[str, str | Path],
+    cfg: dict[str, Any],
+    out_csv: str | Path,
+    out_json: str | Path,
+    out_predictions: str | Path,
+) -> None:
+    probes_cfg, analysis_cfg = cfg["probes"], cfg["analysis"]
+    targets = list(probes_cfg["targets"])
+    manifests = {split: read_manifest(manifest_paths[split]) for split in SPLITS}
+    assert_speaker_disjoint(manifests)
+    y = {split: target_matrix(manifests[split], targets) for split in SPLITS}
+    test_speakers = manifests["test"]["speaker_id"].to_numpy(dtype=str)
+    boot = speaker_bootstrap(
+        test_speakers, probes_cfg["bootstrap"]["n"], probes_cfg["bootstrap"]["seed"]
+    )
+    mlp_settings = MLPSettings.from_config(probes_cfg["mlp"])
+    label_sets, edges = _classification_labels(manifests, y, targets, cfg)
+
+    rows: list[dict[str, Any]] = []
+    predictions: dict[str, np.ndarray] = {
+        "utt_id": manifests["test"]["utt_id"].to_numpy(dtype=str),
+        "speaker_id": test_speakers,
+    }
+    mean_predictor = {}
+    for t, target in enumerate(targets):
+        predictions[f"y/{target}"] = y["test"][:, t]
+        constant = np.full(len(y["test"]), y["train"][:, t].mean())
+        mean_predictor[target] = regression_metrics(y["test"][:, t], constant, boot)
+        rows += _csv_rows(model, "none", -1, target, "mean_predictor", mean_predictor[target])
+
+    selection: dict[str, list[dict[str, Any]]] = {target: [] for target in targets}
+    cca: dict[str, list[dict[str, Any]]] = {target: [] for target in targets}
+    with open_activations(activation_paths, manifests) as acts:
+        taps = acts["train"].layer_names
+        tap_dims = []
+        for index, tap in enumerate(tqdm(taps, desc=f"probing {model}", unit="tap")):
+            raw = {split: acts[split].tap(tap) for split in SPLITS}
+            tap_dims.append(int(raw["train"].shape[1]))
+            standardiser = Standardiser.fit(raw["train"])
+            x = {split: standardiser.transform(raw[split]) for split in SPLITS}
+            eigen = gram_eigen(x["train"], y["train"])
+            ridge = fit_ridge(eigen, x["dev"], y["dev"], x["test"], probes_cfg["ridge_alphas"])
+            mlp = fit_mlp(x["train"], y["train"], x["dev"], y["dev"], x["test"], mlp_settings)
+            scores = cca_scores(
+                eigen,
+                x["train"],
+                y["train"],
+                x["test"],
+                y["test"],
+                analysis_cfg["cca"]["pca_components"],
+            )
+            for t, target in enumerate(targets):
+                y_dev, y_test = y["dev"][:, t], y["test"][:, t]
+                runs = {"ridge": ridge.test_predictions[t][None], "mlp": mlp.test_predictions[:, t]}
+                for probe, test_runs in runs.items():
+                    predictions[prediction_key(target, probe, tap)] = test_runs
+                    metrics = regression_metrics(y_test, test_runs, boot)
+                    rows += _csv_rows(model, tap, index, target, probe, metrics)
+                mlp_dev_mse = ((mlp.dev_predictions[:, t] - y_dev) ** 2).mean(axis=1)
+                seed_r2 = [_r2(y_test, run) for run in mlp.test_predictions[:, t]]
+                ridge_dev_mse = float(
+                    ridge.dev_mse[np.searchsorted(ridge.alphas, ridge.chosen_alpha[t]), t]
+                )
+                entry = {
+                    "tap": tap,
+                    "index": index,
+                    "dim": tap_dims[-1],
+                    "ridge": {
+                        "alpha": float(ridge.chosen_alpha[t]),
+                        "dev_mse": ridge_dev_mse,
+                        "dev_r2": _dev_r2(y_dev, ridge_dev_mse),
+                    },
+                    "mlp": {
+                        "n_seeds": len(mlp_settings.seeds),
+                        "dev_mse": float(mlp_dev_mse.mean()),
+                        "dev_r2": _dev_r2(y_dev, float(mlp_dev_mse.mean())),
+                        "best_epochs": mlp.best_epoch[:, t].tolist(),
+                        "r2_seed_sd": float(np.std(seed_r2, ddof=1)) if len(seed_r2) > 1 else None,
+                    },
+                }
+                entry["best_probe"] = min(PROBES, key=lambda p: (entry[p]["dev_mse"], p))
+                selection[target].append(entry)
+                cca[target].append({"tap": tap, "index": index, **scores[t]})
+            del raw, x, eigen
+
+        best = {target: _best_by_dev(selection[target]) for target in targets}
+        embedding = {split: acts[split].tap(EMBEDDING_TAP) for split in SPLITS}
+        analyses = _embedding_analyses(
+            acts, embedding, best.get(RATE_TARGET), label_sets, boot, cfg
+        )
+        meta = acts["train"].meta
+
+    frame = pd.DataFrame(rows, columns=list(CSV_COLUMNS))
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, float_format="%.10g")
+    write_npz(out_predictions, predictions)
+    write_json(
+        out_json,
+        {
+            "model": model,
+            "meta": meta,
+            "taps": taps,
+            "tap_dims": tap_dims,
+            "targets": targets,
+            "n_utterances": {split: len(manifests[split]) for split in SPLITS},
+            "mean_predictor": mean_predictor,
+            "selection": selection,
+            "best": best,
+            "cca": cca,
+            "cps_tercile_edges": edges,
+            **analyses,
+        },
+    )
+    write_atomic(out_csv, lambda handle: handle.write(buffer.getvalue().encode("utf-8")))
+
+
+def _best_by_dev(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The (tap, probe) of highest dev R²; ties go to the shallower tap."""
+    scored = [(e[e["best_probe"]]["dev_r2"], -e["index"], e) for e in entries]
+    dev_r2, _, entry = max(scored, key=lambda item: (item[0], item[1]))
+    return {
+        "tap": entry["tap"],
+        "index": entry["index"],
+        "probe": entry["best_probe"],
+        "dev_r2": dev_r2,
+    }
+
+
+def _embedding_analyses(
+    acts: Mapping[str, Any],
+    embedding: Mapping[str, np.ndarray],
+    best_rate_tap: dict[str, Any] | None,
+    label_sets: dict[str, LabelSet],
+    boot: SpeakerBootstrap,
+    cfg: dict[str, Any],
+) -> dict[str, Any]:
+    tsne_cfg = cfg["analysis"]["tsne"]
+    tsne = tsne_map(embedding["test"], float(tsne_cfg["perplexity"]), int(tsne_cfg["seed"]))
+    classification_taps = {EMBEDDING_TAP: embedding}
+    if best_rate_tap is not None and best_rate_tap["tap"] != EMBEDDING_TAP:
+        name = best_rate_tap["tap"]
+        classification_taps[name] = {split: acts[split].tap(name) for split in SPLITS}
+    classification: dict[str, dict[str, Any]] = {}
+    for tap, raw in classification_taps.items():
+        standardiser = Standardiser.fit(raw["train"])
+        features = {split: standardiser.transform(raw[split]) for split in SPLITS}
+        classification[tap] = {
+            name: classify(features, labels, class_names, boot, int(cfg["seed"]))
+            if labels is not None
+            else {"macro_f1": None, "macro_f1_reason": reason}
+            for name, (labels, class_names, reason) in label_sets.items()
+        }
+    return {
+        "verification": verification(embedding["test"], boot),
+        "tsne": tsne,
+        "classification": classification,
+    }
+
+
+def _classification_labels(
+    manifests: Mapping[str, pd.DataFrame],
+    y: Mapping[str, np.ndarray],
+    targets: list[str],
+    cfg: dict[str, Any],
+) -> tuple[dict[str, LabelSet], list[float] | None]:
+    """Per classification target: labels per split (or None), class names, and why not;
+    and the CPS tercile edges (from train) when CPS is a target."""
+    label_sets: dict[str, LabelSet] = {}
+    edges = None
+    if RATE_TARGET in targets:
+        column = targets.index(RATE_TARGET)
+        edges = tercile_edges(y["train"][:, column])
+    for name in cfg["analysis"]["classification"]["targets"]:
+        if name == "sex":
+            if all("sex" in manifests[s].columns for s in SPLITS):
+                labels = {s: sex_labels(manifests[s]["sex"].to_numpy()) for s in SPLITS}
+                label_sets[name] = (labels, SEX_NAMES, "")
+            else:
+                label_sets[name] = (None, SEX_NAMES, "the manifests have no sex column")
+        elif name == "cps_tercile":
+            if edges is None:
+                label_sets[name] = (None, TERCILE_NAMES, "cps is not among probes.targets")
+                continue
+            labels = {s: tercile_labels(y[s][:, column], edges) for s in SPLITS}
+            label_sets[name] = (labels, TERCILE_NAMES, "")
+        else:
+            raise ValueError(
+                f"analysis.classification.targets: unknown target '{name}' "
+                "(known: sex, cps_tercile)"
+            )
+    return label_sets, None if edges is None else edges.tolist()

@@ -1,0 +1,190 @@
+"""Small fake manifests and activation files in the formats of docs/interfaces.md.
+
+Taps: `noise` (pure noise), `signal` (noise plus a planted linear function of cps) and
+`embedding` (a per-speaker direction plus noise, plus a weaker cps signal), so probes must find
+cps where it was planted and nothing where it was not, and verification must tell speakers apart.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SPLIT_SPEAKERS = {"train": 12, "dev": 4, "test": 4}
+TAPS = ("noise", "signal", "embedding")
+
+
+def fake_manifests(
+    root: Path, utts_per_speaker: int = 8, seed: int = 0, with_sex: bool = True
+) -> dict[str, Path]:
+    rng = np.random.default_rng(seed)
+    paths = {}
+    speaker = 100
+    for split, n_speakers in SPLIT_SPEAKERS.items():
+        rows = []
+        for s in range(n_speakers):
+            speaker += 1
+            speaker_rate = rng.normal(12.0, 1.5)
+            for u in range(utts_per_speaker):
+                duration = float(rng.uniform(2.0, 6.0))
+                cps = float(speaker_rate + rng.normal(0.0, 2.0))
+                n_chars = max(1, round(cps * duration))
+                voiced = duration * float(rng.uniform(0.7, 0.95))
+                rows.append(
+                    {
+                        "utt_id": f"{speaker}-1-{u:04d}",
+                        "speaker_id": str(speaker),
+                        "chapter_id": "1",
+                        "sex": ("F" if s % 2 == 0 else "M") if with_sex else "",
+                        "path": f"audio/{speaker}-1-{u:04d}.flac",
+                        "text": "x" * n_chars,
+                        "n_chars": n_chars,
+                        "duration_s": duration,
+                        "cps": n_chars / duration,
+                        "voiced_duration_s": voiced,
+                        "articulation_rate": n_chars / voiced,
+                    }
+                )
+        frame = pd.DataFrame(rows).sort_values("utt_id")
+        paths[split] = root / "manifests" / f"{split}.csv"
+        paths[split].parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(paths[split], index=False)
+        (root / "manifests" / f"{split}.bad.json").write_text(
+            json.dumps({"split": split, "policy": "fail", "skipped": {}, "files": []})
+        )
+    return paths
+
+
+def fake_activations(
+    root: Path,
+    model: str,
+    manifests: dict[str, Path],
+    signal_strength: float = 1.0,
+    speaker_strength: float = 3.0,
+    dim: int = 12,
+    seed: int = 1,
+) -> dict[str, Path]:
+    """Activation files of one fake model; zero strengths give a model that knows nothing."""
+    rng = np.random.default_rng(seed)
+    direction = rng.normal(size=dim)
+    speaker_vectors: dict[str, np.ndarray] = {}
+    paths = {}
+    for split, manifest_path in manifests.items():
+        frame = pd.read_csv(manifest_path, dtype={"utt_id": str, "speaker_id": str})
+        n = len(frame)
+        cps = frame["cps"].to_numpy() - 12.0
+        for spk in frame["speaker_id"]:
+            speaker_vectors.setdefault(spk, rng.normal(size=dim) * speaker_strength)
+        speaker_part = np.stack([speaker_vectors[s] for s in frame["speaker_id"]])
+        taps = {
+            "noise": rng.normal(size=(n, dim)),
+            "signal": rng.normal(size=(n, dim)) * 0.3 + signal_strength * np.outer(cps, direction),
+            "embedding": speaker_part
+            + rng.normal(size=(n, dim))
+            + 0.3 * signal_strength * np.outer(cps, direction),
+        }
+        meta = {
+            "model": model,
+            "arch": "fake",
+            "source": "random",
+            "pooling": ["mean", "std"],
+            "max_seconds": None,
+            "n_params": 1234,
+            "frontend": "fake",
+            "dtype": "float32",
+        }
+        arrays = {
+            "utt_id": frame["utt_id"].to_numpy(dtype=str),
+            "layer_names": np.array(TAPS),
+            "meta_json": np.array(json.dumps(meta)),
+            **{f"tap/{name}": values.astype(np.float32) for name, values in taps.items()},
+        }
+        paths[split] = root / "activations" / model / f"{split}.npz"
+        paths[split].parent.mkdir(parents=True, exist_ok=True)
+        np.savez(paths[split], **arrays)
+    return paths
+
+
+def small_config(targets: tuple[str, ...] = ("cps", "articulation_rate")) -> dict:
+    """The resolved config sections the probing stage reads, made small and fast."""
+    return {
+        "seed": 0,
+        "corpus": {"kind": "synthetic"},
+        "activations": {"pooling": ["mean", "std"], "max_seconds": None, "threads": 1},
+        "probes": {
+            "targets": list(targets),
+            "ridge_alphas": [0.1, 1.0, 10.0, 100.0],
+            "mlp": {
+                "hidden": 16,
+                "seeds": [0, 1, 2],
+                "lr": 0.02,
+                "weight_decay": 0.0001,
+                "batch_size": 64,
+                "max_epochs": 40,
+                "patience": 8,
+            },
+            "bootstrap": {"n": 200, "seed": 0},
+        },
+        "analysis": {
+            "cca": {"pca_components": 4},
+            "tsne": {"perplexity": 30, "seed": 0},
+            "classification": {"targets": ["sex", "cps_tercile"]},
+        },
+        "models": [
+            {
+                "name": "good",
+                "source": "resemblyzer",
+                "source_kind": "resemblyzer",
+                "arch": "resemblyzer",
+                "control": "blank",
+            },
+            {
+                "name": "blank",
+                "source": "random",
+                "source_kind": "random",
+                "arch": "resemblyzer",
+                "seed": 0,
+            },
+        ],
+    }
+
+
+def run_fake_study(root: Path, cfg: dict | None = None) -> dict:
+    """Probe the fake models `good` (signal planted) and `blank` (its control, no signal);
+    returns the paths the summary and figures read."""
+    from rateprobe.probing.run import probe_model
+
+    cfg = cfg or small_config()
+    manifests = fake_manifests(root)
+    activations = {
+        "good": fake_activations(root, "good", manifests),
+        "blank": fake_activations(
+            root, "blank", manifests, signal_strength=0.0, speaker_strength=0.0, seed=5
+        ),
+    }
+    models = {}
+    for name, paths in activations.items():
+        models[name] = {
+            "csv": root / "probes" / f"{name}.csv",
+            "analysis": root / "analysis" / f"{name}.json",
+            "predictions": root / "probes" / f"{name}.predictions.npz",
+        }
+        probe_model(
+            name,
+            paths,
+            manifests,
+            cfg,
+            models[name]["csv"],
+            models[name]["analysis"],
+            models[name]["predictions"],
+            threads=1,
+        )
+    return {
+        "cfg": cfg,
+        "manifests": manifests,
+        "bad_reports": {s: root / "manifests" / f"{s}.bad.json" for s in manifests},
+        "models": models,
+    }

@@ -1,0 +1,128 @@
+"""summary.json: the contract of docs/summary.md, claims decided from intervals, determinism."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from fake_study import run_fake_study
+
+from rateprobe.summary import build_summary, interval_claim, write_summary
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return run_fake_study(tmp_path_factory.mktemp("study"))
+
+
+def summarise(study: dict, out: Path) -> dict:
+    write_summary(study["cfg"], study["manifests"], study["bad_reports"], study["models"], out)
+    return json.loads(out.read_text())
+
+
+def test_same_inputs_give_a_byte_identical_summary(study: dict, tmp_path: Path) -> None:
+    summarise(study, tmp_path / "a.json")
+    summarise(study, tmp_path / "b.json")
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+
+
+def test_the_whole_probing_stage_is_deterministic(study: dict, tmp_path: Path) -> None:
+    again = run_fake_study(tmp_path / "again")
+    summarise(study, tmp_path / "a.json")
+    summarise(again, tmp_path / "b.json")
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    for name, paths in study["models"].items():
+        assert paths["csv"].read_bytes() == again["models"][name]["csv"].read_bytes()
+
+
+def test_design_fixed_keys(study: dict, tmp_path: Path) -> None:
+    summary = summarise(study, tmp_path / "s.json")
+    for model in summary["models"].values():
+        assert isinstance(model["embedding"]["cps"]["r2"], float)
+        assert 0.0 <= model["eer"] <= 1.0
+    good = summary["models"]["good"]
+    assert good["embedding"]["cps"]["best_probe"] in ("ridge", "mlp")
+
+
+def test_claims_follow_the_planted_signal(study: dict, tmp_path: Path) -> None:
+    summary = summarise(study, tmp_path / "s.json")
+    good, blank = summary["models"]["good"], summary["models"]["blank"]
+    layers = good["layers"]["cps"]
+    assert layers["best"]["tap"] == "signal"
+    assert layers["best"]["relative_depth"] == 0.5
+    # The planted tap beats the embedding (weaker signal) and the control's same tap.
+    assert layers["middle_beats_deepest"] is True
+    assert layers["beats_control"] is True
+    assert layers["control_same_tap"]["tap"] == "signal"
+    assert blank["layers"]["cps"]["beats_control"] is None
+    assert blank["layers"]["cps"]["beats_control_reason"] == "no control model"
+    # The blank twin has no speaker information at all; the good model separates speakers.
+    assert good["beats_control_eer"] is True
+    assert summary["sanity"]["broken_pretrained_models"] == []
+    assert summary["comparisons"]["cps"]["ranking"] == ["good", "blank"]
+    assert summary["comparisons"]["cps"]["best_model_clearly_best"] is True
+    assert good["cca"]["headline_target"] == "cps"
+    assert good["pretrained"] is True and blank["pretrained"] is False
+
+
+def test_corpus_and_baselines(study: dict, tmp_path: Path) -> None:
+    summary = summarise(study, tmp_path / "s.json")
+    train = summary["corpus"]["splits"]["train"]
+    assert train["n_speakers"] == 12 and train["n_utterances"] == 96
+    assert train["n_female"] == 6 and train["n_male"] == 6
+    assert summary["corpus"]["total"]["n_speakers"] == 20
+    assert summary["corpus"]["speaker_disjoint"] is True
+    mean = summary["baselines"]["cps"]["mean_predictor"]
+    assert mean["pearson_r"] is None and mean["pearson_r_reason"] == "constant prediction"
+    assert mean["r2"] <= 0.0
+    assert summary["run"]["synthetic_speech"] is True
+    assert summary["figures"]["layer_curves_cps"] == "figures/layer_curves_cps.pdf"
+
+
+def test_floats_have_at_most_six_significant_digits(study: dict, tmp_path: Path) -> None:
+    def floats(node: object) -> list[float]:
+        if isinstance(node, dict):
+            return [f for v in node.values() for f in floats(v)]
+        if isinstance(node, list):
+            return [f for v in node for f in floats(v)]
+        return [node] if isinstance(node, float) else []
+
+    values = floats(summarise(study, tmp_path / "s.json"))
+    assert values
+    assert all(float(f"{v:.6g}") == v for v in values)
+
+
+def test_missing_control_leaves_claims_undecided(study: dict, tmp_path: Path) -> None:
+    only_good = {"good": study["models"]["good"]}
+    cfg = dict(study["cfg"], models=[m for m in study["cfg"]["models"] if m["name"] == "good"])
+    summary = build_summary(cfg, study["manifests"], study["bad_reports"], only_good)
+    good = summary["models"]["good"]
+    assert good["control"] is None
+    assert good["beats_control_eer"] is None
+    assert good["layers"]["cps"]["beats_control"] is None
+    assert summary["comparisons"]["cps"]["best_model_clearly_best"] is None
+
+
+def test_interval_claim() -> None:
+    assert interval_claim([0.1, 0.3]) is True
+    assert interval_claim([-0.3, -0.1]) is False
+    assert interval_claim([-0.1, 0.1]) is None
+    assert interval_claim(None) is None
+
+
+def test_eer_not_computable_is_null_with_reason(study: dict, tmp_path: Path) -> None:
+    analysis = json.loads(study["models"]["good"]["analysis"].read_text())
+    analysis["verification"].update(
+        eer=None, eer_ci=None, eer_reason="no test speaker has two utterances"
+    )
+    changed = dict(study["models"]["good"], analysis=tmp_path / "good.json")
+    (tmp_path / "good.json").write_text(json.dumps(analysis))
+    shutil.copy(study["models"]["blank"]["analysis"], tmp_path / "blank.json")
+    models = {"good": changed, "blank": study["models"]["blank"]}
+    summary = build_summary(study["cfg"], study["manifests"], study["bad_reports"], models)
+    good = summary["models"]["good"]
+    assert good["eer"] is None
+    assert good["eer_reason"] == "no test speaker has two utterances"
+    assert good["beats_control_eer"] is None
