@@ -3,7 +3,7 @@
 # from an existing extraction or downloaded subset by subset; both lie in the LibriSpeech layout
 # under corpus.root, and each split's manifest labels every utterance with its speech rate.
 
-from rateprobe.corpus.download import completion_marker
+from rateprobe.corpus.download import completion_marker, corpus_root_of
 from rateprobe.corpus.splits import split_inputs, synthetic_report
 
 CORPUS = CFG["corpus"]
@@ -20,19 +20,32 @@ rule synthesize_corpus:
         corpus={k: CORPUS[k] for k in ("kind", "root", "splits", "synthetic")},
         seed=CFG["seed"],
     threads: 2
+    log:
+        "logs/synthesize_corpus.log",
+    conda:
+        "../envs/rateprobe.yaml"
     script:
         "../scripts/synthesize_corpus.py"
+
+
+# Compute nodes of a cluster often have no internet: downloads run where Snakemake runs.
+localrules:
+    download_subset,
 
 
 rule download_subset:
     output:
         completion_marker(CORPUS["root"], "{subset}"),
     params:
-        root=CORPUS["root"],
+        root=lambda wildcards, output: corpus_root_of(output[0]),
         mirrors=CORPUS["mirrors"],
         md5=CORPUS["md5"],
     wildcard_constraints:
         subset="[A-Za-z0-9_.-]+",
+    log:
+        "logs/download_subset/{subset}.log",
+    conda:
+        "../envs/rateprobe.yaml"
     script:
         "../scripts/download_subset.py"
 
@@ -48,5 +61,9 @@ rule manifest:
         vad=CFG["vad"],
         on_bad_input=CFG["on_bad_input"],
     threads: 2
+    log:
+        "logs/manifest/{split}.log",
+    conda:
+        "../envs/rateprobe.yaml"
     script:
         "../scripts/build_manifest.py"

@@ -1,6 +1,8 @@
 # Stage: figures. See docs/interfaces.md for the files it reads and writes.
 # Every figure is drawn from the summary and the per-model results; none computes a number.
 
+import os
+
 from rateprobe.figures import figure_files
 
 FIGURES = expand(
@@ -15,9 +17,13 @@ rule figures:
         predictions=expand("results/probes/{model}.predictions.npz", model=MODELS),
         manifests=expand("results/manifests/{split}.csv", split=SPLITS),
     output:
-        FIGURES,
+        [report(figure, category="Figures") for figure in FIGURES],
     params:
         models=MODELS,
-        out_dir="results/figures",
+        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
+    log:
+        "logs/figures.log",
+    conda:
+        "../envs/rateprobe.yaml"
     script:
         "../scripts/make_figures.py"

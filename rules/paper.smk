@@ -3,6 +3,7 @@
 # bibliography and the style files are inputs too, so editing only a template re-renders and
 # recompiles the paper without touching probes or activations.
 
+import os
 from pathlib import Path
 
 from rateprobe.paper.overleaf import style_files
@@ -28,9 +29,13 @@ rule paper_render:
         figures=directory("paper/figures"),
     params:
         paper=CFG["paper"],
-        paper_dir="paper",
-        templates_dir="paper/templates",
-        figures_dir="results/figures",
+        paper_dir=lambda wildcards, output: os.path.dirname(output.tex[0]),
+        templates_dir=lambda wildcards, input: os.path.dirname(input.templates[0]),
+        figures_dir=lambda wildcards, input: os.path.dirname(input.figures[0]),
+    log:
+        "logs/paper_render.log",
+    conda:
+        "../envs/rateprobe.yaml"
     script:
         "../scripts/render_paper.py"
 
@@ -42,10 +47,14 @@ rule paper_pdf:
         bib=PAPER_SOURCES["bib"],
         styles=PAPER_SOURCES["styles"],
     output:
-        pdf="paper/main.pdf",
+        pdf=report("paper/main.pdf", category="Paper"),
     params:
-        paper_dir="paper",
+        paper_dir=lambda wildcards, output: os.path.dirname(output.pdf),
         engine=CFG["paper"]["engine"],
+    log:
+        "logs/paper_pdf.log",
+    conda:
+        "../envs/rateprobe.yaml"
     script:
         "../scripts/build_paper.py"
 
@@ -60,6 +69,10 @@ rule paper_overleaf:
         zip="paper/overleaf.zip",
     params:
         paper=CFG["paper"],
-        paper_dir="paper",
+        paper_dir=lambda wildcards, input: os.path.dirname(input.tex[0]),
+    log:
+        "logs/paper_overleaf.log",
+    conda:
+        "../envs/rateprobe.yaml"
     script:
         "../scripts/overleaf_zip.py"

@@ -16,12 +16,18 @@ rule probe_model:
         activations=expand("results/activations/{{model}}/{split}.npz", split=SPLITS),
         manifests=expand("results/manifests/{split}.csv", split=SPLITS),
     output:
-        **PROBE_OUTPUTS,
+        **PROBE_OUTPUTS
+        | {"csv": report(PROBE_OUTPUTS["csv"], category="Probes", subcategory="{model}")},
     params:
-        cfg=CFG,
+        # Only what probing reads: adding a model or editing the paper must not re-probe.
+        cfg={key: CFG[key] for key in ("seed", "probes", "analysis")},
     threads: CFG["probes"]["threads"]
     benchmark:
         "results/benchmarks/probe_model/{model}.tsv"
+    log:
+        "logs/probe_model/{model}.log",
+    conda:
+        "../envs/rateprobe.yaml"
     script:
         "../scripts/probe_model.py"
 
@@ -32,9 +38,13 @@ rule summary:
         bad_reports=expand("results/manifests/{split}.bad.json", split=SPLITS),
         **{key: expand(path, model=MODELS) for key, path in PROBE_OUTPUTS.items()},
     output:
-        "results/summary.json",
+        report("results/summary.json", category="Summary"),
     params:
         cfg=CFG,
         models=MODELS,
+    log:
+        "logs/summary.log",
+    conda:
+        "../envs/rateprobe.yaml"
     script:
         "../scripts/summarize.py"

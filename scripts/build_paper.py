@@ -2,12 +2,13 @@
 
 from pathlib import Path
 
+from rateprobe.joblog import job_log
 from rateprobe.paper.build import build_pdf
 
 snakemake = globals()["snakemake"]
-
-build_pdf(
-    paper_dir=Path(snakemake.params.paper_dir),
-    output_pdf=Path(snakemake.output.pdf),
-    engine=snakemake.params.engine,
-)
+with job_log(snakemake.log):
+    build_pdf(
+        paper_dir=Path(snakemake.params.paper_dir),
+        output_pdf=Path(snakemake.output.pdf),
+        engine=snakemake.params.engine,
+    )

@@ -1,14 +1,16 @@
 """Snakemake entry point: draw the paper's figures (rateprobe.figures)."""
 
 from rateprobe.figures import make_figures
+from rateprobe.joblog import job_log
 from rateprobe.probing.data import SPLITS
 
 snakemake = globals()["snakemake"]
-models = snakemake.params.models
-make_figures(
-    summary_path=snakemake.input.summary,
-    analysis_paths=dict(zip(models, snakemake.input.analysis, strict=True)),
-    prediction_paths=dict(zip(models, snakemake.input.predictions, strict=True)),
-    manifest_paths=dict(zip(SPLITS, snakemake.input.manifests, strict=True)),
-    out_dir=snakemake.params.out_dir,
-)
+with job_log(snakemake.log):
+    models = snakemake.params.models
+    make_figures(
+        summary_path=snakemake.input.summary,
+        analysis_paths=dict(zip(models, snakemake.input.analysis, strict=True)),
+        prediction_paths=dict(zip(models, snakemake.input.predictions, strict=True)),
+        manifest_paths=dict(zip(SPLITS, snakemake.input.manifests, strict=True)),
+        out_dir=snakemake.params.out_dir,
+    )

@@ -1,23 +1,25 @@
 """Snakemake entry point: gather every model's results into summary.json (rateprobe.summary)."""
 
+from rateprobe.joblog import job_log
 from rateprobe.probing.data import SPLITS
 from rateprobe.summary import write_summary
 
 snakemake = globals()["snakemake"]
-models = snakemake.params.models
-write_summary(
-    cfg=snakemake.params.cfg,
-    manifest_paths=dict(zip(SPLITS, snakemake.input.manifests, strict=True)),
-    bad_report_paths=dict(zip(SPLITS, snakemake.input.bad_reports, strict=True)),
-    model_paths={
-        name: {"csv": csv, "analysis": analysis, "predictions": predictions}
-        for name, csv, analysis, predictions in zip(
-            models,
-            snakemake.input.csv,
-            snakemake.input.analysis,
-            snakemake.input.predictions,
-            strict=True,
-        )
-    },
-    out_path=snakemake.output[0],
-)
+with job_log(snakemake.log):
+    models = snakemake.params.models
+    write_summary(
+        cfg=snakemake.params.cfg,
+        manifest_paths=dict(zip(SPLITS, snakemake.input.manifests, strict=True)),
+        bad_report_paths=dict(zip(SPLITS, snakemake.input.bad_reports, strict=True)),
+        model_paths={
+            name: {"csv": csv, "analysis": analysis, "predictions": predictions}
+            for name, csv, analysis, predictions in zip(
+                models,
+                snakemake.input.csv,
+                snakemake.input.analysis,
+                snakemake.input.predictions,
+                strict=True,
+            )
+        },
+        out_path=snakemake.output[0],
+    )

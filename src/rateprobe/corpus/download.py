@@ -56,6 +56,11 @@ def completion_marker(root: str | Path, subset: str) -> Path:
     return state_dir(root) / f"{subset}.complete.json"
 
 
+def corpus_root_of(marker: str | Path) -> Path:
+    """The corpus root a completion marker belongs to (the inverse of completion_marker)."""
+    return Path(marker).parent.parent
+
+
 def expected_md5(subset: str, overrides: Mapping[str, str]) -> str:
     md5 = overrides.get(subset) or OFFICIAL_MD5.get(subset)
     if md5 is None:
