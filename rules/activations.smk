@@ -1,1 +1,25 @@
 # Stage: activations. See docs/interfaces.md for the files it reads and writes.
+# One job per (model, split): every utterance of the split goes once through the encoder, and
+# every tapped layer is pooled over time to one vector per utterance (docs/activations.md).
+
+from rateprobe.encoders.checkpoints import checkpoint_inputs
+
+
+rule extract_activations:
+    input:
+        manifest="results/manifests/{split}.csv",
+        checkpoint=lambda wildcards: checkpoint_inputs(MODEL_BY_NAME[wildcards.model]),
+    output:
+        "results/activations/{model}/{split}.npz",
+    params:
+        model=lambda wildcards: MODEL_BY_NAME[wildcards.model],
+        settings=CFG["activations"],
+    threads: CFG["activations"]["threads"]
+    resources:
+        mem_mb=8000,
+    log:
+        "logs/extract_activations/{model}/{split}.log",
+    conda:
+        "../envs/rateprobe.yaml"
+    script:
+        "../scripts/extract_activations.py"

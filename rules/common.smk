@@ -16,6 +16,7 @@ except ConfigError as error:
 
 SPLITS = ["train", "dev", "test"]
 MODELS = [m["name"] for m in CFG["models"]]
+MODEL_BY_NAME = {m["name"]: m for m in CFG["models"]}
 ACTIVATIONS = expand("results/activations/{model}/{split}.npz", model=MODELS, split=SPLITS)
 
 

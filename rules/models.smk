@@ -1,1 +1,28 @@
 # Stage: models. See docs/interfaces.md for the files it reads and writes.
+# Encoders given by URL (the official WeSpeaker .zip) are fetched once into data/models/{model}/
+# as config.yaml + avg_model.pt, checked against their sha256 when the config gives one.
+# Local checkpoints, Resemblyzer's packaged weights and random controls need no rule.
+
+URL_MODELS = [m["name"] for m in CFG["models"] if m["source_kind"] == "url"]
+
+
+# Compute nodes of a cluster often have no internet: downloads run where Snakemake runs.
+localrules:
+    fetch_model,
+
+
+rule fetch_model:
+    output:
+        multiext("data/models/{model}/", "config.yaml", "avg_model.pt"),
+    params:
+        url=lambda wildcards: MODEL_BY_NAME[wildcards.model]["source"],
+        sha256=lambda wildcards: MODEL_BY_NAME[wildcards.model].get("sha256"),
+    wildcard_constraints:
+        model="|".join(URL_MODELS) or "no-url-models",
+    retries: 2
+    log:
+        "logs/fetch_model/{model}.log",
+    conda:
+        "../envs/rateprobe.yaml"
+    script:
+        "../scripts/fetch_model.py"

@@ -30,7 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "activations": {
         "pooling": ["mean", "std"],
         "max_seconds": None,
-        "batch_seconds": 64,
+        "batch_seconds": 8,
         "simam_taps": False,
         "device": "auto",
         "dtype": "float16",

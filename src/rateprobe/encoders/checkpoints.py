@@ -1,0 +1,135 @@
+"""WeSpeaker checkpoints: read a model folder or the official .zip, and fetch one from a URL.
+
+The official format is a folder (zipped for download, inside one top-level directory) holding
+`config.yaml` (with `model:` the class name and `model_args:`) and `avg_model.pt` (a plain state
+dict). A URL model is fetched once into `data/models/{name}/` as those two files; when a `sha256`
+is configured the download is checked against it before anything is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+import urllib.request
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from tqdm import tqdm
+
+CHECKPOINT_FILES = ("config.yaml", "avg_model.pt")
+WESPEAKER_CLASSES = {"SimAM_ResNet34_ASP": "samresnet34", "SimAM_ResNet100_ASP": "samresnet100"}
+CLASSIFICATION_HEAD_PREFIX = "projection."
+DOWNLOAD_CHUNK = 1 << 20
+MODELS_DIR = Path("data/models")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message names the file and the problem."""
+
+
+def model_dir(name: str) -> Path:
+    """Where a URL model named `name` is fetched to."""
+    return MODELS_DIR / name
+
+
+def checkpoint_inputs(model: dict[str, Any]) -> list[str]:
+    """The files an activation job reads for a model: fetched files, a local path, or none."""
+    if model["source_kind"] == "url":
+        return [str(model_dir(model["name"]) / filename) for filename in CHECKPOINT_FILES]
+    if model["source_kind"] == "path":
+        return [model["source"]]
+    return []
+
+
+def _zip_member(archive: zipfile.ZipFile, filename: str, origin: Path) -> bytes:
+    matches = [m for m in archive.namelist() if m.rsplit("/", 1)[-1] == filename]
+    if len(matches) != 1:
+        raise CheckpointError(
+            f"{origin}: expected exactly one {filename} in the archive, found {len(matches)}"
+        )
+    return archive.read(matches[0])
+
+
+def _checkpoint_bytes(source: Path) -> dict[str, bytes]:
+    if source.is_dir():
+        missing = [f for f in CHECKPOINT_FILES if not (source / f).is_file()]
+        if missing:
+            raise CheckpointError(f"{source}: a WeSpeaker model folder needs {missing}")
+        return {f: (source / f).read_bytes() for f in CHECKPOINT_FILES}
+    if zipfile.is_zipfile(source):
+        with zipfile.ZipFile(source) as archive:
+            return {f: _zip_member(archive, f, source) for f in CHECKPOINT_FILES}
+    raise CheckpointError(f"{source}: neither a WeSpeaker model folder nor a .zip archive")
+
+
+def read_wespeaker_checkpoint(source: str | Path) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(arch, model_args, backbone state dict) of a WeSpeaker folder or .zip.
+
+    The classification head (`projection.*`) is dropped: it scores training speakers and is
+    not part of the encoder.
+    """
+    source = Path(source)
+    if not source.exists():
+        raise CheckpointError(f"{source}: no such checkpoint folder or archive")
+    files = _checkpoint_bytes(source)
+    config = yaml.safe_load(files["config.yaml"]) or {}
+    model_class = config.get("model")
+    if model_class not in WESPEAKER_CLASSES:
+        raise CheckpointError(
+            f"{source}: config.yaml names model {model_class!r}; "
+            f"supported: {sorted(WESPEAKER_CLASSES)}"
+        )
+    try:
+        state = torch.load(io.BytesIO(files["avg_model.pt"]), map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for corrupt or foreign files
+        raise CheckpointError(f"{source}: avg_model.pt cannot be read ({err})") from err
+    backbone = {k: v for k, v in state.items() if not k.startswith(CLASSIFICATION_HEAD_PREFIX)}
+    return WESPEAKER_CLASSES[model_class], dict(config.get("model_args") or {}), backbone
+
+
+def _download(url: str, destination: Path) -> str:
+    """Stream url to destination with a progress bar; return the SHA-256 of what was written."""
+    digest = hashlib.sha256()
+    with urllib.request.urlopen(url) as response, destination.open("wb") as out:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        with tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1]) as bar:
+            while chunk := response.read(DOWNLOAD_CHUNK):
+                out.write(chunk)
+                digest.update(chunk)
+                bar.update(len(chunk))
+    return digest.hexdigest()
+
+
+def fetch_model(url: str, destination: str | Path, sha256: str | None = None) -> Path:
+    """Download an official WeSpeaker .zip from url into destination/{config.yaml,avg_model.pt}.
+
+    Nothing is left in destination unless the download is complete, matches `sha256` (when
+    given) and holds a readable checkpoint.
+    """
+    destination = Path(destination)
+    destination.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=destination, prefix=".download-") as scratch:
+        archive = Path(scratch) / "model.zip"
+        try:
+            actual = _download(url, archive)
+        except OSError as err:
+            raise CheckpointError(f"{url}: download failed ({err})") from err
+        if sha256 is not None and actual != sha256.lower():
+            raise CheckpointError(
+                f"{url}: SHA-256 mismatch: configured {sha256}, downloaded file has {actual}"
+            )
+        try:
+            read_wespeaker_checkpoint(archive)
+            files = _checkpoint_bytes(archive)
+        except CheckpointError as err:
+            raise CheckpointError(f"{url}: downloaded file is unusable: {err}") from err
+        for filename in CHECKPOINT_FILES:
+            partial = Path(scratch) / filename
+            partial.write_bytes(files[filename])
+            os.replace(partial, destination / filename)
+    return destination
