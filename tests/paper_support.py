@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import re
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +77,58 @@ def rendered_text(paper_dir: Path) -> str:
             *sorted(f"generated/{p.name}" for p in (paper_dir / "generated").glob("*.tex")),
         ]
     )
+
+
+REFERENCES_HEADING = "Список литературы"
+
+
+def page_texts(pdf: Path) -> list[str]:
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
+    pages = int(re.search(r"^Pages:\s+(\d+)", info.stdout, re.MULTILINE).group(1))  # type: ignore[union-attr]
+    return [
+        subprocess.run(
+            ["pdftotext", "-layout", "-f", str(n), "-l", str(n), str(pdf), "-"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for n in range(1, pages + 1)
+    ]
+
+
+def body_pages(pdf: Path) -> int:
+    """Pages up to the references; the references' page counts only if body text precedes them."""
+    texts = page_texts(pdf)
+    first = next(i for i, text in enumerate(texts) if REFERENCES_HEADING in text)
+    before = texts[first].split(REFERENCES_HEADING)[0]
+    has_body_text = re.search(r"[А-Яа-яA-Za-z]{3}", before) is not None
+    return first + 1 if has_body_text else first
+
+
+def normalised_text(pdf: Path) -> str:
+    text = "\n".join(page_texts(pdf))
+    return re.sub(r"\s+", " ", text.replace("\u2212", "-"))
+
+
+def ru(value: float, digits: int = 2) -> str:
+    return f"{value:.{digits}f}".replace(".", ",")
+
+
+def assert_pdf_shows_summary_numbers(pdf: Path, summary: dict[str, Any]) -> None:
+    """The headline numbers of summary.json appear in the PDF's text, Russian-formatted."""
+    text = normalised_text(pdf)
+    expected = []
+    for split in summary["corpus"]["splits"].values():
+        expected += [str(split["n_utterances"]), ru(split["hours"]), ru(split["cps_mean"], 1)]
+    for model in summary["models"].values():
+        expected.append(ru(100 * model["eer"], 1))
+        for target in summary["run"]["targets"]:
+            probe = model["embedding"][target]
+            low, high = probe["r2_ci"]
+            expected.append(f"{ru(probe['r2'])} [{ru(low)}; {ru(high)}]")
+            best = model["layers"][target]["best"]
+            expected.append(ru(best["r2"]))
+    for target in summary["run"]["targets"]:
+        expected.append(ru(summary["baselines"][target]["mean_predictor"]["r2"]))
+    missing = [number for number in expected if number not in text]
+    assert missing == [], f"numbers of summary.json absent from the PDF: {missing}"

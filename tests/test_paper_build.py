@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from paper_support import PAPER_CFG, load_fixture, render_project
+from paper_support import (
+    PAPER_CFG,
+    assert_pdf_shows_summary_numbers,
+    body_pages,
+    load_fixture,
+    normalised_text,
+    render_project,
+)
 
 from rateprobe.paper.build import PaperBuildError, build_pdf, compile_latex
 from rateprobe.paper.overleaf import make_overleaf_zip
@@ -20,7 +27,6 @@ pytestmark = pytest.mark.skipif(
     not all(shutil.which(tool) for tool in ("latexmk", "pdflatex", "pdftotext", "pdfinfo")),
     reason="needs latexmk, pdfLaTeX and poppler-utils",
 )
-REFERENCES_HEADING = "Список литературы"
 
 
 @pytest.fixture(scope="module")
@@ -31,59 +37,12 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"summary": summary, "paper_dir": paper_dir, "pdf": pdf}
 
 
-def page_texts(pdf: Path) -> list[str]:
-    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
-    pages = int(re.search(r"^Pages:\s+(\d+)", info.stdout, re.MULTILINE).group(1))  # type: ignore[union-attr]
-    return [
-        subprocess.run(
-            ["pdftotext", "-layout", "-f", str(n), "-l", str(n), str(pdf), "-"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        for n in range(1, pages + 1)
-    ]
-
-
-def body_pages(pdf: Path) -> int:
-    """Pages up to the references; the references' page counts only if body text precedes them."""
-    texts = page_texts(pdf)
-    first = next(i for i, text in enumerate(texts) if REFERENCES_HEADING in text)
-    before = texts[first].split(REFERENCES_HEADING)[0]
-    has_body_text = re.search(r"[А-Яа-яA-Za-z]{3}", before) is not None
-    return first + 1 if has_body_text else first
-
-
-def normalised_text(pdf: Path) -> str:
-    text = "\n".join(page_texts(pdf))
-    return re.sub(r"\s+", " ", text.replace("\u2212", "-"))
-
-
-def ru(value: float, digits: int = 2) -> str:
-    return f"{value:.{digits}f}".replace(".", ",")
-
-
 def test_main_body_fits_two_to_four_pages(built: dict[str, Any]) -> None:
     assert 2 <= body_pages(built["pdf"]) <= 4
 
 
 def test_pdf_numbers_are_the_summary_numbers(built: dict[str, Any]) -> None:
-    summary, text = built["summary"], normalised_text(built["pdf"])
-    expected = []
-    for split in summary["corpus"]["splits"].values():
-        expected += [str(split["n_utterances"]), ru(split["hours"]), ru(split["cps_mean"], 1)]
-    for model in summary["models"].values():
-        expected.append(ru(100 * model["eer"], 1))
-        for target in summary["run"]["targets"]:
-            probe = model["embedding"][target]
-            low, high = probe["r2_ci"]
-            expected.append(f"{ru(probe['r2'])} [{ru(low)}; {ru(high)}]")
-            best = model["layers"][target]["best"]
-            expected.append(ru(best["r2"]))
-    for target in summary["run"]["targets"]:
-        expected.append(ru(summary["baselines"][target]["mean_predictor"]["r2"]))
-    missing = [number for number in expected if number not in text]
-    assert missing == [], f"numbers of summary.json absent from the PDF: {missing}"
+    assert_pdf_shows_summary_numbers(built["pdf"], built["summary"])
 
 
 def test_pdf_says_which_corpus_and_models(built: dict[str, Any]) -> None:

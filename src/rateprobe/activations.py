@@ -151,7 +151,8 @@ def extract_activations(
     """
     manifest, output = Path(manifest), Path(output)
     table = _read_manifest(manifest)
-    torch.set_num_threads(int(settings["threads"]))
+    # More torch threads than usable CPUs make every thread wait on the others.
+    torch.set_num_threads(max(1, min(int(settings["threads"]), len(os.sched_getaffinity(0)))))
     encoder = load_encoder(model, checkpoint)
     inner = ("simam",) if settings["simam_taps"] and encoder.arch != "resemblyzer" else ()
     tap_names = encoder.tap_names(inner)

@@ -34,7 +34,6 @@ DEFAULTS: dict[str, Any] = {
         "simam_taps": False,
         "device": "auto",
         "dtype": "float16",
-        "threads": 2,
     },
     "probes": {
         "targets": ["cps", "articulation_rate"],
