@@ -16,6 +16,8 @@ rule figures:
         analysis=expand("results/analysis/{model}.json", model=MODELS),
         predictions=expand("results/probes/{model}.predictions.npz", model=MODELS),
         manifests=expand("results/manifests/{split}.csv", split=SPLITS),
+        # Redrawing is cheap: a change to the drawing code redraws every figure.
+        code=workflow.source_path("../src/rateprobe/figures.py"),
     output:
         [report(figure, category="Figures") for figure in FIGURES],
     params:

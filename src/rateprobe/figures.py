@@ -141,7 +141,8 @@ def _layer_axis(ax: Any, taps: list[str], with_label: bool = True) -> None:
 def layer_curves(summary: dict[str, Any], target: str, path: Path) -> None:
     models = summary["models"]
     names = _primary_models(summary)
-    fig, axes = _panels(len(names), 1, height=PANEL_HEIGHT_IN + 0.4)
+    # Side by side, two to a row: stacked full-width strips shrank to unreadable at 4 pages.
+    fig, axes = _panels(len(names), 2, height=PANEL_HEIGHT_IN + 0.5)
     baseline = summary["baselines"][target]["mean_predictor"]["r2"]
     lowest = []
     for ax, name in zip(axes, names, strict=False):
@@ -168,9 +169,9 @@ def layer_curves(summary: dict[str, Any], target: str, path: Path) -> None:
             shown = per_tap + twin
         if baseline is not None:
             ax.axhline(baseline, color=BASELINE_COLOUR, linestyle=":", label="предсказание средним")
-        _layer_axis(ax, models[name]["taps"], with_label=ax is axes[-1])
+        _layer_axis(ax, models[name]["taps"])
         ax.set_ylabel("R² на тесте")
-        ax.set_title(title)
+        ax.set_title(title, fontsize=7)
         lowest += [e[p]["r2"] for e in shown for p in ("ridge", "mlp") if e[p]["r2"] is not None]
     # Probes on uninformative taps can score far below 0; the readable range is what matters.
     bottom = max(min([*lowest, 0.0]) - 0.05, -1.0)
