@@ -198,7 +198,8 @@ def cps_histogram(manifests: Mapping[str, pd.DataFrame], path: Path) -> None:
         )
     ax.set_xlabel(target_label("cps"))
     ax.set_ylabel("плотность")
-    ax.legend(frameon=False)
+    # Above the axes: inside, the legend covered the bars.
+    ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=6)
     fig.tight_layout()
     _save(fig, path)
 
