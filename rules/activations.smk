@@ -17,7 +17,7 @@ rule extract_activations:
     # Extraction takes every core Snakemake was given, so these jobs run one at a time: torch
     # jobs side by side on the same cores slowed each other down more than tenfold (--cores 8 on
     # 2 cores: 8 s per utterance instead of 0.6 s). On a cluster, the profile sets the threads.
-    threads: workflow.cores
+    threads: GIVEN_CORES
     resources:
         mem_mb=8000,
     log:
