@@ -21,7 +21,6 @@ the forward pass, at a real-time factor measured here on the LibriSpeech sample 
 from __future__ import annotations
 
 import argparse
-import copy
 import platform
 import re
 import sys
@@ -30,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from rateprobe.config import merge_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,17 +52,6 @@ BENCH_RTF_LINE = re.compile(r"^\s*(\w+): real-time factor ([0-9.]+)", re.MULTILI
 BENCH_THREADS = re.compile(r"^command:.*--threads[ =](\d+)", re.MULTILINE)
 
 
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Snakemake's key-by-key merge of a --configfile into config.yaml."""
-    merged = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
 def _model_arch(model: dict[str, Any]) -> str:
     if "arch" in model:
         return str(model["arch"])
@@ -81,7 +71,7 @@ def _model_arch(model: dict[str, Any]) -> str:
 def study_from_config(configfile: Path) -> tuple[dict[str, list[str]], Counter[str]]:
     """Subsets per split and number of models per architecture of a LibriSpeech configuration."""
     base = yaml.safe_load((REPO / "config.yaml").read_text())
-    config = _merge(base, yaml.safe_load(configfile.read_text()) or {})
+    config = merge_config(base, yaml.safe_load(configfile.read_text()) or {})
     corpus = config["corpus"]
     if corpus["kind"] != "librispeech":
         raise SystemExit(f"{configfile}: corpus.kind is {corpus['kind']}, not librispeech")

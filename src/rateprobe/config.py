@@ -100,11 +100,12 @@ def check_schema(config: dict[str, Any], schema_path: str | Path) -> None:
         raise ConfigError(problems[0][0], message, whole_message=True)
 
 
-def _merge_defaults(defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+def merge_config(defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """Merge `given` into `defaults` key by key, as Snakemake merges a --configfile."""
     merged = copy.deepcopy(defaults)
     for key, value in given.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge_defaults(merged[key], value)
+            merged[key] = merge_config(merged[key], value)
         else:
             merged[key] = copy.deepcopy(value)
     return merged
@@ -197,7 +198,7 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
 
     Relative paths are taken from the working directory (Snakemake's --directory).
     """
-    cfg = _merge_defaults(DEFAULTS, config)
+    cfg = merge_config(DEFAULTS, config)
     cfg["corpus"] = _resolve_corpus(cfg["corpus"], cfg["seed"])
     cfg["models"] = _resolve_models(cfg["models"])
     if not cfg["probes"]["targets"]:
