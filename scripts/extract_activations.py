@@ -9,5 +9,6 @@ with job_log(snakemake.log):
         snakemake.input.manifest,
         snakemake.params.model,
         snakemake.output[0],
-        {**snakemake.params.settings, "threads": snakemake.threads},
+        snakemake.params.settings,
+        threads=snakemake.threads,
     )

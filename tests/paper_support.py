@@ -111,7 +111,9 @@ def normalised_text(pdf: Path) -> str:
 
 
 def ru(value: float, digits: int = 2) -> str:
-    return f"{value:.{digits}f}".replace(".", ",")
+    """Russian decimal comma; a value that rounds to zero prints without a sign."""
+    text = f"{value:.{digits}f}".replace(".", ",")
+    return text[1:] if text.startswith("-") and not text.strip("-0,") else text
 
 
 def assert_pdf_shows_summary_numbers(pdf: Path, summary: dict[str, Any]) -> None:

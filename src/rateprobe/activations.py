@@ -143,6 +143,7 @@ def extract_activations(
     output: str | Path,
     settings: dict[str, Any],
     checkpoint: str | Path | None = None,
+    threads: int = 1,
 ) -> None:
     """Write the pooled activations of every tap of `model` for every manifest row to `output`.
 
@@ -152,7 +153,7 @@ def extract_activations(
     manifest, output = Path(manifest), Path(output)
     table = _read_manifest(manifest)
     # More torch threads than usable CPUs make every thread wait on the others.
-    torch.set_num_threads(max(1, min(int(settings["threads"]), len(os.sched_getaffinity(0)))))
+    torch.set_num_threads(max(1, min(threads, len(os.sched_getaffinity(0)))))
     encoder = load_encoder(model, checkpoint)
     inner = ("simam",) if settings["simam_taps"] and encoder.arch != "resemblyzer" else ()
     tap_names = encoder.tap_names(inner)
