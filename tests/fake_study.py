@@ -113,7 +113,7 @@ def small_config(targets: tuple[str, ...] = ("cps", "articulation_rate")) -> dic
     return {
         "seed": 0,
         "corpus": {"kind": "synthetic"},
-        "activations": {"pooling": ["mean", "std"], "max_seconds": None, "threads": 1},
+        "activations": {"pooling": ["mean", "std"], "max_seconds": None},
         "probes": {
             "targets": list(targets),
             "ridge_alphas": [0.1, 1.0, 10.0, 100.0],
@@ -152,11 +152,33 @@ def small_config(targets: tuple[str, ...] = ("cps", "articulation_rate")) -> dic
     }
 
 
+def probe_into(
+    out: Path, name: str, activations: dict, manifests: dict, cfg: dict
+) -> dict[str, Path]:
+    """Probe one fake model single-threaded, writing its three outputs under `out`."""
+    from rateprobe.probing.run import probe_model
+
+    paths = {
+        "csv": out / "probes" / f"{name}.csv",
+        "analysis": out / "analysis" / f"{name}.json",
+        "predictions": out / "probes" / f"{name}.predictions.npz",
+    }
+    probe_model(
+        name,
+        activations,
+        manifests,
+        cfg,
+        paths["csv"],
+        paths["analysis"],
+        paths["predictions"],
+        threads=1,
+    )
+    return paths
+
+
 def run_fake_study(root: Path, cfg: dict | None = None) -> dict:
     """Probe the fake models `good` (signal planted) and `blank` (its control, no signal);
     returns the paths the summary and figures read."""
-    from rateprobe.probing.run import probe_model
-
     cfg = cfg or small_config()
     manifests = fake_manifests(root)
     activations = {
@@ -165,23 +187,9 @@ def run_fake_study(root: Path, cfg: dict | None = None) -> dict:
             root, "blank", manifests, signal_strength=0.0, speaker_strength=0.0, seed=5
         ),
     }
-    models = {}
-    for name, paths in activations.items():
-        models[name] = {
-            "csv": root / "probes" / f"{name}.csv",
-            "analysis": root / "analysis" / f"{name}.json",
-            "predictions": root / "probes" / f"{name}.predictions.npz",
-        }
-        probe_model(
-            name,
-            paths,
-            manifests,
-            cfg,
-            models[name]["csv"],
-            models[name]["analysis"],
-            models[name]["predictions"],
-            threads=1,
-        )
+    models = {
+        name: probe_into(root, name, paths, manifests, cfg) for name, paths in activations.items()
+    }
     return {
         "cfg": cfg,
         "manifests": manifests,

@@ -10,13 +10,19 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from fake_study import fake_activations, fake_manifests, run_fake_study, small_config
+from fake_study import (
+    fake_activations,
+    fake_manifests,
+    probe_into,
+    run_fake_study,
+    small_config,
+)
 from sklearn.linear_model import Ridge
 
 from rateprobe.probing.data import ProbeInputError
 from rateprobe.probing.mlp import MLPSettings, fit_mlp
 from rateprobe.probing.ridge import Standardiser, fit_ridge, gram_eigen
-from rateprobe.probing.run import CSV_COLUMNS, probe_model
+from rateprobe.probing.run import CSV_COLUMNS
 
 torch.set_num_threads(1)
 
@@ -156,16 +162,7 @@ def test_rows_out_of_manifest_order_are_refused(tmp_path: Path) -> None:
     np.savez(activations["dev"], **arrays)
     out = tmp_path / "out"
     with pytest.raises(ProbeInputError, match=r"dev.npz: rows .* manifest order"):
-        probe_model(
-            "m",
-            activations,
-            manifests,
-            small_config(),
-            out / "a.csv",
-            out / "a.json",
-            out / "a.npz",
-            threads=1,
-        )
+        probe_into(out, "m", activations, manifests, small_config())
 
 
 def test_missing_target_column_is_named(tmp_path: Path) -> None:
@@ -173,13 +170,4 @@ def test_missing_target_column_is_named(tmp_path: Path) -> None:
     activations = fake_activations(tmp_path, "m", manifests)
     out = tmp_path / "out"
     with pytest.raises(ProbeInputError, match=r"train.csv: no target column\(s\) \['tempo'\]"):
-        probe_model(
-            "m",
-            activations,
-            manifests,
-            small_config(("cps", "tempo")),
-            out / "a.csv",
-            out / "a.json",
-            out / "a.npz",
-            threads=1,
-        )
+        probe_into(out, "m", activations, manifests, small_config(("cps", "tempo")))

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fake_study import fake_activations, fake_manifests, small_config
+from fake_study import fake_activations, fake_manifests, probe_into, small_config
 
 from rateprobe.probing.data import SplitLeakError, assert_speaker_disjoint, read_manifest
-from rateprobe.probing.run import probe_model
 
 
 def frames(**speakers: list[str]) -> dict[str, pd.DataFrame]:
@@ -64,14 +63,5 @@ def test_probe_model_refuses_leaking_splits(tmp_path: Path) -> None:
     with pytest.raises(
         SplitLeakError, match=f"'train' and 'test' share 1 speaker.*{train_speaker}"
     ):
-        probe_model(
-            "m",
-            activations,
-            manifests,
-            small_config(),
-            out / "a.csv",
-            out / "a.json",
-            out / "a.npz",
-            threads=1,
-        )
+        probe_into(out, "m", activations, manifests, small_config())
     assert not out.exists()
