@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import yaml
 
-from rateprobe.probing.metrics import SpeakerBootstrap, regression_metrics, speaker_bootstrap
+from rateprobe.metrics import SpeakerBootstrap, regression_metrics, speaker_bootstrap
 from rateprobe.probing.mlp import MLPSettings, fit_mlp
 from rateprobe.probing.ridge import Standardiser, fit_ridge, gram_eigen
 

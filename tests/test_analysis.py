@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
 
 from rateprobe.analysis.cca import cca_scores, correlation
 from rateprobe.analysis.classification import (
+    above_chance,
     chance_macro_f1,
     classify,
     sex_labels,
@@ -14,7 +17,7 @@ from rateprobe.analysis.classification import (
     tercile_labels,
 )
 from rateprobe.analysis.tsne import tsne_map
-from rateprobe.probing.metrics import speaker_bootstrap
+from rateprobe.metrics import SpeakerBootstrap, macro_f1, speaker_bootstrap
 from rateprobe.probing.ridge import Standardiser, gram_eigen
 
 
@@ -90,6 +93,30 @@ def test_chance_macro_f1() -> None:
     assert chance_macro_f1(np.array([5, 5])) == pytest.approx(0.5)
     # shares 0.8 / 0.2, guessing each half the time: F1 = 2*.8*.5/1.3 and 2*.2*.5/.7
     assert chance_macro_f1(np.array([8, 2, 0])) == pytest.approx((0.8 / 1.3 + 0.2 / 0.7) / 2)
+    # Counts with leading axes give one chance value per row.
+    rows = chance_macro_f1(np.array([[10, 10, 10], [8, 2, 0]]))
+    np.testing.assert_allclose(rows, [1 / 3, (0.8 / 1.3 + 0.2 / 0.7) / 2])
+
+
+def test_above_chance_subtracts_the_chance_of_each_resample() -> None:
+    # Speakers a, b, c with two utterances each.
+    true, predicted = np.array([0, 0, 1, 1, 1, 2]), np.array([0, 1, 1, 1, 0, 2])
+    speaker_index = np.array([0, 0, 1, 1, 2, 2])
+    counts = np.array([[2.0, 0.0, 1.0], [0.0, 1.0, 2.0], [1.0, 1.0, 1.0]])
+    boot = SpeakerBootstrap(np.array(["a", "b", "c"]), speaker_index, counts)
+    estimate = above_chance(true, predicted, 3, boot)
+    # F1 0.5, 2/3 and 1 -> macro 0.7222; shares 1/3, 1/2, 1/6 against guesses of 1/3 give
+    # chance F1 1/3, 0.4 and 2/9 -> 0.3185.
+    assert estimate.point == pytest.approx(13 / 18 - (1 / 3 + 0.4 + 2 / 9) / 3)
+
+    def excess(weights: np.ndarray) -> float:
+        t, p = (
+            np.repeat(labels, weights[speaker_index].astype(int)) for labels in (true, predicted)
+        )
+        return macro_f1(t, p, 3) - float(chance_macro_f1(np.bincount(t, minlength=3)))
+
+    np.testing.assert_allclose(estimate.draws, [excess(c) for c in counts])
+    np.testing.assert_allclose(estimate.jackknife, [excess(1.0 - row) for row in np.eye(3)])
 
 
 def test_sex_labels() -> None:
@@ -113,8 +140,30 @@ def test_classification_finds_planted_classes_and_not_noise() -> None:
     noise = classify(*classification_data(rng, False), names, boot, seed=0)
     assert planted["metrics"]["macro_f1"]["value"] > 0.85
     assert noise["metrics"]["macro_f1"]["value"] < 0.6
+    assert planted["above_chance"]["ci_low"] > 0.3
+    assert planted["above_chance"]["p_value"] < 0.001
+    assert noise["above_chance"]["ci_low"] < 0 < noise["above_chance"]["ci_high"]
+    assert noise["above_chance"]["p_value"] > 0.05
+    assert noise["above_chance"]["value"] == pytest.approx(
+        noise["metrics"]["macro_f1"]["value"] - noise["chance_macro_f1"]
+    )
     assert planted["C"] in (0.01, 0.1, 1.0, 10.0)
     assert sum(planted["test_class_counts"]) == 60
+
+
+def test_dev_selection_uses_macro_f1_over_the_true_classes() -> None:
+    rng = np.random.default_rng(1)
+    features, labels = classification_data(rng, True)
+    labels["dev"] = np.where(labels["dev"] == 2, -1, labels["dev"])  # dev lacks class 2
+    boot = speaker_bootstrap(np.arange(60).astype(str), 10, seed=0)
+    result = classify(features, labels, ("slow", "normal", "fast"), boot, seed=0)
+    model = LogisticRegression(C=result["C"], max_iter=2000, random_state=0)
+    model.fit(features["train"], labels["train"])
+    known = labels["dev"] >= 0
+    predicted = model.predict(features["dev"][known])
+    assert result["dev_macro_f1"] == pytest.approx(macro_f1(labels["dev"][known], predicted, 3))
+    # Predictions of class 2 would count as a third class with F1 0 in sklearn's default.
+    assert result["dev_macro_f1"] > f1_score(labels["dev"][known], predicted, average="macro")
 
 
 def test_classification_needs_two_classes() -> None:

@@ -7,11 +7,12 @@ and its probes mean nothing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from rateprobe.probing.metrics import SpeakerBootstrap, percentile_interval
+from rateprobe.metrics import Estimate, SpeakerBootstrap
 
 
 def equal_error_rate(
@@ -70,18 +71,32 @@ class _EERSweep:
         return float(far[j - 1] + step * (far[j] - far[j - 1]))
 
 
-def verification(embeddings: np.ndarray, boot: SpeakerBootstrap) -> dict[str, Any]:
-    """Cosine scores of every unordered pair of `boot`'s utterances, and the EER with its 95%
-    speaker-bootstrap interval; `eer` is None with `eer_reason` when not computable.
+def verification(
+    embeddings: np.ndarray, boot: SpeakerBootstrap, chapter_ids: np.ndarray | None = None
+) -> dict[str, Any]:
+    """Cosine scores of pairs of `boot`'s utterances, and the EER with its 95% speaker-bootstrap
+    BCa interval; `eer` is None with `eer_reason` when not computable.
 
-    A resample counts a same-speaker pair once per draw of its speaker and a
-    different-speaker pair once per pair of draws of its two speakers.
+    Non-target trials are all different-speaker pairs. Target trials are the same-speaker pairs
+    across chapters when `chapter_ids` (one per utterance) allow at least one, so that a shared
+    recording session cannot pass for speaker identity; otherwise all same-speaker pairs
+    (`target_trials` says which; `same_cos_mean` is over them). A resample counts a target pair
+    once per draw of its speaker and a non-target pair once per pair of draws of its two
+    speakers; the jackknife leaves each speaker out in turn. `eer_draws` and `eer_jackknife`
+    let `eer_estimate` rebuild the Estimate, e.g. to compare two models paired with
+    `Estimate.minus`.
     """
     speaker_index = boot.speaker_index
     first, second = np.triu_indices(len(embeddings), k=1)
     same = speaker_index[first] == speaker_index[second]
+    target, target_trials = _target_pairs(same, first, second, chapter_ids)
     n_same, n_different = int(same.sum()), int((~same).sum())
-    result: dict[str, Any] = {"n_same_pairs": n_same, "n_different_pairs": n_different}
+    result: dict[str, Any] = {
+        "n_same_pairs": n_same,
+        "n_different_pairs": n_different,
+        "n_target_pairs": int(target.sum()),
+        "target_trials": target_trials,
+    }
     if n_same == 0 or n_different == 0:
         reason = (
             "no test speaker has two utterances"
@@ -89,27 +104,75 @@ def verification(embeddings: np.ndarray, boot: SpeakerBootstrap) -> dict[str, An
             else "the test split has a single speaker"
         )
         result.update(
-            eer=None, eer_ci=None, eer_reason=reason, same_cos_mean=None, different_cos_mean=None
+            eer=None,
+            eer_ci=None,
+            eer_draws=None,
+            eer_jackknife=None,
+            eer_reason=reason,
+            same_cos_mean=None,
+            different_cos_mean=None,
         )
         return result
     vectors = np.asarray(embeddings, dtype=np.float64)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     unit = vectors / np.where(norms > 0, norms, 1.0)
     scores = np.einsum("pd,pd->p", unit[first], unit[second])
-    target, nontarget = scores[same], scores[~same]
-    sweep = _EERSweep(target, nontarget)
-    target_speaker = speaker_index[first][same]
-    nontarget_a, nontarget_b = speaker_index[first][~same], speaker_index[second][~same]
-    draws = np.array(
-        [
-            sweep.eer(counts[target_speaker], counts[nontarget_a] * counts[nontarget_b])
-            for counts in boot.counts
-        ]
-    )
+    estimate = _bootstrapped_eer(scores, target, ~same, first, second, boot)
     result.update(
-        eer=sweep.eer(None, None),
-        eer_ci=percentile_interval(draws),
-        same_cos_mean=float(target.mean()),
-        different_cos_mean=float(nontarget.mean()),
+        eer=estimate.point,
+        eer_ci=estimate.interval(),
+        eer_draws=estimate.draws,
+        eer_jackknife=estimate.jackknife,
+        same_cos_mean=float(scores[target].mean()),
+        different_cos_mean=float(scores[~same].mean()),
     )
     return result
+
+
+def _target_pairs(
+    same: np.ndarray, first: np.ndarray, second: np.ndarray, chapter_ids: np.ndarray | None
+) -> tuple[np.ndarray, str]:
+    """The target-trial mask over pairs and its description."""
+    if chapter_ids is not None:
+        chapters = np.asarray(chapter_ids).astype(str)
+        cross_chapter = same & (chapters[first] != chapters[second])
+        if cross_chapter.any():
+            return cross_chapter, "cross-chapter"
+    return same, "all same-speaker pairs"
+
+
+def _bootstrapped_eer(
+    scores: np.ndarray,
+    target: np.ndarray,
+    nontarget: np.ndarray,
+    first: np.ndarray,
+    second: np.ndarray,
+    boot: SpeakerBootstrap,
+) -> Estimate:
+    """The EER of the target and non-target pairs, its bootstrap draws and its jackknife."""
+    sweep = _EERSweep(scores[target], scores[nontarget])
+    target_speaker = boot.speaker_index[first[target]]
+    nontarget_a = boot.speaker_index[first[nontarget]]
+    nontarget_b = boot.speaker_index[second[nontarget]]
+    # Leaving speaker s out is the weighting that draws every speaker once except s.
+    leave_one_out = 1.0 - np.eye(boot.n_speakers)
+    eers = np.array(
+        [
+            sweep.eer(counts[target_speaker], counts[nontarget_a] * counts[nontarget_b])
+            for counts in np.vstack([boot.counts, leave_one_out])
+        ]
+    )
+    n_draws = len(boot.counts)
+    return Estimate(sweep.eer(None, None), eers[:n_draws], eers[n_draws:])
+
+
+def eer_estimate(result: Mapping[str, Any]) -> Estimate | None:
+    """The EER Estimate of a `verification` result (or of its stored eer, eer_draws and
+    eer_jackknife); None when the EER was not computable."""
+    if result["eer"] is None:
+        return None
+    return Estimate(
+        float(result["eer"]),
+        np.asarray(result["eer_draws"], dtype=np.float64),
+        np.asarray(result["eer_jackknife"], dtype=np.float64),
+    )
