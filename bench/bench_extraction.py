@@ -1,4 +1,4 @@
-"""Speed of the single-pass extraction (SimAM-ResNet), printed with the command and machine.
+"""Speed of the single-pass extraction and of GE2E's windows, printed with command and machine.
 
 On the same utterances (the first 100 of results/manifests/{test,dev,train}.csv when they exist,
 otherwise 100 short espeak-ng utterances made here), at a fixed number of threads:
@@ -12,9 +12,13 @@ otherwise 100 short espeak-ng utterances made here), at a fixed number of thread
 2. this extraction vs the bare forward pass plus fbank, same batches, no taps.
 3. real-time factor and peak memory (resident set of a fresh process) of the extraction with
    the default tap list, for SimAM-ResNet34 and SimAM-ResNet100.
+4. the cost of computing Resemblyzer's GE2E embedding as its `embed_utterance` does (1.6 s
+   windows every 0.77 s, all taps pooled over the windows) against one pass over each whole
+   utterance (packed batches, as before the windows): real-time factor of both, same taps.
 
-Each measurement runs in a fresh process, so peak memory is its own. Wall time and CPU time
-(all threads) are both printed: on a shared machine the CPU time is the steadier of the two.
+Each measurement runs in a fresh process, so peak memory is its own, after an untimed run over
+the shortest utterance, so one-time initialisation is not timed. Wall time and CPU time (all
+threads) are both printed: on a shared machine the CPU time is the steadier of the two.
 
     .venv/bin/python bench/bench_extraction.py [--threads 2] [--original-utterances 100]
 """
@@ -36,15 +40,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
 
-from rateprobe.activations import extract_taps
+from rateprobe.activations import extract_taps, plan_batches
 from rateprobe.audio import read_audio
 from rateprobe.config import DEFAULTS
 from rateprobe.encoders import SpeakerEncoder, compute_features, random_encoder
-from rateprobe.encoders.taps import PoolingRecorder
-from rateprobe.frontend import SAMPLE_RATE
+from rateprobe.encoders.resemblyzer import (
+    PARTIAL_FRAMES,
+    ResemblyzerEncoder,
+    mel_spectrogram,
+    partial_starts,
+)
+from rateprobe.encoders.taps import PoolingRecorder, length_mask
+from rateprobe.frontend import HOP_SAMPLES, SAMPLE_RATE
 
 STATISTICS = ("mean", "std")
+GE2E_REPEATS = 5  # a GE2E run takes well under a second: the fastest of several is steadier
 WORDS = (
     "the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "seven",
     "singing", "birds", "watch", "from", "an", "old", "oak", "tree", "near", "the", "quiet",
@@ -54,6 +67,17 @@ WORDS = (
 
 def original_tap_list(encoder: SpeakerEncoder) -> list[str]:
     return [n for n in encoder.tap_names(("relu1", "simam")) if n != "embedding"]
+
+
+def extraction_taps(kind: str, encoder: SpeakerEncoder) -> list[str]:
+    """The taps a pipeline extraction of this kind captures: the original list, none, or the
+    default list (for GE2E: over its windows, as the pipeline computes it)."""
+    if kind == "single_pass":
+        return original_tap_list(encoder)
+    if kind == "bare":
+        return []
+    assert kind == "default_taps", kind
+    return encoder.tap_names()
 
 
 def manifest_utterances(count: int) -> list[Path] | None:
@@ -80,18 +104,40 @@ def espeak_utterances(count: int, folder: Path) -> list[Path]:
     return paths
 
 
-def measure(
-    kind: str, arch: str, audio_file: str, threads: int, batch_seconds: float, limit: int, queue
+def whole_utterance_ge2e(
+    encoder: ResemblyzerEncoder, waveforms: list[np.ndarray], batch_seconds: float
 ) -> None:
-    """One timing in this (fresh) process; puts (wall s, CPU s, utterances, peak RSS MiB)."""
-    torch.set_num_threads(threads)
-    with np.load(audio_file) as archive:
-        waveforms = [archive[key] for key in sorted(archive.files)][:limit]
+    """GE2E without windows: each utterance's whole mel spectrogram through the network once
+    (packed batches), every tap pooled, the embedding from the final hidden state."""
     durations = [len(w) / SAMPLE_RATE for w in waveforms]
-    encoder = random_encoder(arch, seed=0).eval()
-    device = torch.device("cpu")
-    start, start_cpu = time.perf_counter(), time.process_time()
-    if kind == "original":
+    for batch in plan_batches(durations, batch_seconds):
+        mels = [torch.from_numpy(mel_spectrogram(waveforms[i])) for i in batch]
+        lengths = torch.tensor([len(mel) for mel in mels])
+        padded = pad_sequence(mels, batch_first=True)
+        mask = length_mask(lengths, padded.shape[1])
+        recorder = PoolingRecorder(encoder.tap_names(), STATISTICS)
+        sequence = pack_padded_sequence(padded, lengths, batch_first=True, enforce_sorted=False)
+        for index, lstm in enumerate((encoder.lstm1, encoder.lstm2, encoder.lstm3), start=1):
+            sequence, (hidden, _) = lstm(sequence)
+            frames, _ = pad_packed_sequence(sequence, batch_first=True)
+            recorder.record(f"lstm{index}", frames.transpose(1, 2), mask)
+        embedding = nn.functional.normalize(torch.relu(encoder.linear(hidden[-1])), dim=1)
+        recorder.record("embedding", embedding, None)
+
+
+def window_frame_ratio(lengths: list[int]) -> float:
+    """Frames the GE2E windows hold over frames of the whole utterances."""
+    windowed = sum(len(partial_starts(n)) * PARTIAL_FRAMES for n in lengths)
+    return windowed / sum(n // HOP_SAMPLES + 1 for n in lengths)
+
+
+def run(kind: str, encoder: SpeakerEncoder, waveforms: list[np.ndarray], batch_seconds: float):
+    """One extraction of this kind over the waveforms."""
+    if kind == "ge2e_whole":
+        assert isinstance(encoder, ResemblyzerEncoder)
+        with torch.inference_mode():
+            whole_utterance_ge2e(encoder, waveforms, batch_seconds)
+    elif kind == "original":
         taps = original_tap_list(encoder)
         with torch.inference_mode():
             for waveform in waveforms:
@@ -100,26 +146,63 @@ def measure(
                 for tap in taps:
                     encoder(features, lengths, PoolingRecorder([tap], STATISTICS))
     else:
-        taps = {
-            "single_pass": original_tap_list(encoder),
-            "bare": [],
-            "default_taps": encoder.tap_names(),
-        }[kind]
+        durations = [len(w) / SAMPLE_RATE for w in waveforms]
+        taps = extraction_taps(kind, encoder)
         extract_taps(
-            encoder, waveforms.__getitem__, durations, taps, STATISTICS, batch_seconds, device
+            encoder,
+            waveforms.__getitem__,
+            durations,
+            taps,
+            STATISTICS,
+            batch_seconds,
+            torch.device("cpu"),
         )
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - start_cpu
+
+
+def measure(
+    kind: str,
+    arch: str,
+    audio_file: str,
+    threads: int,
+    batch_seconds: float,
+    limit: int,
+    repeats: int,
+    queue,
+) -> None:
+    """Timings in this (fresh) process; puts (wall s, CPU s, utterances, peak RSS MiB).
+
+    An untimed run over the shortest utterance first keeps one-time initialisation out of the
+    timings (it is most of a sub-second GE2E run); of `repeats` timed runs the fastest counts.
+    """
+    torch.set_num_threads(threads)
+    with np.load(audio_file) as archive:
+        waveforms = [archive[key] for key in sorted(archive.files)][:limit]
+    encoder = random_encoder(arch, seed=0).eval()
+    run(kind, encoder, [min(waveforms, key=len)], batch_seconds)
+    timings = []
+    for _ in range(repeats):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        run(kind, encoder, waveforms, batch_seconds)
+        timings.append((time.perf_counter() - start, time.process_time() - start_cpu))
+    seconds, cpu_seconds = min(timings)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     queue.put((seconds, cpu_seconds, len(waveforms), peak_mib))
 
 
 def run_measurement(
-    kind: str, arch: str, audio_file: Path, threads: int, batch_seconds: float, limit: int
+    kind: str,
+    arch: str,
+    audio_file: Path,
+    threads: int,
+    batch_seconds: float,
+    limit: int,
+    repeats: int = 1,
 ) -> tuple[float, float, int, float]:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     process = context.Process(
-        target=measure, args=(kind, arch, str(audio_file), threads, batch_seconds, limit, queue)
+        target=measure,
+        args=(kind, arch, str(audio_file), threads, batch_seconds, limit, repeats, queue),
     )
     process.start()
     result = queue.get()
@@ -176,13 +259,13 @@ def main() -> None:
             f"{args.threads} threads, batches of <= {args.batch_seconds:g} s padded audio"
         )
 
-        def timed(kind: str, arch: str, limit: int) -> tuple[float, float, float]:
+        def timed(kind: str, arch: str, limit: int, repeats: int = 1) -> tuple[float, float, float]:
             wall, cpu, count, peak = run_measurement(
-                kind, arch, audio_file, args.threads, args.batch_seconds, limit
+                kind, arch, audio_file, args.threads, args.batch_seconds, limit, repeats
             )
             print(
-                f"  {arch:13s} {kind:13s} {count:4d} utterances: wall {wall:8.1f} s, "
-                f"CPU {cpu:8.1f} s, peak {peak:6.0f} MiB"
+                f"  {arch:13s} {kind:13s} {count:4d} utterances: wall {wall:8.2f} s, "
+                f"CPU {cpu:8.2f} s, peak {peak:6.0f} MiB"
             )
             return wall, cpu, peak
 
@@ -213,6 +296,21 @@ def main() -> None:
         for arch in ("samresnet34", "samresnet100"):
             seconds, _, peak = timed("default_taps", arch, args.utterances)
             print(f"  {arch}: real-time factor {seconds / total_seconds:.3f}, peak {peak:.0f} MiB")
+
+        print(
+            "\n(4) Resemblyzer GE2E, all taps: 1.6 s windows vs one pass per whole utterance "
+            f"(fastest of {GE2E_REPEATS} runs)"
+        )
+        print(f"  the windows hold {window_frame_ratio(lengths):.2f}x the frames of the utterances")
+        windowed, windowed_cpu, _ = timed(
+            "default_taps", "resemblyzer", args.utterances, GE2E_REPEATS
+        )
+        whole, whole_cpu, _ = timed("ge2e_whole", "resemblyzer", args.utterances, GE2E_REPEATS)
+        print(
+            f"  real-time factor: windows {windowed / total_seconds:.4f}, "
+            f"whole utterances {whole / total_seconds:.4f}; windows cost "
+            f"{windowed / whole:.2f}x wall, {windowed_cpu / whole_cpu:.2f}x CPU"
+        )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from rateprobe.activations import (
     resolve_device,
 )
 from rateprobe.config import DEFAULTS
-from rateprobe.encoders import random_encoder
+from rateprobe.encoders import compute_features, random_encoder
 
 torch.set_num_threads(2)
 
@@ -132,42 +132,21 @@ def test_file_format_and_float16_error(tmp_path: Path) -> None:
         "arch",
         "source",
         "pooling",
-        "max_seconds",
         "n_params",
         "frontend",
+        "embedding_method",
         "dtype",
     } <= set(meta)
     assert meta["dtype"] == "float16" and meta["n_params"] == 1423616
+    assert meta["embedding_method"]["kind"] == "windowed_mean"
+    assert meta["embedding_method"]["window_s"] == 1.6
+    assert "embed_utterance" in meta["embedding_method"]["description"]
 
     activations, exact = read_activations(half), read_activations(single)
     assert activations.layer_names == ["lstm1", "lstm2", "lstm3", "embedding"]
     for name in activations.layer_names:
         stored, reference = activations.tap(name), exact.tap(name)
         assert np.all(np.abs(stored - reference) <= 2.0**-11 * np.abs(reference) + 3e-8), name
-
-
-def test_max_seconds_crops_to_the_first_seconds(tmp_path: Path) -> None:
-    manifest = write_manifest(tmp_path, [2.0, 1.5])
-    cropped_dir = tmp_path / "cropped"
-    cropped_dir.mkdir()
-    table = pd.read_csv(manifest, dtype=str)
-    for path in table["path"]:
-        samples, rate = sf.read(path, dtype="int16")
-        sf.write(cropped_dir / Path(path).name, samples[: rate // 2], rate, subtype="PCM_16")
-    table["path"] = [str(cropped_dir / Path(p).name) for p in table["path"]]
-    table["duration_s"] = 0.5
-    table.to_csv(cropped_dir / "test.csv", index=False)
-
-    extract_activations(
-        manifest, RESEMBLYZER, tmp_path / "a.npz", settings(max_seconds=0.5, dtype="float32")
-    )
-    extract_activations(
-        cropped_dir / "test.csv", RESEMBLYZER, tmp_path / "b.npz", settings(dtype="float32")
-    )
-    crop, reference = read_activations(tmp_path / "a.npz"), read_activations(tmp_path / "b.npz")
-    assert crop.meta["max_seconds"] == 0.5
-    for name in crop.layer_names:
-        np.testing.assert_allclose(crop.tap(name), reference.tap(name), rtol=1e-5, atol=1e-6)
 
 
 def test_interrupted_extraction_leaves_no_file(
@@ -182,9 +161,7 @@ def test_interrupted_extraction_leaves_no_file(
         calls += 1
         if calls == 2:
             raise KeyboardInterrupt
-        from rateprobe.frontend import resemblyzer_mel
-
-        return resemblyzer_mel(waveform)
+        return compute_features(encoder, waveform)
 
     monkeypatch.setattr("rateprobe.activations.compute_features", interrupted_features)
     with pytest.raises(KeyboardInterrupt):

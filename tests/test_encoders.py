@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import zipfile
 from pathlib import Path
 
@@ -13,14 +14,19 @@ import yaml
 from encoder_support import (
     OFFICIAL_MODELS,
     RawRecorder,
+    kaldi_reference_module,
     librispeech_sample_files,
     load_official_samresnet,
+    load_official_speaker,
+    load_torchaudio_kaldi,
     randomise_batchnorm,
+    speech_like_waveform,
 )
 
-from rateprobe.encoders import load_encoder, load_wespeaker_encoder, random_encoder
+from rateprobe.activations import extract_taps
+from rateprobe.encoders import SpeakerEncoder, load_encoder, load_wespeaker_encoder, random_encoder
 from rateprobe.encoders.checkpoints import CheckpointError
-from rateprobe.frontend import resemblyzer_mel
+from rateprobe.encoders.resemblyzer import PARTIAL_FRAMES, partial_mels, partial_starts
 
 OFFICIAL_CLASSES = {"samresnet34": "SimAM_ResNet34_ASP", "samresnet100": "SimAM_ResNet100_ASP"}
 
@@ -31,10 +37,27 @@ def relative_error(ours: torch.Tensor, reference: torch.Tensor) -> float:
     return float((ours - reference).abs().max() / reference.abs().max())
 
 
-@pytest.mark.skipif(
+needs_official_wespeaker = pytest.mark.skipif(
     not OFFICIAL_MODELS.is_dir(),
     reason=f"official WeSpeaker code not installed at {OFFICIAL_MODELS} (bin/setup --test)",
 )
+needs_librispeech = pytest.mark.skipif(
+    not librispeech_sample_files(), reason="../shared/librispeech-sample absent"
+)
+AUDIO = [pytest.param("librispeech", marks=needs_librispeech), "synthetic"]
+
+
+def pipeline_taps(
+    encoder: SpeakerEncoder, waveforms: list[np.ndarray], taps: list[str]
+) -> dict[str, np.ndarray]:
+    """The taps as the pipeline extracts them: its frontend, batched, all taps in one pass."""
+    durations = [len(w) / 16000 for w in waveforms]
+    return extract_taps(
+        encoder, waveforms.__getitem__, durations, taps, ("mean", "std"), 8, torch.device("cpu")
+    )
+
+
+@needs_official_wespeaker
 @pytest.mark.parametrize(("arch", "frames"), [("samresnet34", 200), ("samresnet100", 120)])
 def test_samresnet_matches_official_wespeaker(arch: str, frames: int) -> None:
     official_module = load_official_samresnet()
@@ -150,24 +173,113 @@ def test_random_encoder_is_seeded_and_leaves_global_rng_alone() -> None:
     assert not torch.equal(first["lstm1.weight_ih_l0"], other["lstm1.weight_ih_l0"])
 
 
-@pytest.mark.skipif(not librispeech_sample_files(), reason="../shared/librispeech-sample absent")
-def test_resemblyzer_matches_its_voice_encoder_on_real_speech() -> None:
+def librispeech(count: int) -> list[np.ndarray]:
+    """`count` whole utterances of speakers spread over the LibriSpeech sample."""
+    files = librispeech_sample_files()
+    return [sf.read(path, dtype="float32")[0] for path in files[:: len(files) // count][:count]]
+
+
+def synthetic(durations: list[float]) -> list[np.ndarray]:
+    """Speech-like waveforms on the int16 grid, as a 16-bit file holds them."""
+    return [
+        np.round(speech_like_waveform(seconds, seed=index) * 32768).astype(np.float32) / 32768
+        for index, seconds in enumerate(durations)
+    ]
+
+
+@needs_official_wespeaker
+@pytest.mark.parametrize("fbank", ["kaldi step by step", "torchaudio"])
+@pytest.mark.parametrize("audio", AUDIO)
+def test_samresnet_pipeline_equals_official_wespeaker_inference(
+    tmp_path: Path, fbank: str, audio: str
+) -> None:
+    """Frontend + model as the pipeline runs them give the embedding of WeSpeaker's own
+    `Speaker.extract_embedding_from_pcm` (what `wespeaker --task embedding` runs on a file's
+    16-bit samples): its checkpoint loading, its fbank call and mean removal, its model."""
+    kaldi = kaldi_reference_module() if fbank == "kaldi step by step" else load_torchaudio_kaldi()
+    if kaldi is None:
+        pytest.skip(
+            "torchaudio's compliance/kaldi.py not in .test-extras/ "
+            "(pip install --no-deps --target .test-extras torchaudio==2.11.0)"
+        )
+    if audio == "librispeech":
+        waveforms = [waveform[: 3 * 16000] for waveform in librispeech(2)]
+    else:
+        waveforms = synthetic([3.0, 1.2])
+    folder = write_checkpoint_folder(tmp_path / "model", official_state(seed=9))
+    speaker = load_official_speaker(kaldi)(str(folder))
+    encoder = load_encoder({"name": "model", "source": str(folder), "source_kind": "path"})
+    ours = pipeline_taps(encoder, waveforms, ["embedding"])["embedding"]
+    for index, waveform in enumerate(waveforms):
+        pcm = torch.from_numpy(waveform * 32768)[None]  # torchaudio.load(normalize=False)
+        expected = speaker.extract_embedding_from_pcm(pcm, 16000)
+        assert relative_error(torch.from_numpy(ours[index]), expected) <= 1e-5
+
+
+def test_partial_windows_are_those_of_embed_utterance() -> None:
+    from resemblyzer import VoiceEncoder
+
+    defaults = inspect.signature(VoiceEncoder.embed_utterance).parameters
+    rate, min_coverage = defaults["rate"].default, defaults["min_coverage"].default
+    # Every length up to 3.8 s: one to four windows, each coverage threshold crossed.
+    for n_samples in range(400, 60_000):
+        _, mel_slices = VoiceEncoder.compute_partial_slices(n_samples, rate, min_coverage)
+        assert partial_starts(n_samples) == [s.start for s in mel_slices], n_samples
+    assert partial_starts(16_000 * 10) == list(range(0, 848, 77))  # 12 windows for 10 s
+
+
+def voice_encoder_with(encoder: SpeakerEncoder, weights: str):
+    """Resemblyzer's VoiceEncoder with its packaged weights, or with the random twin's."""
     from resemblyzer import VoiceEncoder
 
     reference = VoiceEncoder(device="cpu", verbose=False).eval()
-    ours = load_encoder(
-        {"name": "resemblyzer", "source": "resemblyzer", "source_kind": "resemblyzer"}
+    if weights == "random":
+        with torch.no_grad():
+            for layer in range(3):
+                for name, value in getattr(encoder, f"lstm{layer + 1}").named_parameters():
+                    getattr(reference.lstm, name.replace("_l0", f"_l{layer}")).copy_(value)
+            reference.linear.load_state_dict(encoder.linear.state_dict())
+    return reference
+
+
+def package_partials(reference, waveform: np.ndarray) -> tuple[np.ndarray, ...]:
+    """embed_utterance's own run: its windows' mel frames, its LSTM's output over them, and
+    the embedding it returns."""
+    captured = []
+    hook = reference.lstm.register_forward_hook(
+        lambda module, inputs, output: captured.append((inputs[0].numpy(), output[0].numpy()))
     )
-    for path in librispeech_sample_files()[:2]:
-        waveform, rate = sf.read(path, dtype="float32")
-        assert rate == 16000
-        mel = torch.from_numpy(resemblyzer_mel(waveform[: 4 * rate]))[None]
-        recorder = RawRecorder()
-        with torch.inference_mode():
-            expected_sequence, _ = reference.lstm(mel)
-            expected = reference(mel)
-            embedding = ours(mel, torch.tensor([mel.shape[1]]), recorder)
-        assert relative_error(embedding, expected) <= 1e-5
-        lstm3 = recorder.activations["lstm3"].transpose(1, 2)
-        assert relative_error(lstm3, expected_sequence) <= 1e-5
-        assert np.isclose(float(embedding.norm()), 1.0, atol=1e-6)
+    try:
+        embedding = reference.embed_utterance(waveform)
+    finally:
+        hook.remove()
+    ((mels, outputs),) = captured
+    return mels, outputs, embedding
+
+
+@pytest.mark.parametrize("weights", ["pretrained", "random"])
+@pytest.mark.parametrize("audio", AUDIO)
+def test_ge2e_embedding_and_taps_are_those_of_embed_utterance(weights: str, audio: str) -> None:
+    """The pipeline's GE2E embedding is Resemblyzer's embed_utterance of the waveform as read,
+    for the packaged weights and for the random twin; its frontend gives the windows the
+    package feeds its network, and the lstm3 tap pools the package's own LSTM output."""
+    waveforms = librispeech(4) if audio == "librispeech" else synthetic([0.3, 1.6, 2.41, 7.0])
+    waveforms.append(waveforms[-1] * 0.01)  # far below -30 dBFS: its level must stay as read
+    if weights == "pretrained":
+        encoder = load_encoder(
+            {"name": "resemblyzer", "source": "resemblyzer", "source_kind": "resemblyzer"}
+        )
+    else:
+        encoder = random_encoder("resemblyzer", seed=3).eval()
+    reference = voice_encoder_with(encoder, weights)
+    pooled = pipeline_taps(encoder, waveforms, encoder.tap_names())
+    for index, waveform in enumerate(waveforms):
+        mels, outputs, expected = package_partials(reference, waveform)
+        ours = partial_mels(waveform).reshape(-1, PARTIAL_FRAMES, mels.shape[2])
+        assert ours.shape == mels.shape
+        assert np.abs(ours - mels).max() <= 1e-5 * np.abs(mels).max()
+        assert np.abs(pooled["embedding"][index] - expected).max() <= 1e-5
+        frames = outputs.reshape(-1, outputs.shape[2]).astype(np.float64)
+        lstm3 = np.concatenate([frames.mean(axis=0), frames.std(axis=0)])
+        tap = torch.from_numpy(pooled["lstm3"][index])
+        assert relative_error(tap.double(), torch.from_numpy(lstm3)) <= 1e-5

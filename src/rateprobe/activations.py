@@ -157,15 +157,12 @@ def extract_activations(
     encoder = load_encoder(model, checkpoint)
     inner = ("simam",) if settings["simam_taps"] and encoder.arch != "resemblyzer" else ()
     tap_names = encoder.tap_names(inner)
-    max_seconds = settings["max_seconds"]
-    max_samples = None if max_seconds is None else round(max_seconds * SAMPLE_RATE)
+    # Whole utterances only: the labels describe the whole utterance (config refuses a crop).
     durations = table["duration_s"].astype(float).to_numpy()
-    if max_seconds is not None:
-        durations = np.minimum(durations, max_seconds)
 
     def load_waveform(row: int) -> np.ndarray:
         path = table["path"].iloc[row]
-        samples = read_audio(path).samples[:max_samples]
+        samples = read_audio(path).samples
         if len(samples) < 0.025 * SAMPLE_RATE:
             raise ValueError(f"{path}: {len(samples)} samples, shorter than one 25 ms frame")
         return samples
@@ -189,9 +186,9 @@ def extract_activations(
         "arch": encoder.arch,
         "source": model["source"],
         "pooling": list(settings["pooling"]),
-        "max_seconds": max_seconds,
         "n_params": int(sum(p.numel() for p in encoder.parameters())),
         "frontend": frontend_description(encoder),
+        "embedding_method": encoder.embedding_method,
         "dtype": settings["dtype"],
         "float32_taps": float32_taps,
     }

@@ -7,10 +7,11 @@ keeps only whole frames (snip_edges), so one second at 16 kHz gives 1 + (16000 -
 
 Resemblyzer (GE2E): 40-bin mel *power* spectrogram (not logarithmic), 25 ms Hann window every
 10 ms, centred frames, Slaney mel scale and area normalisation, exactly as its `audio.py` asks of
-librosa; written here in torch so that no librosa call is on the extraction path. Resemblyzer's
-own preprocessing raises quiet recordings to -30 dBFS, which this frontend repeats; it also cuts
-long pauses with a VAD, which this frontend does not do, because pauses are part of the speech rate
-this project measures.
+librosa; written here in torch so that no librosa call is on the extraction path. It is taken of
+the waveform as read, as `VoiceEncoder.embed_utterance` takes it: the package's separate
+`preprocess_wav` (raise to -30 dBFS, VAD trimming) is not applied, since pauses are part of the
+speech rate this project measures (docs/activations.md). The windows GE2E embeds are cut in
+`rateprobe.encoders.resemblyzer`.
 """
 
 from __future__ import annotations
@@ -32,8 +33,6 @@ WESPEAKER_FRONTEND = (
 )
 
 RESEMBLYZER_MEL_BINS = 40
-RESEMBLYZER_TARGET_DBFS = -30.0
-RESEMBLYZER_FRONTEND = "mel power spectrogram 40 bins (slaney), 25/10 ms hann, centred, -30 dBFS"
 
 
 def _fbank_options() -> knf.FbankOptions:
@@ -102,24 +101,11 @@ def slaney_mel_filters(n_fft: int, n_mels: int, sample_rate: int = SAMPLE_RATE) 
 _RESEMBLYZER_FILTERS = torch.from_numpy(slaney_mel_filters(FRAME_SAMPLES, RESEMBLYZER_MEL_BINS))
 
 
-def raise_quiet_to_target(
-    waveform: np.ndarray, target_dbfs: float = RESEMBLYZER_TARGET_DBFS
-) -> np.ndarray:
-    """Scale up a waveform whose RMS level is below target_dbfs; louder ones stay as they are."""
-    rms = float(np.sqrt(np.mean(np.square(waveform.astype(np.float64)))))
-    if rms == 0.0:
-        return waveform
-    gain_db = target_dbfs - 20.0 * math.log10(rms)
-    if gain_db <= 0.0:
-        return waveform
-    return (waveform * 10.0 ** (gain_db / 20.0)).astype(np.float32)
-
-
 def resemblyzer_mel(waveform: np.ndarray) -> np.ndarray:
-    """(frames, 40) float32 mel power spectrogram as Resemblyzer's encoder expects it."""
-    samples = torch.from_numpy(raise_quiet_to_target(waveform).astype(np.float32))
+    """(frames, 40) float32 mel power spectrogram of a 16 kHz waveform at its own level, as
+    Resemblyzer's `wav_to_mel_spectrogram` (centred frames zero-padded at both ends)."""
     spectrum = torch.stft(
-        samples,
+        torch.from_numpy(waveform.astype(np.float32)),
         n_fft=FRAME_SAMPLES,
         hop_length=HOP_SAMPLES,
         window=torch.hann_window(FRAME_SAMPLES, periodic=True),

@@ -1,8 +1,9 @@
 """Speaker encoders by configuration entry: pretrained, from a checkpoint, or random controls.
 
 Every encoder is a `SpeakerEncoder` (base.py): `arch`, `frontend` (the name of its acoustic
-frontend in FRONTENDS), `tap_names(inner)` and `forward(features, lengths, recorder)`; see
-`taps.py` for how the taps come out of the single forward pass.
+frontend in FRONTENDS), `embedding_method` (how its final embedding is computed, in one line),
+`tap_names(inner)` and `forward(features, lengths, recorder)`; see `taps.py` for how the taps
+come out of the single forward pass.
 """
 
 from __future__ import annotations
@@ -17,12 +18,17 @@ import torch
 from rateprobe import frontend
 from rateprobe.encoders.base import SpeakerEncoder
 from rateprobe.encoders.checkpoints import CheckpointError, model_dir, read_wespeaker_checkpoint
-from rateprobe.encoders.resemblyzer import ResemblyzerEncoder, packaged_weights_path
+from rateprobe.encoders.resemblyzer import (
+    PARTIALS_FRONTEND,
+    ResemblyzerEncoder,
+    packaged_weights_path,
+    partial_mels,
+)
 from rateprobe.encoders.samresnet import BLOCKS_PER_STAGE, SimAMResNet
 
 FRONTENDS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
     "wespeaker_fbank": (frontend.wespeaker_fbank, frontend.WESPEAKER_FRONTEND),
-    "resemblyzer_mel": (frontend.resemblyzer_mel, frontend.RESEMBLYZER_FRONTEND),
+    "resemblyzer_partials": (partial_mels, PARTIALS_FRONTEND),
 }
 # Constructor arguments of WeSpeaker's SimAM_ResNet*_ASP; dropout only acts in training.
 WESPEAKER_MODEL_ARGS = {"in_planes", "embed_dim", "acoustic_dim", "dropout"}

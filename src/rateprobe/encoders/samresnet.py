@@ -18,23 +18,19 @@ Tap names (network order): `stem`; per residual block `layerL.B.relu1` (after th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from rateprobe.encoders.base import SpeakerEncoder
-from rateprobe.encoders.taps import TapRecorder
+from rateprobe.encoders.taps import TapRecorder, length_mask
 
 BLOCKS_PER_STAGE = {"samresnet34": (3, 4, 6, 3), "samresnet100": (6, 16, 24, 3)}
 INNER_TAPS = ("relu1", "simam")
 SIMAM_LAMBDA = 1e-4
 ATTENTION_HIDDEN = 128
 STD_FLOOR = 1e-5
-
-
-def time_mask(lengths: torch.Tensor, frames: int) -> torch.Tensor:
-    """(B, frames) bool, True on the first lengths[b] frames of utterance b."""
-    return torch.arange(frames, device=lengths.device)[None, :] < lengths[:, None]
 
 
 @dataclass
@@ -47,7 +43,7 @@ class Frames:
 
     @classmethod
     def of(cls, lengths: torch.Tensor, frames: int) -> Frames:
-        return cls(lengths, time_mask(lengths, frames), int(lengths.min()))
+        return cls(lengths, length_mask(lengths, frames), int(lengths.min()))
 
     def halved(self) -> Frames:
         """After a stride-2 convolution (3x3 with padding 1, or 1x1): ceil(T / 2) frames."""
@@ -173,6 +169,15 @@ class SimAMResNet(SpeakerEncoder):
     """SimAM-ResNet + attentive statistics pooling + linear embedding layer."""
 
     frontend = "wespeaker_fbank"
+    embedding_method: ClassVar[dict[str, Any]] = {
+        "kind": "whole_utterance",
+        "reference": "WeSpeaker Speaker.extract_embedding",
+        "description": (
+            "linear layer over attentive statistics pooling of the whole utterance (no windows, "
+            "no VAD), as WeSpeaker's Speaker.extract_embedding; frontend: Kaldi fbank, 80 bins, "
+            "25/10 ms Hamming, dither 0, int16 scale, utterance mean removed (CMN)"
+        ),
+    }
 
     def __init__(
         self, arch: str, in_planes: int = 64, embed_dim: int = 256, acoustic_dim: int = 80

@@ -14,6 +14,11 @@ import torch
 POOLING_STATISTICS = ("mean", "std")
 
 
+def length_mask(lengths: torch.Tensor, frames: int) -> torch.Tensor:
+    """(B, frames) bool, True on the first lengths[b] frames of utterance b."""
+    return torch.arange(frames, device=lengths.device)[None, :] < lengths[:, None]
+
+
 class TapRecorder(Protocol):
     def wants(self, name: str) -> bool: ...
 
