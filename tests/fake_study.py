@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-SPLIT_SPEAKERS = {"train": 12, "dev": 4, "test": 4}
+SPLIT_SPEAKERS = {"train": 12, "dev": 4, "test": 20}
 TAPS = ("noise", "signal", "embedding")
 
 
@@ -91,7 +91,6 @@ def fake_activations(
             "arch": "fake",
             "source": "random",
             "pooling": ["mean", "std"],
-            "max_seconds": None,
             "n_params": 1234,
             "frontend": "fake",
             "dtype": "float32",
@@ -117,6 +116,7 @@ def small_config(targets: tuple[str, ...] = ("cps", "articulation_rate")) -> dic
         "probes": {
             "targets": list(targets),
             "ridge_alphas": [0.1, 1.0, 10.0, 100.0],
+            "min_test_speakers": 20,
             "mlp": {
                 "hidden": 16,
                 "seeds": [0, 1, 2],
@@ -139,7 +139,7 @@ def small_config(targets: tuple[str, ...] = ("cps", "articulation_rate")) -> dic
                 "source": "resemblyzer",
                 "source_kind": "resemblyzer",
                 "arch": "resemblyzer",
-                "control": "blank",
+                "controls": ["blank"],
             },
             {
                 "name": "blank",
@@ -147,6 +147,7 @@ def small_config(targets: tuple[str, ...] = ("cps", "articulation_rate")) -> dic
                 "source_kind": "random",
                 "arch": "resemblyzer",
                 "seed": 0,
+                "controls": [],
             },
         ],
     }

@@ -78,6 +78,14 @@ RESOLVE_ERRORS = {
         lambda c: c["corpus"]["synthetic"].update(min_wpm=200, max_wpm=150),
         "corpus.synthetic.min_wpm",
     ),
+    # Labels are the whole utterance's rate: cropped audio would not be what they describe.
+    "audio crop": (lambda c: c["activations"].update(max_seconds=2.0), "activations.max_seconds"),
+    "seeds on a pretrained model": (
+        lambda c: c["models"][0].update(seeds=[0, 1]), r"models\[0\] \(resemblyzer\).seeds"
+    ),
+    "control naming nothing": (
+        lambda c: c["models"][0].update(control="nobody"), r"models\[0\] \(resemblyzer\).control"
+    ),
 }  # fmt: skip
 
 
@@ -88,6 +96,24 @@ def test_resolve_config_names_the_key(case: str) -> None:
     check_schema(config, SCHEMA)  # schema-valid: only the kind-specific checks catch it
     with pytest.raises(ConfigError, match=rf"config key '{key}'"):
         resolve_config(config)
+
+
+def test_a_seeded_random_model_becomes_a_band_of_twins() -> None:
+    resolved = resolve_config(DEFAULT)
+    names = [m["name"] for m in resolved["models"]]
+    twins = [f"resemblyzer_random_s{seed}" for seed in (0, 1, 2)]
+    assert names == ["resemblyzer", *twins, "samresnet34_random"]
+    by_name = {m["name"]: m for m in resolved["models"]}
+    assert by_name["resemblyzer"]["controls"] == twins
+    assert [by_name[t]["seed"] for t in twins] == [0, 1, 2]
+    assert all("seeds" not in m for m in resolved["models"])
+    assert by_name["samresnet34_random"]["controls"] == []
+
+
+def test_the_demo_can_decide_comparisons() -> None:
+    resolved = resolve_config(DEFAULT)
+    assert resolved["corpus"]["splits"]["test"] >= resolved["probes"]["min_test_speakers"]
+    assert resolved["corpus"]["synthetic"]["utterances_per_speaker"] >= 2
 
 
 def test_snakemake_stops_before_any_work(tmp_path: Path) -> None:

@@ -70,5 +70,5 @@ def test_figures_are_vector_with_russian_text(figures: tuple[Path, dict]) -> Non
         check=True,
     ).stdout
     assert "R² на тесте" in text
-    assert "случайные веса" in text
+    assert "случайные двойники" in text
     assert "предсказание средним" in text  # the mean-predictor baseline is drawn

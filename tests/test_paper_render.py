@@ -65,34 +65,49 @@ def test_number_check_catches_a_number_in_text_and_in_an_expression() -> None:
     assert not literal_numbers(r"\includegraphics[width=0.48\linewidth]{figures/a_2.pdf} GE2E")
 
 
+def decided_everywhere(summary: dict, outcome: bool) -> dict:
+    """The fixture with every claim about resemblyzer decided `outcome` (True: for it);
+    the model comparison is won by resemblyzer (True) or by samresnet34_random (False)."""
+    summary = copy.deepcopy(summary)
+    winner, loser = ("resemblyzer", "samresnet34_random")[:: 1 if outcome else -1]
+    leader = summary["models"]["resemblyzer"]
+    for target in summary["run"]["targets"]:
+        layers = leader["layers"][target]
+        layers["middle_beats_deepest"] = outcome
+        layers["best_minus_deepest"]["decided"] = outcome
+        layers["beats_controls"] = outcome
+        for twin in layers["controls"]:
+            twin["comparison"]["decided"] = outcome
+        comparison = summary["comparisons"][target]
+        comparison["best_model"] = winner
+        comparison["ranking"] = [winner, loser]
+        comparison["best_model_clearly_best"] = True
+        for pair in comparison["pairs"]:
+            pair["decided"] = pair["a"] == winner
+    return summary
+
+
 def test_opposite_outcomes_change_the_text(tmp_path: Path) -> None:
     summary = load_fixture()
-    flipped = copy.deepcopy(summary)
-    flipped["run"]["synthetic_speech"] = False
-    flipped["run"]["corpus_kind"] = "librispeech"
-    leader = flipped["models"]["resemblyzer"]
-    for target in flipped["run"]["targets"]:
-        leader["layers"][target]["middle_beats_deepest"] = None
-        leader["layers"][target]["beats_control"] = False
-        comparison = flipped["comparisons"][target]
-        comparison["best_model_clearly_best"] = None
-        for pair in comparison["pairs"]:
-            pair["a_better"] = False
-    leader["embedding"]["cps"]["r2"] = 0.123456
-    flipped["sanity"]["broken_pretrained_models"] = ["resemblyzer"]
+    positive = decided_everywhere(summary, True)
+    negative = decided_everywhere(summary, False)
+    negative["run"]["synthetic_speech"] = False
+    negative["run"]["corpus_kind"] = "librispeech"
+    negative["models"]["resemblyzer"]["embedding"]["cps"]["r2"] = 0.123456
+    negative["sanity"]["broken_pretrained_models"] = ["resemblyzer"]
 
-    original = rendered_text(render_project(summary, tmp_path / "original"))
-    changed = rendered_text(render_project(flipped, tmp_path / "flipped"))
+    original = rendered_text(render_project(positive, tmp_path / "positive"))
+    changed = rendered_text(render_project(negative, tmp_path / "negative"))
 
     assert "синтетическом" in original and "синтетическом" not in changed
-    assert "надёжно превосходит финальный эмбеддинг" in original
-    assert "лишь по точечной" in changed
+    assert "значимо превосходит финальный эмбеддинг" in original
+    assert "значимо уступает финальному эмбеддингу" in changed
     assert "обучение добавляет информацию о темпе" in original
-    assert "обучение не добавляет информации о темпе" in changed
-    assert "однозначно лидирует" in original and "однозначного лидера нет" in changed
-    assert r"\model{resemblyzer\_random} лучше \model{resemblyzer}" in changed
+    assert r"значимо превосходит \model{resemblyzer}" in changed
+    assert r"слою \model{resemblyzer} значимо превосходит каждую из остальных" in original
+    assert r"слою \model{samresnet34\_random} значимо превосходит каждую из остальных" in changed
     assert "Предупреждение" in changed and "Предупреждение" not in original
-    assert "0,12 [" in changed and "0,41 [0,34; 0,47]" in original
+    assert "0,12 [" in changed and "0,86 [0,80; 0,92]" in original
 
 
 def test_data_strings_are_escaped(tmp_path: Path) -> None:
@@ -174,7 +189,7 @@ def test_rendered_numbers_use_a_decimal_comma(tmp_path: Path) -> None:
     text = re.sub(r"\\texttt\{[^}]*\}", "", text)  # tap names such as layer1.0
     text = re.sub(r"\d*\.?\d+\\(linewidth|textheight)", "", text)
     assert re.findall(r"\d\.\d", text) == []
-    assert "0,41 [0,34; 0,47]" in text
+    assert "0,86 [0,80; 0,92]" in text
 
 
 def test_figures_are_copied_and_referenced(tmp_path: Path) -> None:

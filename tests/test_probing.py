@@ -27,6 +27,11 @@ from rateprobe.probing.run import CSV_COLUMNS
 torch.set_num_threads(1)
 
 
+def halves(n_dev: int) -> np.ndarray:
+    """Dev utterances alternating between the two selection halves."""
+    return np.arange(n_dev) % 2
+
+
 @pytest.mark.parametrize(("n", "d"), [(50, 8), (12, 30)])  # primal and dual decomposition
 def test_ridge_weights_match_sklearn_for_every_alpha(n: int, d: int) -> None:
     rng = np.random.default_rng(0)
@@ -58,6 +63,7 @@ def test_ridge_chooses_alpha_on_dev() -> None:
         y_dev,
         standardiser.transform(x_dev),
         alphas,
+        halves(100),
     )
     # A noiseless linear signal wants little shrinkage; features unrelated to y want a lot.
     assert clean.chosen_alpha[0] < 1e4
@@ -67,9 +73,46 @@ def test_ridge_chooses_alpha_on_dev() -> None:
         rng.normal(size=100),
         x_pure_noise[100:],
         alphas,
+        halves(100),
     )
     assert noisy.chosen_alpha[0] == 1e4
     assert clean.dev_mse.shape == (3, 1)
+
+
+def sparse_embedding(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Features shaped like a ReLU-sparse embedding: dense informative columns, one column that
+    is zero on every training utterance and one that is almost constant (std ~1e-6)."""
+    dense = rng.normal(size=(n, 6))
+    return np.c_[dense, np.zeros(n), 1e-6 * rng.normal(size=n)]
+
+
+def test_standardiser_keeps_features_constant_on_train_bounded() -> None:
+    rng = np.random.default_rng(4)
+    train = sparse_embedding(rng, 40)
+    standardiser = Standardiser.fit(train)
+    # At test the dead columns wake up with values as large as the dense ones.
+    test = sparse_embedding(rng, 20)
+    test[:, 6:] = rng.normal(size=(20, 2))
+    z_train, z_test = standardiser.transform(train), standardiser.transform(test)
+    np.testing.assert_allclose(z_train[:, :6].std(axis=0), 1.0)
+    assert np.all(np.isfinite(z_test))
+    np.testing.assert_array_equal(z_test[:, 6], 0.0)
+    # Never outside the range the fitted probe saw on train.
+    assert np.all(z_test >= z_train.min(axis=0)) and np.all(z_test <= z_train.max(axis=0))
+
+
+def test_ridge_predictions_stay_bounded_when_train_constant_features_wake_up() -> None:
+    rng = np.random.default_rng(5)
+    train, test = sparse_embedding(rng, 60), sparse_embedding(rng, 30)
+    test[:, 6:] = 0.5
+    w = rng.normal(size=6)
+    y_train, y_test = train[:, :6] @ w, test[:, :6] @ w
+    standardiser = Standardiser.fit(train)
+    x_train, x_test = standardiser.transform(train), standardiser.transform(test)
+    fit = fit_ridge(gram_eigen(x_train, y_train), x_test, y_test, x_test, [1e-2, 1.0], halves(30))
+    mse = np.mean((fit.test_predictions[0] - y_test) ** 2)
+    # Divided by the near-zero scale, 0.5 would become a z-score of ~5e5 and swamp the fit.
+    assert mse < 0.05 * np.var(y_test)
 
 
 def mlp_settings(seeds: tuple[int, ...]) -> MLPSettings:
@@ -82,13 +125,15 @@ def test_batched_mlp_networks_train_as_if_alone() -> None:
     rng = np.random.default_rng(2)
     x = rng.normal(size=(90, 6))
     y = np.stack([np.tanh(x[:, 0]) + 0.1 * rng.normal(size=90), x[:, 1] ** 2], axis=1)
-    together = fit_mlp(x[:50], y[:50], x[50:70], y[50:70], x[70:], mlp_settings((0, 1)))
-    alone = fit_mlp(x[:50], y[:50, :1], x[50:70], y[50:70, :1], x[70:], mlp_settings((0,)))
+    dev = halves(20)
+    together = fit_mlp(x[:50], y[:50], x[50:70], y[50:70], x[70:], mlp_settings((0, 1)), dev)
+    alone = fit_mlp(x[:50], y[:50, :1], x[50:70], y[50:70, :1], x[70:], mlp_settings((0,)), dev)
     assert together.test_predictions.shape == (2, 2, 20)
     np.testing.assert_allclose(
         together.test_predictions[0, 0], alone.test_predictions[0, 0], rtol=1e-4, atol=1e-4
     )
     assert together.best_epoch[0, 0] == alone.best_epoch[0, 0]
+    assert together.crossfit_dev_mse[0, 0] == pytest.approx(alone.crossfit_dev_mse[0, 0], rel=1e-4)
     # Different seeds are different networks.
     assert not np.allclose(together.test_predictions[0, 0], together.test_predictions[1, 0])
 
@@ -106,7 +151,7 @@ def test_mlp_learns_a_nonlinear_signal_and_stops_early() -> None:
         max_epochs=200,
         patience=10,
     )
-    fit = fit_mlp(x[:400], y[:400], x[400:500], y[400:500], x[500:], settings)
+    fit = fit_mlp(x[:400], y[:400], x[400:500], y[400:500], x[500:], settings, halves(100))
     residual = fit.test_predictions[:, 0] - y[500:, 0]
     assert np.mean(residual**2) < 0.25 * np.var(y[500:, 0])
     assert fit.epochs_run < 200
@@ -149,8 +194,8 @@ def test_best_tap_is_chosen_on_dev(study: dict) -> None:
     assert entry["mlp"]["n_seeds"] == 3
     assert len(entry["mlp"]["best_epochs"]) == 3
     with np.load(study["models"]["good"]["predictions"]) as predictions:
-        assert predictions["pred/cps/mlp/signal"].shape == (3, 32)
-        assert predictions["pred/cps/ridge/signal"].shape == (1, 32)
+        assert predictions["pred/cps/mlp/signal"].shape == (3, 160)
+        assert predictions["pred/cps/ridge/signal"].shape == (1, 160)
 
 
 def test_rows_out_of_manifest_order_are_refused(tmp_path: Path) -> None:

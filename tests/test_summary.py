@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 from fake_study import run_fake_study
 
-from rateprobe.summary import build_summary, interval_claim, write_summary
+from rateprobe.summary import build_summary, write_summary
 
 
 @pytest.fixture(scope="module")
@@ -52,19 +53,48 @@ def test_claims_follow_the_planted_signal(study: dict, tmp_path: Path) -> None:
     layers = good["layers"]["cps"]
     assert layers["best"]["tap"] == "signal"
     assert layers["best"]["relative_depth"] == 0.5
-    # The planted tap beats the embedding (weaker signal) and the control's same tap.
+    # The planted tap beats the embedding (weaker signal) and the control's best tap.
     assert layers["middle_beats_deepest"] is True
-    assert layers["beats_control"] is True
-    assert layers["control_same_tap"]["tap"] == "signal"
-    assert blank["layers"]["cps"]["beats_control"] is None
-    assert blank["layers"]["cps"]["beats_control_reason"] == "no control model"
+    assert layers["best_minus_deepest"]["p_holm"] < 0.05
+    assert layers["beats_controls"] is True
+    assert [c["name"] for c in layers["controls"]] == ["blank"]
+    assert layers["controls"][0]["comparison"]["decided"] is True
+    assert blank["layers"]["cps"]["beats_controls"] is None
+    assert blank["layers"]["cps"]["beats_controls_reason"] == "no control model"
     # The blank twin has no speaker information at all; the good model separates speakers.
-    assert good["beats_control_eer"] is True
+    assert good["beats_controls_eer"] is True
     assert summary["sanity"]["broken_pretrained_models"] == []
-    assert summary["comparisons"]["cps"]["ranking"] == ["good", "blank"]
-    assert summary["comparisons"]["cps"]["best_model_clearly_best"] is True
+    assert summary["sanity"]["unconfirmed_pretrained_models"] == []
+    # The twin is compared through its model's control claims, not ranked beside it.
+    assert summary["studied_models"] == ["good"]
+    assert summary["comparisons"]["cps"]["ranking"] == ["good"]
     assert good["cca"]["headline_target"] == "cps"
     assert good["pretrained"] is True and blank["pretrained"] is False
+
+
+def test_every_claim_is_one_holm_family(study: dict, tmp_path: Path) -> None:
+    summary = summarise(study, tmp_path / "s.json")
+    claims = summary["run"]["claims"]
+    assert claims["correction"] == "holm" and claims["decidable"] is True
+    layers = summary["models"]["good"]["layers"]["cps"]
+    decisions = [layers["best_minus_deepest"], layers["controls"][0]["comparison"]]
+    for decision in decisions:
+        assert decision["p_holm"] >= decision["p_value"]
+        assert decision["p_holm"] <= min(1.0, claims["family_size"] * decision["p_value"])
+
+
+def test_too_few_test_speakers_decide_nothing(study: dict, tmp_path: Path) -> None:
+    cfg = copy.deepcopy(study["cfg"])
+    cfg["probes"]["min_test_speakers"] = 21
+    summary = build_summary(cfg, study["manifests"], study["bad_reports"], study["models"])
+    assert summary["run"]["claims"]["decidable"] is False
+    good = summary["models"]["good"]
+    assert good["layers"]["cps"]["middle_beats_deepest"] is None
+    assert good["layers"]["cps"]["beats_controls"] is None
+    assert good["beats_controls_eer"] is None
+    reason = good["layers"]["cps"]["best_minus_deepest"]["decided_reason"]
+    assert reason == "20 test speakers, fewer than probes.min_test_speakers = 21"
+    assert summary["sanity"]["unconfirmed_pretrained_models"] == ["good"]
 
 
 def test_corpus_and_baselines(study: dict, tmp_path: Path) -> None:
@@ -72,7 +102,7 @@ def test_corpus_and_baselines(study: dict, tmp_path: Path) -> None:
     train = summary["corpus"]["splits"]["train"]
     assert train["n_speakers"] == 12 and train["n_utterances"] == 96
     assert train["n_female"] == 6 and train["n_male"] == 6
-    assert summary["corpus"]["total"]["n_speakers"] == 20
+    assert summary["corpus"]["total"]["n_speakers"] == 36
     assert summary["corpus"]["speaker_disjoint"] is True
     mean = summary["baselines"]["cps"]["mean_predictor"]
     assert mean["pearson_r"] is None and mean["pearson_r_reason"] == "constant prediction"
@@ -99,17 +129,10 @@ def test_missing_control_leaves_claims_undecided(study: dict, tmp_path: Path) ->
     cfg = dict(study["cfg"], models=[m for m in study["cfg"]["models"] if m["name"] == "good"])
     summary = build_summary(cfg, study["manifests"], study["bad_reports"], only_good)
     good = summary["models"]["good"]
-    assert good["control"] is None
-    assert good["beats_control_eer"] is None
-    assert good["layers"]["cps"]["beats_control"] is None
+    assert good["controls"] == []
+    assert good["beats_controls_eer"] is None
+    assert good["layers"]["cps"]["beats_controls"] is None
     assert summary["comparisons"]["cps"]["best_model_clearly_best"] is None
-
-
-def test_interval_claim() -> None:
-    assert interval_claim([0.1, 0.3]) is True
-    assert interval_claim([-0.3, -0.1]) is False
-    assert interval_claim([-0.1, 0.1]) is None
-    assert interval_claim(None) is None
 
 
 def test_eer_not_computable_is_null_with_reason(study: dict, tmp_path: Path) -> None:
@@ -125,4 +148,5 @@ def test_eer_not_computable_is_null_with_reason(study: dict, tmp_path: Path) -> 
     good = summary["models"]["good"]
     assert good["eer"] is None
     assert good["eer_reason"] == "no test speaker has two utterances"
-    assert good["beats_control_eer"] is None
+    assert good["beats_controls_eer"] is None
+    assert good["controls_eer"][0]["comparison"]["decided_reason"] == "not computable"

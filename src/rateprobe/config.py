@@ -38,7 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "probes": {
         "targets": ["cps", "articulation_rate"],
         "threads": 1,
-        "ridge_alphas": [0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0],
+        "ridge_alphas": [0.01, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e7],
+        "min_test_speakers": 20,
         "mlp": {
             "hidden": 128,
             "seeds": [0, 1, 2],
@@ -166,14 +167,44 @@ def _resolve_corpus(corpus: dict[str, Any], seed: int) -> dict[str, Any]:
     return corpus
 
 
+def _expand_seeds(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per seed of a random model with `seeds`, named <name>_s<seed>."""
+    expanded = []
+    for i, model in enumerate(models):
+        seeds = model.get("seeds")
+        if seeds is None:
+            expanded.append(dict(model))
+            continue
+        key = f"models[{i}] ({model['name']})"
+        if model_source_kind(model["source"]) != "random":
+            raise ConfigError(f"{key}.seeds", "only source: random models take seeds")
+        if "seed" in model:
+            raise ConfigError(f"{key}.seeds", "give seed or seeds, not both")
+        base = {k: v for k, v in model.items() if k != "seeds"}
+        for seed in seeds:
+            expanded.append({**base, "name": f"{model['name']}_s{seed}", "seed": seed})
+    return expanded
+
+
+def _control_groups(models: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Name a `control:` may give -> the models it stands for (a seeded entry: all seeds)."""
+    groups: dict[str, list[str]] = {}
+    for model in models:
+        groups[model["name"]] = [model["name"]]
+        if "seeds" in model:
+            groups[model["name"]] = [f"{model['name']}_s{seed}" for seed in model["seeds"]]
+    return groups
+
+
 def _resolve_models(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    names = [m["name"] for m in models]
+    groups = _control_groups(models)
+    expanded = _expand_seeds(models)
+    names = [m["name"] for m in expanded]
     for name in names:
         if names.count(name) > 1:
             raise ConfigError("models", f"model name '{name}' appears more than once")
     resolved = []
-    for i, model in enumerate(models):
-        model = dict(model)
+    for i, model in enumerate(expanded):
         key = f"models[{i}] ({model['name']})"
         kind = model_source_kind(model["source"])
         model["source_kind"] = kind
@@ -185,12 +216,25 @@ def _resolve_models(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
             model["arch"] = "resemblyzer"
         elif kind == "path" and not Path(model["source"]).exists():
             raise ConfigError(f"{key}.source", f"no such file or folder: {model['source']}")
-        control = model.get("control")
-        if control is not None and control not in names:
+        control = model.pop("control", None)
+        if control is not None and control not in groups:
             raise ConfigError(f"{key}.control", f"names no configured model: '{control}'")
+        model["controls"] = groups[control] if control is not None else []
         # Sorted keys: Snakemake compares params as text, so YAML key order must not matter.
         resolved.append(dict(sorted(model.items())))
     return resolved
+
+
+def _check_probes(cfg: dict[str, Any]) -> None:
+    if not cfg["probes"]["targets"]:
+        raise ConfigError("probes.targets", "must name at least one manifest column")
+    if cfg["activations"]["max_seconds"] is not None:
+        raise ConfigError(
+            "activations.max_seconds",
+            "must be null: the speech-rate labels (characters per second of the whole "
+            "transcript) describe the whole utterance, so cropping the audio would probe "
+            "activations of different audio than the labels describe",
+        )
 
 
 def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -201,6 +245,5 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
     cfg = merge_config(DEFAULTS, config)
     cfg["corpus"] = _resolve_corpus(cfg["corpus"], cfg["seed"])
     cfg["models"] = _resolve_models(cfg["models"])
-    if not cfg["probes"]["targets"]:
-        raise ConfigError("probes.targets", "must name at least one manifest column")
+    _check_probes(cfg)
     return cfg

@@ -122,12 +122,6 @@ def _curve(ax: Any, x: np.ndarray, entries: list[dict[str, Any]], key: str, **st
     ax.fill_between(x, low, high, color=style.get("color"), alpha=0.18, linewidth=0)
 
 
-def _primary_models(summary: dict[str, Any]) -> list[str]:
-    """Models that are nobody's control (a control is drawn in its twin's panel)."""
-    controls = {m["control"] for m in summary["models"].values() if m["control"]}
-    return [name for name in summary["models"] if name not in controls] or list(summary["models"])
-
-
 def _layer_axis(ax: Any, taps: list[str], with_label: bool = True) -> None:
     """Ticks at stage boundaries only (every tap has a minor tick), upright labels."""
     positions, labels = stage_ticks(taps)
@@ -138,47 +132,98 @@ def _layer_axis(ax: Any, taps: list[str], with_label: bool = True) -> None:
         ax.set_xlabel("слой (от входа к эмбеддингу)")
 
 
+def _chosen_r2(entry: dict[str, Any]) -> float:
+    """Test R² of a tap's dev-chosen probe (NaN when its fits failed)."""
+    probe = entry["best_probe"]
+    value = entry[probe]["r2"] if probe is not None else None
+    return np.nan if value is None else float(value)
+
+
+def _twin_band(summary: dict[str, Any], name: str, target: str, n_taps: int) -> np.ndarray:
+    """(2, n_taps): lowest and highest R² of the model's twins at each tap."""
+    curves = [
+        [_chosen_r2(e) for e in summary["models"][c]["layers"][target]["per_tap"]]
+        for c in summary["models"][name]["controls"]
+    ]
+    if not curves:
+        return np.full((2, n_taps), np.nan)
+    stacked = np.array(curves, dtype=float)
+    return np.stack([np.nanmin(stacked, axis=0), np.nanmax(stacked, axis=0)])
+
+
 def layer_curves(summary: dict[str, Any], target: str, path: Path) -> None:
+    """Per studied model: test R² by tap (ridge, MLP, the band of its random twins), and
+    below it the paired difference from the twins' mean at each tap."""
     models = summary["models"]
-    names = _primary_models(summary)
+    names = summary["studied_models"]
+    columns = min(2, len(names))
+    rows = -(-len(names) // columns)
     # Side by side, two to a row: stacked full-width strips shrank to unreadable at 4 pages.
-    fig, axes = _panels(len(names), 2, height=PANEL_HEIGHT_IN + 0.5)
+    fig, grid = plt.subplots(
+        2 * rows,
+        columns,
+        figsize=(TEXT_WIDTH_IN, (PANEL_HEIGHT_IN + 0.8) * rows),
+        squeeze=False,
+        gridspec_kw={"height_ratios": [2.2, 1.0] * rows},
+    )
     baseline = summary["baselines"][target]["mean_predictor"]["r2"]
-    lowest = []
-    for ax, name in zip(axes, names, strict=False):
+    upper_axes, lowest = [], [0.0]
+    for slot in range(rows * columns):
+        top, bottom = (
+            grid[2 * (slot // columns), slot % columns],
+            grid[2 * (slot // columns) + 1, slot % columns],
+        )
+        if slot >= len(names):
+            top.set_visible(False)
+            bottom.set_visible(False)
+            continue
+        name = names[slot]
         per_tap = models[name]["layers"][target]["per_tap"]
         x = np.arange(len(per_tap))
-        ridge = [e["ridge"] for e in per_tap]
-        _curve(ax, x, ridge, "r2", color=MODEL_COLOUR, label="гребневая регрессия")
-        mlp = [e["mlp"] for e in per_tap]
-        _curve(ax, x, mlp, "r2", color=MLP_COLOUR, linestyle="--", label="MLP")
-        control = models[name]["control"]
-        title = name
-        shown = per_tap
-        if control:
-            twin = models[control]["layers"][target]["per_tap"]
-            _curve(
-                ax,
-                np.arange(len(twin)),
-                [e["ridge"] for e in twin],
-                "r2",
+        _curve(
+            top,
+            x,
+            [e["ridge"] for e in per_tap],
+            "r2",
+            color=MODEL_COLOUR,
+            label="гребневая регрессия",
+        )
+        _curve(
+            top, x, [e["mlp"] for e in per_tap], "r2", color=MLP_COLOUR, linestyle="--", label="MLP"
+        )
+        band = _twin_band(summary, name, target, len(per_tap))
+        if np.isfinite(band).any():
+            top.fill_between(
+                x,
+                band[0],
+                band[1],
                 color=CONTROL_COLOUR,
-                label="случайные веса (контроль), гребневая",
+                alpha=0.35,
+                linewidth=0,
+                label="случайные двойники (разброс)",
             )
-            title = f"{name} (контроль: {control})"
-            shown = per_tap + twin
         if baseline is not None:
-            ax.axhline(baseline, color=BASELINE_COLOUR, linestyle=":", label="предсказание средним")
-        _layer_axis(ax, models[name]["taps"])
-        ax.set_ylabel("R² на тесте")
-        ax.set_title(title, fontsize=7)
-        lowest += [e[p]["r2"] for e in shown for p in ("ridge", "mlp") if e[p]["r2"] is not None]
+            top.axhline(
+                baseline, color=BASELINE_COLOUR, linestyle=":", label="предсказание средним"
+            )
+        _layer_axis(top, models[name]["taps"], with_label=False)
+        top.tick_params(labelbottom=False)
+        top.set_ylabel("R² на тесте")
+        top.set_title(name, fontsize=7)
+        upper_axes.append(top)
+        lowest += [e[p]["r2"] for e in per_tap for p in ("ridge", "mlp") if e[p]["r2"] is not None]
+        lowest += [float(v) for v in band[0] if np.isfinite(v)]
+        differences = [e["minus_controls"] or {} for e in per_tap]
+        _curve(bottom, x, differences, "delta_r2", color=MODEL_COLOUR, label="ΔR² к двойникам")
+        bottom.axhline(0.0, color=BASELINE_COLOUR, linestyle=":")
+        _layer_axis(bottom, models[name]["taps"])
+        bottom.set_ylabel("ΔR²")
     # Probes on uninformative taps can score far below 0; the readable range is what matters.
-    bottom = max(min([*lowest, 0.0]) - 0.05, -1.0)
-    for ax in axes:
-        ax.set_ylim(bottom, 1.0)
+    bottom_limit = max(min(lowest) - 0.05, -1.0)
+    for ax in upper_axes:
+        ax.set_ylim(bottom_limit, 1.0)
     fig.suptitle(target_label(target))
-    _legend_below(fig, axes, rows=2)
+    _legend_below(fig, [*upper_axes, grid[1, 0]], rows=2)
     _save(fig, path)
 
 
@@ -207,7 +252,7 @@ def cps_histogram(manifests: Mapping[str, pd.DataFrame], path: Path) -> None:
 def tsne_figure(
     summary: dict[str, Any], analyses: Mapping[str, dict[str, Any]], cps: np.ndarray, path: Path
 ) -> None:
-    names = list(summary["models"])
+    names = summary["studied_models"]
     fig, axes = _panels(len(names), 3, height=TEXT_WIDTH_IN / 3)
     fig.subplots_adjust(wspace=0.35)
     scatter = None
@@ -244,11 +289,15 @@ def prediction_figure(
 ) -> None:
     """True vs predicted and the error histogram for the best model's best tap."""
     name = summary["comparisons"][target]["best_model"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(TEXT_WIDTH_IN, PANEL_HEIGHT_IN + 0.4))
+    if name is None:
+        left.set_title("ни одной численно здоровой подгонки")
+        _save(fig, path)
+        return
     best = summary["models"][name]["layers"][target]["best"]
     runs = predictions[name][f"pred/{target}/{best['probe']}/{best['tap']}"]
     predicted = np.asarray(runs, dtype=float).mean(axis=0)
     true = np.asarray(predictions[name][f"y/{target}"], dtype=float)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(TEXT_WIDTH_IN, PANEL_HEIGHT_IN + 0.4))
     left.scatter(true, predicted, s=5, alpha=0.6, linewidths=0, color=MODEL_COLOUR)
     edges = [min(true.min(), predicted.min()), max(true.max(), predicted.max())]
     left.plot(edges, edges, color=BASELINE_COLOUR, linestyle=":", label="y = x")
@@ -276,8 +325,8 @@ def model_comparison(summary: dict[str, Any], path: Path) -> None:
         for offset, (key, label, colour) in enumerate(
             [("best", "лучший слой", MODEL_COLOUR), ("deepest", "эмбеддинг", MLP_COLOUR)]
         ):
-            entries = [summary["models"][n]["layers"][target][key] for n in names]
-            values = np.array([e["r2"] if e["r2"] is not None else np.nan for e in entries])
+            entries = [summary["models"][n]["layers"][target][key] or {} for n in names]
+            values = np.array([e.get("r2") if e.get("r2") is not None else np.nan for e in entries])
             cis = np.array([e.get("r2_ci") or [np.nan, np.nan] for e in entries], dtype=float)
             errors = np.abs(np.stack([values - cis[:, 0], cis[:, 1] - values]))
             ax.barh(

@@ -1,8 +1,8 @@
 """Assemble results/summary.json, the single source of truth of the paper.
 
-Reads the manifests and each model's probe table, analysis JSON and test predictions, and
-decides the paper's claims from intervals: a claim is true when its interval excludes the
-opposite, false when the interval shows the opposite, and null (undecided) when it straddles.
+Reads the manifests and each model's probe table, analysis JSON and test predictions. Every
+comparison the paper states is a paired speaker-bootstrap test; all of them form one family
+decided with Holm's correction (rateprobe.decisions): true, false, or null when undecided.
 Floats are rounded to 6 significant digits and keys sorted, so one config gives one file.
 Contract: docs/summary.md.
 """
@@ -19,7 +19,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rateprobe.decisions import ALPHA, CORRECTION, decide, too_few_speakers_reason
 from rateprobe.figures import figure_files
+from rateprobe.metrics import (
+    REGRESSION_METRICS,
+    Estimate,
+    SpeakerBootstrap,
+    mean_estimate,
+    regression_estimates,
+    regression_metrics,
+    speaker_bootstrap,
+)
 from rateprobe.probing.data import (
     EMBEDDING_TAP,
     SPLITS,
@@ -27,32 +37,25 @@ from rateprobe.probing.data import (
     read_manifest,
     target_matrix,
 )
+from rateprobe.probing.health import FAILED_FIT_MSE_RATIO
 from rateprobe.probing.io import write_json
-from rateprobe.probing.metrics import (
-    REGRESSION_METRICS,
-    SpeakerBootstrap,
-    paired_difference,
-    regression_metrics,
-    speaker_bootstrap,
+from rateprobe.probing.ridge import SCALE_FLOOR
+from rateprobe.probing.run import (
+    EER_DRAWS_KEY,
+    EER_JACKKNIFE_KEY,
+    PROBES,
+    RATE_TARGET,
+    prediction_key,
 )
-from rateprobe.probing.run import RATE_TARGET, prediction_key
 
 SCHEMA_VERSION = 1
 SIGNIFICANT_DIGITS = 6
 # In-sample CCA above held-out by more than this counts as visible inflation.
 CCA_INFLATION_MARGIN = 0.1
 SOFTWARE = ("torch", "numpy", "scikit-learn", "snakemake")
-
-
-def interval_claim(interval: list[float] | tuple[float, float] | None) -> bool | None:
-    """True when the interval of a difference lies above 0, False below, None otherwise."""
-    if interval is None or interval[0] is None:
-        return None
-    if interval[0] > 0:
-        return True
-    if interval[1] < 0:
-        return False
-    return None
+# A measured EER whose whole interval lies above this many times the model's reference EER is
+# implausible for a correctly loaded model, whatever the corpus.
+IMPLAUSIBLE_EER_FACTOR = 10.0
 
 
 def metric_fields(
@@ -96,8 +99,65 @@ class ModelResults:
     def prediction(self, target: str, probe: str, tap: str) -> np.ndarray:
         return self.predictions[prediction_key(target, probe, tap)]
 
-    def best_probe(self, target: str, tap: str) -> str:
-        return str(self.selection(target, tap)["best_probe"])
+    def best_probe(self, target: str, tap: str) -> str | None:
+        """The tap's dev-chosen probe; None when every probe fit on it failed."""
+        probe = self.selection(target, tap)["best_probe"]
+        return None if probe is None else str(probe)
+
+    def best(self, target: str) -> dict[str, Any] | None:
+        """The dev-chosen (tap, probe); None when every fit of every tap failed."""
+        best: dict[str, Any] | None = self.analysis["best"][target]
+        return best
+
+    def eer(self) -> Estimate | None:
+        """The test EER with its speaker resamples (stored beside the predictions)."""
+        eer = self.analysis["verification"]["eer"]
+        if eer is None:
+            return None
+        return Estimate(
+            point=float(eer),
+            draws=self.predictions[EER_DRAWS_KEY],
+            jackknife=self.predictions[EER_JACKKNIFE_KEY],
+        )
+
+
+class Scores:
+    """Test R² estimates (point, speaker resamples, jackknife) of dev-chosen probes, computed
+    once per (model, target, tap) and shared by every comparison that uses them."""
+
+    def __init__(
+        self, results: Mapping[str, ModelResults], targets: list[str], boot: SpeakerBootstrap
+    ) -> None:
+        self.results, self.boot = results, boot
+        first = next(iter(results.values()))
+        self.y = {target: first.predictions[f"y/{target}"] for target in targets}
+        self._cache: dict[tuple[str, str, str], Estimate | None] = {}
+
+    def r2(self, model: str, target: str, tap: str) -> Estimate | None:
+        """R² of the tap's dev-chosen probe; None when its fits failed or the tap is absent."""
+        key = (model, target, tap)
+        if key not in self._cache:
+            own = self.results[model]
+            probe = own.best_probe(target, tap) if tap in own.taps else None
+            self._cache[key] = (
+                None
+                if probe is None
+                else regression_estimates(
+                    self.y[target], own.prediction(target, probe, tap), self.boot
+                )["r2"]
+            )
+        return self._cache[key]
+
+    def best_r2(self, model: str, target: str) -> Estimate | None:
+        best = self.results[model].best(target)
+        return None if best is None else self.r2(model, target, best["tap"])
+
+
+def paired_test(first: Estimate | None, second: Estimate | None) -> dict[str, Any] | None:
+    """The record {value, ci_low, ci_high, p_value} of first - second, or None."""
+    if first is None or second is None:
+        return None
+    return first.minus(second).comparison_record()
 
 
 def _corpus_section(
@@ -146,99 +206,130 @@ def _corpus_section(
     }
 
 
-def _tap_entry(results: ModelResults, target: str, tap: str, index: int) -> dict[str, Any]:
+def _tap_entry(
+    results: ModelResults, target: str, tap: str, index: int, minus_controls: Any
+) -> dict[str, Any]:
     selection = results.selection(target, tap)
     entry: dict[str, Any] = {
         "tap": tap,
         "index": index,
         "dim": selection["dim"],
         "best_probe": selection["best_probe"],
+        "minus_controls": minus_controls,
     }
-    for probe in ("ridge", "mlp"):
+    for probe in PROBES:
+        chosen = selection[probe]
         fields = _regression_fields(results.metrics[(tap, target, probe)])
-        fields["dev_r2"] = selection[probe]["dev_r2"]
-        if probe == "ridge":
-            fields["alpha"] = selection["ridge"]["alpha"]
-        else:
-            fields["n_seeds"] = selection["mlp"]["n_seeds"]
-            fields["r2_seed_sd"] = selection["mlp"]["r2_seed_sd"]
-            fields["best_epochs"] = selection["mlp"]["best_epochs"]
+        fields.update({k: v for k, v in chosen.items() if k != "test_r2_sd"})
+        fields["r2_seed_sd"] = chosen["test_r2_sd"]
         entry[probe] = fields
     return entry
 
 
-def _best_tap_fields(results: ModelResults, target: str, tap: str) -> dict[str, Any]:
-    """Test metrics of a tap's dev-selected probe."""
+def _tap_fields(results: ModelResults, target: str, tap: str) -> dict[str, Any]:
+    """Test metrics of a tap's dev-chosen probe, or null metrics when its fits failed."""
     probe = results.best_probe(target, tap)
+    if probe is None:
+        reasons = {p: results.selection(target, tap)[p]["failure"] for p in PROBES}
+        reason = "every probe fit failed: " + "; ".join(f"{p}: {r}" for p, r in reasons.items())
+        return {"tap": tap, "probe": None, "r2": None, "r2_reason": reason}
     return {"tap": tap, "probe": probe, **_regression_fields(results.metrics[(tap, target, probe)])}
 
 
-def _delta(y: np.ndarray, a: np.ndarray, b: np.ndarray, boot: SpeakerBootstrap) -> dict[str, Any]:
-    record = paired_difference(y, a, b, boot)
-    ci = None if record["ci_low"] is None else [record["ci_low"], record["ci_high"]]
-    return {"delta_r2": record["value"], "delta_r2_ci": ci}
+def _minus_controls_curve(
+    name: str, target: str, controls: list[str], scores: Scores
+) -> list[dict[str, Any] | None]:
+    """Per tap: R² of the model minus the mean R² of its twins at the same tap, paired over
+    speaker resamples (what the layer figure draws); None where a fit failed."""
+    curve: list[dict[str, Any] | None] = []
+    for tap in scores.results[name].taps:
+        own = scores.r2(name, target, tap)
+        twins = [scores.r2(control, target, tap) for control in controls]
+        if own is None or not twins or any(t is None for t in twins):
+            curve.append(None)
+            continue
+        record = own.minus(mean_estimate([t for t in twins if t is not None])).record()
+        ci = None if record["ci_low"] is None else [record["ci_low"], record["ci_high"]]
+        curve.append({"delta_r2": record["value"], "delta_r2_ci": ci})
+    return curve
+
+
+def _verdict(decisions: list[dict[str, Any]]) -> bool | None:
+    """True when every comparison is decided for the model, False when any is decided
+    against it, None otherwise (or when there is nothing to compare)."""
+    outcomes = [d["decided"] for d in decisions]
+    if any(o is False for o in outcomes):
+        return False
+    if outcomes and all(o is True for o in outcomes):
+        return True
+    return None
 
 
 def _layers_section(
     name: str,
-    results: Mapping[str, ModelResults],
-    control: str | None,
     target: str,
-    boot: SpeakerBootstrap,
+    controls: list[str],
+    scores: Scores,
+    decisions: Mapping[str, dict[str, Any]],
 ) -> dict[str, Any]:
-    own = results[name]
-    y = own.predictions[f"y/{target}"]
-    per_tap = [_tap_entry(own, target, tap, i) for i, tap in enumerate(own.taps)]
-    best_sel = own.analysis["best"][target]
-    best_tap, best_probe = best_sel["tap"], best_sel["probe"]
-    best = {
-        **_best_tap_fields(own, target, best_tap),
-        "index": best_sel["index"],
-        "relative_depth": best_sel["index"] / max(len(own.taps) - 1, 1),
-        "dev_r2": best_sel["dev_r2"],
-    }
-    deepest = _best_tap_fields(own, target, EMBEDDING_TAP)
-    section: dict[str, Any] = {"per_tap": per_tap, "best": best, "deepest": deepest}
-    if best_tap == EMBEDDING_TAP:
-        section["best_minus_deepest"] = None
-        section["middle_beats_deepest"] = False
-    else:
-        difference = _delta(
-            y,
-            own.prediction(target, best_probe, best_tap),
-            own.prediction(target, deepest["probe"], EMBEDDING_TAP),
-            boot,
-        )
-        section["best_minus_deepest"] = difference
-        section["middle_beats_deepest"] = interval_claim(difference["delta_r2_ci"])
-
-    section["control_best_r2"] = None
-    section["control_same_tap"] = None
-    section["beats_control"] = None
-    if control is None:
-        section["beats_control_reason"] = "no control model"
-        return section
-    twin = results[control]
-    twin_best = twin.analysis["best"][target]
-    section["control_best_r2"] = twin.metrics[(twin_best["tap"], target, twin_best["probe"])]["r2"][
-        "value"
+    own = scores.results[name]
+    curve = _minus_controls_curve(name, target, controls, scores) if controls else None
+    per_tap = [
+        _tap_entry(own, target, tap, i, curve[i] if curve else None)
+        for i, tap in enumerate(own.taps)
     ]
-    if best_tap not in twin.taps:
-        section["beats_control_reason"] = f"the control has no tap '{best_tap}'"
-        return section
-    difference = _delta(
-        y,
-        own.prediction(target, best_probe, best_tap),
-        twin.prediction(target, best_probe, best_tap),
-        boot,
-    )
-    section["control_same_tap"] = {
-        "tap": best_tap,
-        "probe": best_probe,
-        **metric_fields("r2", twin.metrics[(best_tap, target, best_probe)]["r2"]),
-        **difference,
+    section: dict[str, Any] = {
+        "per_tap": per_tap,
+        "deepest": _tap_fields(own, target, EMBEDDING_TAP),
+        "alpha_at_edge": [
+            {"tap": e["tap"], "edge": e["ridge"]["alpha_at_edge"]}
+            for e in per_tap
+            if e["ridge"]["alpha_at_edge"]
+        ],
     }
-    section["beats_control"] = interval_claim(difference["delta_r2_ci"])
+    chosen = own.best(target)
+    if chosen is None:
+        section.update(best=None, best_reason="every probe fit of every tap failed")
+    else:
+        section["best"] = {
+            **_tap_fields(own, target, chosen["tap"]),
+            "index": chosen["index"],
+            "relative_depth": chosen["index"] / max(len(own.taps) - 1, 1),
+            "selection_r2": chosen["selection_r2"],
+        }
+    key = claim_key(name, target, "best_vs_embedding")
+    if key in decisions:
+        section["best_minus_deepest"] = decisions[key]
+        section["middle_beats_deepest"] = decisions[key]["decided"]
+    else:
+        section["best_minus_deepest"] = None
+        section["middle_beats_deepest"] = None
+        if chosen is not None and chosen["tap"] == EMBEDDING_TAP:
+            reason = "the tap chosen on dev is the embedding itself"
+        elif chosen is None:
+            reason = "every probe fit failed"
+        else:
+            reason = "not a claim of the paper (the model is a control)"
+        section["middle_beats_deepest_reason"] = reason
+    twins = []
+    for control in controls:
+        decision = decisions.get(claim_key(name, target, "best_vs_control", control))
+        twin_best = scores.results[control].best(target)
+        twin_fields = (
+            _tap_fields(scores.results[control], target, twin_best["tap"]) if twin_best else {}
+        )
+        twins.append({"name": control, **twin_fields, "comparison": decision})
+    section["controls"] = twins
+    band = [t["r2"] for t in twins if t.get("r2") is not None]
+    section["control_band"] = [min(band), max(band)] if band else None
+    at_embedding = [scores.r2(control, target, EMBEDDING_TAP) for control in controls]
+    points = [e.point for e in at_embedding if e is not None]
+    section["control_embedding_band"] = [min(points), max(points)] if points else None
+    section["beats_controls"] = (
+        _verdict([t["comparison"] for t in twins if t["comparison"]]) if twins else None
+    )
+    if not controls:
+        section["beats_controls_reason"] = "no control model"
     return section
 
 
@@ -272,7 +363,9 @@ def _cca_section(results: ModelResults, targets: list[str]) -> dict[str, Any]:
     return section
 
 
-def _classification_section(results: ModelResults) -> dict[str, Any]:
+def _classification_section(
+    name: str, results: ModelResults, decisions: Mapping[str, Any]
+) -> dict[str, Any]:
     by_tap = results.analysis["classification"]
 
     def fields(tap: str) -> dict[str, Any]:
@@ -289,8 +382,9 @@ def _classification_section(results: ModelResults) -> dict[str, Any]:
                 "chance_macro_f1": result["chance_macro_f1"],
                 "C": result["C"],
             }
-            for name, record in result["metrics"].items():
-                entry.update(metric_fields(name, record))
+            for metric, record in result["metrics"].items():
+                entry.update(metric_fields(metric, record))
+            entry["above_chance"] = decisions.get(claim_key(name, "classification", tap, task))
             out[task] = entry
         return out
 
@@ -300,89 +394,127 @@ def _classification_section(results: ModelResults) -> dict[str, Any]:
     return section
 
 
-def _verification_fields(analysis: dict[str, Any]) -> dict[str, Any]:
+def _verification_fields(
+    name: str, analysis: dict[str, Any], controls: list[str], decisions: Mapping[str, Any]
+) -> dict[str, Any]:
     v = analysis["verification"]
     fields: dict[str, Any] = {
         "eer": v["eer"],
         "eer_ci": v["eer_ci"],
         "verification": {
             k: v[k]
-            for k in ("same_cos_mean", "different_cos_mean", "n_same_pairs", "n_different_pairs")
+            for k in (
+                "same_cos_mean",
+                "different_cos_mean",
+                "n_same_pairs",
+                "n_different_pairs",
+                "target_trials",
+            )
+            if k in v
         },
     }
     if v["eer"] is None:
         fields["eer_reason"] = v["eer_reason"]
+    comparisons = {
+        control: decisions.get(claim_key(name, "eer_vs_control", control)) for control in controls
+    }
+    fields["controls_eer"] = [{"name": c, "comparison": d} for c, d in comparisons.items()]
+    decided = [d for d in comparisons.values() if d is not None]
+    fields["beats_controls_eer"] = _verdict(decided) if controls else None
     return fields
 
 
-def _beats_control_eer(own: dict[str, Any], twin: dict[str, Any] | None) -> bool | None:
-    """True when the model's EER interval lies wholly below its twin's, False when its EER is
-    not below the twin's at all, None when undecided or not computable."""
-    if twin is None or own["eer"] is None or twin["eer"] is None:
-        return None
-    if own["eer"] >= twin["eer"]:
-        return False
-    if own["eer_ci"] and twin["eer_ci"] and own["eer_ci"][1] < twin["eer_ci"][0]:
-        return True
-    return None
+def _plausibility(verification: dict[str, Any], reference: dict[str, Any] | None) -> dict[str, Any]:
+    """Whether the EER is implausibly far above the model's reference EER: its whole interval
+    above IMPLAUSIBLE_EER_FACTOR times the reference. None without a reference or an EER."""
+    fields: dict[str, Any] = {"reference_eer": reference, "eer_implausible": None}
+    ci = verification.get("eer_ci")
+    if reference is not None and ci is not None:
+        fields["eer_implausible"] = bool(ci[0] > IMPLAUSIBLE_EER_FACTOR * reference["eer"])
+    return fields
 
 
 def _comparisons(
-    names: list[str],
-    results: Mapping[str, ModelResults],
-    target: str,
-    boot: SpeakerBootstrap,
+    names: list[str], target: str, scores: Scores, decisions: Mapping[str, Any]
 ) -> dict[str, Any]:
-    y = results[names[0]].predictions[f"y/{target}"]
-
-    def choice(name: str, tap: str | None) -> tuple[str, str]:
-        best = results[name].analysis["best"][target]
-        chosen = best["tap"] if tap is None else tap
-        probe = best["probe"] if tap is None else results[name].best_probe(target, chosen)
-        return chosen, probe
-
-    def compare(tap: str | None) -> dict[str, Any]:
-        scores = {}
-        for name in names:
-            chosen, probe = choice(name, tap)
-            scores[name] = results[name].metrics[(chosen, target, probe)]["r2"]["value"]
-        ranking = sorted(names, key=lambda n: (-scores[n], names.index(n)))
+    def compare(scope: str) -> dict[str, Any]:
+        estimates = {
+            name: scores.best_r2(name, target)
+            if scope == "best_tap"
+            else scores.r2(name, target, EMBEDDING_TAP)
+            for name in names
+        }
+        healthy = [name for name in names if estimates[name] is not None]
+        r2 = {name: estimates[name].point for name in healthy}  # type: ignore[union-attr]
+        ranking = sorted(healthy, key=lambda n: (-r2[n], names.index(n)))
         pairs = []
-        for a, b in combinations(names, 2):
-            tap_a, probe_a = choice(a, tap)
-            tap_b, probe_b = choice(b, tap)
-            difference = _delta(
-                y,
-                results[a].prediction(target, probe_a, tap_a),
-                results[b].prediction(target, probe_b, tap_b),
-                boot,
-            )
-            pairs.append(
-                {
-                    "a": a,
-                    "b": b,
-                    **difference,
-                    "a_better": interval_claim(difference["delta_r2_ci"]),
-                }
-            )
-        leader = ranking[0]
-        clearly = all(
-            (p["a_better"] is True and p["a"] == leader)
-            or (p["a_better"] is False and p["b"] == leader)
-            for p in pairs
-            if leader in (p["a"], p["b"])
+        for a, b in combinations(healthy, 2):
+            decision = decisions[claim_key("comparison", target, scope, a, b)]
+            pairs.append({"a": a, "b": b, **decision})
+        leader = ranking[0] if ranking else None
+        leader_pairs = [p for p in pairs if leader in (p["a"], p["b"])]
+        clearly = bool(leader_pairs) and all(
+            p["decided"] is (p["a"] == leader) for p in leader_pairs
         )
         return {
             "ranking": ranking,
-            "r2": scores,
+            "r2": r2,
+            "failed_models": [name for name in names if name not in healthy],
             "best_model": leader,
-            "best_model_clearly_best": True if clearly and len(names) > 1 else None,
+            "best_model_clearly_best": True if clearly else None,
             "pairs": pairs,
         }
 
-    by_best_tap = compare(None)
-    by_embedding = compare(EMBEDDING_TAP)
-    return {**by_best_tap, "embedding": by_embedding}
+    return {**compare("best_tap"), "embedding": compare("embedding")}
+
+
+def claim_key(*parts: str) -> str:
+    """The key of one claim in the family of tests (and in summary.json's `claims`)."""
+    return "/".join(parts)
+
+
+def _claim_tests(
+    studied: list[str],
+    controls: Mapping[str, list[str]],
+    targets: list[str],
+    scores: Scores,
+) -> dict[str, dict[str, Any] | None]:
+    """Every paired test behind a claim the paper states, oriented so that > 0 favours the
+    first named; None where a side is not computable (its fits failed). The paper speaks of
+    the studied models (twins enter only as their controls), so only their claims form the
+    family: a test nobody reads would only dilute the correction."""
+    tests: dict[str, dict[str, Any] | None] = {}
+    for target in targets:
+        for name in studied:
+            best = scores.results[name].best(target)
+            if best is not None and best["tap"] != EMBEDDING_TAP:
+                tests[claim_key(name, target, "best_vs_embedding")] = paired_test(
+                    scores.best_r2(name, target), scores.r2(name, target, EMBEDDING_TAP)
+                )
+            for control in controls[name]:
+                tests[claim_key(name, target, "best_vs_control", control)] = paired_test(
+                    scores.best_r2(name, target), scores.best_r2(control, target)
+                )
+        for a, b in combinations(studied, 2):
+            tests[claim_key("comparison", target, "best_tap", a, b)] = paired_test(
+                scores.best_r2(a, target), scores.best_r2(b, target)
+            )
+            tests[claim_key("comparison", target, "embedding", a, b)] = paired_test(
+                scores.r2(a, target, EMBEDDING_TAP), scores.r2(b, target, EMBEDDING_TAP)
+            )
+    for name in studied:
+        own_eer = scores.results[name].eer()
+        for control in controls[name]:
+            # A lower EER is better: the twin's minus the model's.
+            tests[claim_key(name, "eer_vs_control", control)] = paired_test(
+                scores.results[control].eer(), own_eer
+            )
+        # The text states the embedding's classification results only.
+        for task, result in scores.results[name].analysis["classification"][EMBEDDING_TAP].items():
+            if result.get("above_chance") is not None:
+                key = claim_key(name, "classification", EMBEDDING_TAP, task)
+                tests[key] = result["above_chance"]
+    return tests
 
 
 def _software() -> dict[str, str]:
@@ -393,6 +525,79 @@ def _software() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[package] = "not installed"
     return versions
+
+
+def _model_entry(
+    name: str,
+    model_cfg: dict[str, Any],
+    controls: list[str],
+    targets: list[str],
+    scores: Scores,
+    decisions: Mapping[str, Any],
+) -> dict[str, Any]:
+    own = scores.results[name]
+    meta = own.analysis["meta"]
+    source_kind = model_cfg.get("source_kind", "random")
+    embedding = {}
+    for target in targets:
+        fields = _tap_fields(own, target, EMBEDDING_TAP)
+        fields["best_probe"] = fields.pop("probe")
+        embedding[target] = fields
+    return {
+        "arch": model_cfg.get("arch", meta.get("arch")),
+        "source_kind": source_kind,
+        "pretrained": source_kind != "random",
+        "controls": controls,
+        "training_data": model_cfg.get("training_data"),
+        "embedding_method": meta.get("embedding_method"),
+        "n_params": meta.get("n_params"),
+        "taps": own.taps,
+        "tap_dims": own.analysis["tap_dims"],
+        **_verification_fields(name, own.analysis, controls, decisions),
+        **_plausibility(own.analysis["verification"], model_cfg.get("reference_eer")),
+        "embedding": embedding,
+        "layers": {
+            target: _layers_section(name, target, controls, scores, decisions) for target in targets
+        },
+        "cca": _cca_section(own, targets),
+        "classification": _classification_section(name, own, decisions),
+        "tsne": {
+            k: own.analysis["tsne"][k]
+            for k in ("perplexity", "perplexity_requested", "seed", "n_points")
+        },
+    }
+
+
+def _sanity(models: Mapping[str, Any], targets: list[str]) -> dict[str, Any]:
+    """Pretrained models whose EER is decided worse than a twin's (broken), or not decided
+    better (unconfirmed); every failed probe fit; every ridge alpha chosen at a grid edge."""
+    checked = {n: m for n, m in models.items() if m["pretrained"] and m["controls"]}
+    failed, at_edge = [], []
+    for name, model in models.items():
+        for target in targets:
+            for entry in model["layers"][target]["per_tap"]:
+                failed += [
+                    {"model": name, "target": target, "tap": entry["tap"], "probe": probe,
+                     "reason": entry[probe]["failure"]}
+                    for probe in PROBES
+                    if entry[probe]["failure"]
+                ]  # fmt: skip
+            at_edge += [
+                {"model": name, "target": target, **edge}
+                for edge in model["layers"][target]["alpha_at_edge"]
+            ]
+    return {
+        "broken_pretrained_models": [
+            n for n, m in checked.items() if m["beats_controls_eer"] is False
+        ],
+        "unconfirmed_pretrained_models": [
+            n for n, m in checked.items() if m["beats_controls_eer"] is None
+        ],
+        "implausible_eer_models": [n for n, m in models.items() if m["eer_implausible"]],
+        "implausible_eer_factor": IMPLAUSIBLE_EER_FACTOR,
+        "failed_fits": failed,
+        "ridge_alpha_at_edge": at_edge,
+    }
 
 
 def build_summary(
@@ -409,11 +614,11 @@ def build_summary(
     results = {name: ModelResults(**paths) for name, paths in model_paths.items()}
     models_cfg = {m["name"]: m for m in cfg["models"]}
     names = [m["name"] for m in cfg["models"] if m["name"] in results]
+    controls = {n: [c for c in models_cfg[n].get("controls", []) if c in results] for n in names}
 
-    bootstrap = cfg["probes"]["bootstrap"]
-    boot = speaker_bootstrap(
-        manifests["test"]["speaker_id"].to_numpy(dtype=str), bootstrap["n"], bootstrap["seed"]
-    )
+    probes = cfg["probes"]
+    test_speakers = manifests["test"]["speaker_id"].to_numpy(dtype=str)
+    boot = speaker_bootstrap(test_speakers, probes["bootstrap"]["n"], probes["bootstrap"]["seed"])
     y = {s: target_matrix(manifests[s], targets) for s in SPLITS}
     baselines = {}
     for t, target in enumerate(targets):
@@ -421,84 +626,69 @@ def build_summary(
         records = regression_metrics(y["test"][:, t], constant, boot)
         baselines[target] = {"mean_predictor": _regression_fields(records)}
 
-    models: dict[str, Any] = {}
-    for name in names:
-        own, model_cfg = results[name], models_cfg[name]
-        control = model_cfg.get("control")
-        control = control if control in results else None
-        meta = own.analysis["meta"]
-        source_kind = model_cfg.get("source_kind", "random")
-        entry: dict[str, Any] = {
-            "arch": model_cfg.get("arch", meta.get("arch")),
-            "source_kind": source_kind,
-            "pretrained": source_kind != "random",
-            "control": control,
-            "training_data": model_cfg.get("training_data"),
-            "n_params": meta.get("n_params"),
-            "taps": own.taps,
-            "tap_dims": own.analysis["tap_dims"],
-            **_verification_fields(own.analysis),
-            "embedding": {
-                target: _best_tap_fields(own, target, EMBEDDING_TAP) for target in targets
-            },
-            "layers": {
-                target: _layers_section(name, results, control, target, boot) for target in targets
-            },
-            "cca": _cca_section(own, targets),
-            "classification": _classification_section(own),
-            "tsne": {
-                k: own.analysis["tsne"][k]
-                for k in ("perplexity", "perplexity_requested", "seed", "n_points")
-            },
-        }
-        for target in targets:
-            entry["embedding"][target]["best_probe"] = entry["embedding"][target].pop("probe")
-        models[name] = entry
-    for name in names:
-        control = models[name]["control"]
-        models[name]["beats_control_eer"] = _beats_control_eer(
-            models[name], models[control] if control else None
-        )
-    broken = [
-        name
+    # Twins enter the paper through their model's control comparison, not one by one.
+    twins = {control for group in controls.values() for control in group}
+    studied = [name for name in names if name not in twins] or names
+    scores = Scores(results, targets, boot)
+    tests = _claim_tests(studied, controls, targets, scores)
+    blocked = too_few_speakers_reason(boot.n_speakers, probes["min_test_speakers"])
+    decisions = decide(tests, blocked)
+    models = {
+        name: _model_entry(name, models_cfg[name], controls[name], targets, scores, decisions)
         for name in names
-        if models[name]["pretrained"]
-        and models[name]["control"] is not None
-        and models[name]["eer"] is not None
-        and models[models[name]["control"]]["eer"] is not None
-        and models[name]["beats_control_eer"] is not True
-    ]
-
-    probes, analysis = cfg["probes"], cfg["analysis"]
+    }
     return {
         "schema_version": SCHEMA_VERSION,
-        "run": {
-            "corpus_kind": cfg["corpus"]["kind"],
-            "synthetic_speech": cfg["corpus"]["kind"] == "synthetic",
-            "seed": cfg["seed"],
-            "targets": targets,
-            "pooling": cfg["activations"]["pooling"],
-            "max_seconds": cfg["activations"]["max_seconds"],
-            "probe_settings": {
-                "ridge_alphas": probes["ridge_alphas"],
-                "mlp_hidden": probes["mlp"]["hidden"],
-                "mlp_seeds": len(probes["mlp"]["seeds"]),
-                "mlp_lr": probes["mlp"]["lr"],
-                "mlp_max_epochs": probes["mlp"]["max_epochs"],
-                "mlp_patience": probes["mlp"]["patience"],
-                "bootstrap_n": bootstrap["n"],
-                "selection": "dev",
-            },
-            "tsne_perplexity": analysis["tsne"]["perplexity"],
-            "cca_pca_components": analysis["cca"]["pca_components"],
-            "software": _software(),
-        },
+        "run": _run_section(
+            cfg, boot.n_speakers, blocked, sum(d["p_holm"] is not None for d in decisions.values())
+        ),
         "corpus": _corpus_section(manifests, bad_reports),
         "baselines": baselines,
         "models": models,
-        "comparisons": {target: _comparisons(names, results, target, boot) for target in targets},
-        "sanity": {"broken_pretrained_models": broken},
+        "studied_models": studied,
+        "comparisons": {
+            target: _comparisons(studied, target, scores, decisions) for target in targets
+        },
+        "sanity": _sanity(models, targets),
         "figures": {key: f"figures/{file}" for key, file in figure_files(targets).items()},
+    }
+
+
+def _run_section(
+    cfg: dict[str, Any], n_test_speakers: int, blocked: str | None, family_size: int
+) -> dict[str, Any]:
+    probes, analysis = cfg["probes"], cfg["analysis"]
+    return {
+        "corpus_kind": cfg["corpus"]["kind"],
+        "synthetic_speech": cfg["corpus"]["kind"] == "synthetic",
+        "seed": cfg["seed"],
+        "targets": list(probes["targets"]),
+        "pooling": cfg["activations"]["pooling"],
+        "probe_settings": {
+            "ridge_alphas": probes["ridge_alphas"],
+            "mlp_hidden": probes["mlp"]["hidden"],
+            "mlp_seeds": len(probes["mlp"]["seeds"]),
+            "mlp_lr": probes["mlp"]["lr"],
+            "mlp_max_epochs": probes["mlp"]["max_epochs"],
+            "mlp_patience": probes["mlp"]["patience"],
+            "bootstrap_n": probes["bootstrap"]["n"],
+            "selection": "cross-fitted dev halves",
+            "failed_fit_mse_ratio": FAILED_FIT_MSE_RATIO,
+            "scale_floor": SCALE_FLOOR,
+        },
+        "claims": {
+            "alpha": ALPHA,
+            "correction": CORRECTION,
+            "family_size": family_size,
+            "interval": "studentised speaker bootstrap (BCa for the EER)",
+            "n_test_speakers": n_test_speakers,
+            "min_test_speakers": probes["min_test_speakers"],
+            "decidable": blocked is None,
+            "blocked_reason": blocked,
+        },
+        "tsne_perplexity": analysis["tsne"]["perplexity"],
+        "cca_pca_components": analysis["cca"]["pca_components"],
+        "software": _software(),
     }
 
 

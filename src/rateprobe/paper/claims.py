@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from rateprobe.paper.latex import Latex, escape, interval, join, number, sentence
+from rateprobe.paper.latex import (
+    Latex,
+    escape,
+    interval,
+    join,
+    number,
+    percent,
+    percent_interval,
+    sentence,
+)
 
 TARGET_NAMES = {
     "cps": "темп речи (CPS)",
@@ -88,78 +97,137 @@ def bad_input_sentence(summary: Summary) -> Latex:
     )
 
 
-def layer_sentence(name: str, layers: dict[str, Any]) -> Latex:
-    """The best tap of a model and whether it beats the final embedding."""
+def delta_r2(decision: dict[str, Any] | None) -> Latex:
+    r"""`$\Delta R^2 = 0,12$ [0,05; 0,19]` of a paired comparison."""
+    if decision is None or decision.get("delta") is None:
+        return Latex(r"$\Delta R^2$ не вычисляется")
+    return Latex(
+        rf"$\Delta R^2 = {{}}${number(decision['delta'])} {interval(decision.get('delta_ci'))}"
+    )
+
+
+def too_few_speakers(summary: Summary) -> Latex:
+    """Why no comparison is decided: too few test speakers for the bootstrap to hold."""
+    claims = summary["run"]["claims"]
+    return Latex(
+        rf"тестовых дикторов {number(claims['n_test_speakers'])}, меньше порога "
+        rf"{number(claims['min_test_speakers'])}, при котором бутстреп-интервалы по дикторам "
+        "сохраняют заявленное покрытие"
+    )
+
+
+def blocked_clause(summary: Summary) -> Latex:
+    return Latex(rf"сравнительных выводов не делаем: {too_few_speakers(summary)}")
+
+
+def _decidable(summary: Summary) -> bool:
+    return bool(summary["run"]["claims"]["decidable"])
+
+
+def layer_sentence(summary: Summary, name: str, layers: dict[str, Any]) -> Latex:
+    """The dev-chosen tap of a model and how it compares with the final embedding."""
     best, deepest = layers["best"], layers["deepest"]
+    if best is None:
+        return Latex(rf"у {model_ref(name)} ни одна проба не дала численно здоровой подгонки")
     if best["tap"] == deepest["tap"]:
         return Latex(
-            rf"у {model_ref(name)} больше всего информации о темпе несёт сам "
-            rf"финальный эмбеддинг ({r2_with_ci(deepest)})"
+            rf"у {model_ref(name)} по валидационной выборке лучшим отводом выбран сам "
+            rf"финальный эмбеддинг ({r2_with_ci(deepest)}); что он несёт больше других слоёв, "
+            "из такого выбора не следует"
         )
     depth = best.get("relative_depth")
     where = "самый ранний отвод" if depth == 0 else f"глубина {number(depth)}"
     head = (
-        rf"у {model_ref(name)} лучший слой \texttt{{{escape(best['tap'])}}} ({where}; "
-        rf"{r2_with_ci(best)}) "
+        rf"у {model_ref(name)} лучший по валидации слой \texttt{{{escape(best['tap'])}}} "
+        rf"({where}; {r2_with_ci(best)}) "
     )
+    comparison = layers.get("best_minus_deepest")
+    numbers = rf"{r2_with_ci(deepest)}; {delta_r2(comparison)}"
     decided = layers.get("middle_beats_deepest")
     if decided is True:
-        verdict = rf"надёжно превосходит финальный эмбеддинг ({r2_with_ci(deepest)})"
-    elif decided is False:
-        verdict = rf"не превосходит финальный эмбеддинг ({r2_with_ci(deepest)})"
-    else:
-        verdict = (
-            rf"превосходит финальный эмбеддинг ({r2_with_ci(deepest)}) лишь по точечной "
-            "оценке: интервалы перекрываются"
+        return Latex(head + rf"значимо превосходит финальный эмбеддинг ({numbers})")
+    if decided is False:
+        return Latex(
+            head + rf"несмотря на выбор по валидации, значимо уступает финальному эмбеддингу "
+            rf"({numbers})"
         )
-    return Latex(head + verdict)
+    if not _decidable(summary) or comparison is None:
+        return Latex(head + rf"сравнивается с финальным эмбеддингом ({r2_with_ci(deepest)}) "
+                     "лишь по точечным оценкам")  # fmt: skip
+    return Latex(head + rf"отличие от финального эмбеддинга ({numbers}) не установлено")
 
 
-def control_sentence(name: str, model: dict[str, Any], target: str) -> Latex | None:
-    """Trained model versus its random-initialised twin; None when it has no twin."""
-    control = model.get("control")
-    if control is None:
+def _band(model: dict[str, Any], target: str) -> Latex:
+    band = model["layers"][target].get("control_band")
+    if band is None:
+        return Latex("")
+    if number(band[0]) == number(band[1]):
+        return Latex(rf", лучший $R^2$ {number(band[0])}")
+    return Latex(rf", лучший $R^2$ от {number(band[0])} до {number(band[1])}")
+
+
+def control_sentence(
+    summary: Summary, name: str, model: dict[str, Any], target: str
+) -> Latex | None:
+    """Trained model versus the band of its random-initialised twins; None without twins."""
+    controls = model.get("controls") or []
+    if not controls or model["layers"][target]["best"] is None:
         return None
-    layers = model["layers"][target]
-    decided = layers.get("beats_control")
-    control_r2 = layers.get("control_best_r2")
-    twin_r2 = rf" (лучший $R^2$ {number(control_r2)})" if control_r2 is not None else ""
-    twin = rf"случайного двойника {model_ref(control)}{twin_r2}"
+    listed = rf"{number(len(controls))}: {join([model_ref(c) for c in controls])}"
+    band = rf"({listed}{_band(model, target)})"
+    decided = model["layers"][target].get("beats_controls")
     if decided is True:
         return Latex(
-            rf"{model_ref(name)} превосходит {twin}: обучение добавляет информацию о темпе"
+            rf"{model_ref(name)} значимо превосходит всех своих случайных двойников {band}: "
+            "обучение добавляет информацию о темпе сверх архитектуры"
         )
     if decided is False:
         return Latex(
-            rf"{model_ref(name)} не превосходит {twin}: обучение не добавляет информации о темпе"
+            rf"хотя бы один из случайных двойников {band} значимо превосходит {model_ref(name)}"
         )
-    return Latex(rf"различие между {model_ref(name)} и {twin} не установлено")
+    if not _decidable(summary):
+        return Latex(
+            rf"{model_ref(name)} и его случайные двойники {band} сравниваются лишь по точечным "
+            "оценкам"
+        )
+    return Latex(
+        rf"превосходство {model_ref(name)} над каждым из случайных двойников {band} не "
+        "установлено"
+    )
 
 
-def comparison_sentence(comparison: dict[str, Any]) -> Latex:
+def comparison_sentence(summary: Summary, comparison: dict[str, Any]) -> Latex:
     ranking = [model_ref(m) for m in comparison["ranking"]]
+    if not ranking:
+        return Latex("Ни у одной модели пробы не дали численно здоровой подгонки.")
     best = model_ref(comparison["best_model"])
     order = Latex(" $>$ ".join(ranking))
     if len(ranking) < 2:
         return Latex(rf"Сравнивать не с чем: исследована одна модель, {best}.")
+    if not _decidable(summary):
+        return Latex(rf"По точечным оценкам $R^2$ лучшего слоя порядок таков: {order}; "
+                     rf"{blocked_clause(summary)}.")  # fmt: skip
     if comparison.get("best_model_clearly_best") is True:
         head = (
-            rf"По лучшему слою {best} однозначно лидирует: её интервал лежит выше интервалов "
-            rf"всех остальных моделей (порядок по $R^2$: {order})."
+            rf"По лучшему слою {best} значимо превосходит каждую из остальных моделей "
+            rf"(порядок по $R^2$: {order})."
         )
     else:
         head = (
-            rf"По точечным оценкам $R^2$ лучшего слоя порядок таков: {order}; однако интервал "
-            rf"лидера ({best}) перекрывается с интервалами других моделей, и однозначного "
-            "лидера нет."
+            rf"По точечным оценкам $R^2$ лучшего слоя порядок таков: {order}; превосходство "
+            rf"лидера ({best}) над всеми остальными не установлено."
         )
-    pair_phrases = [_pair_phrase(pair) for pair in comparison.get("pairs", [])]
+    pairs = comparison.get("pairs", [])
+    if len(pairs) == 1:
+        # Two models: the head has said how they compare; only the difference is left.
+        return Latex(rf"{head[:-1]} ({delta_r2(pairs[0])}).")
+    pair_phrases = [_pair_phrase(pair) for pair in pairs]
     if not pair_phrases:
         return Latex(head)
     return Latex(head + " Попарно: " + "; ".join(pair_phrases) + ".")
 
 
-def embedding_comparison_sentence(comparison: dict[str, Any]) -> Latex | None:
+def embedding_comparison_sentence(summary: Summary, comparison: dict[str, Any]) -> Latex | None:
     """The ranking on the final embeddings (its pairs are left to the table)."""
     by_embedding = comparison.get("embedding")
     if not by_embedding or len(by_embedding["ranking"]) < 2:
@@ -167,46 +235,111 @@ def embedding_comparison_sentence(comparison: dict[str, Any]) -> Latex | None:
     order = Latex(" $>$ ".join(model_ref(m) for m in by_embedding["ranking"]))
     leader = model_ref(by_embedding["best_model"])
     if by_embedding.get("best_model_clearly_best") is True:
-        return Latex(rf"На финальном эмбеддинге однозначно лидирует {leader} (порядок: {order}).")
+        return Latex(
+            rf"На финальном эмбеддинге {leader} значимо превосходит остальные модели "
+            rf"(порядок: {order})."
+        )
     return Latex(
-        rf"На финальном эмбеддинге порядок по точечным оценкам таков: {order}; однозначного "
+        rf"На финальном эмбеддинге порядок по точечным оценкам таков: {order}; значимого "
         "лидера нет."
     )
 
 
 def _pair_phrase(pair: dict[str, Any]) -> str:
     a, b = model_ref(pair["a"]), model_ref(pair["b"])
-    delta = rf"$\Delta R^2 = {{}}${number(pair['delta_r2'])} {interval(pair.get('delta_r2_ci'))}"
-    if pair.get("a_better") is True:
-        return rf"{a} лучше {b}, {delta}"
-    if pair.get("a_better") is False:
-        return rf"{b} лучше {a}, {delta}"
-    return rf"{a} и {b} неразличимы, {delta}"
+    if pair.get("decided") is True:
+        return rf"{a} лучше {b}, {delta_r2(pair)}"
+    if pair.get("decided") is False:
+        return rf"{b} лучше {a}, {delta_r2(pair)}"
+    return rf"различие {a} и {b} не установлено, {delta_r2(pair)}"
 
 
 def sanity_sentence(summary: Summary) -> Latex:
-    """The broken-checkpoint warning, or the confirmation that pretrained models work."""
-    broken = summary["sanity"]["broken_pretrained_models"]
+    """Whether the pretrained models tell speakers apart better than their twins."""
+    sanity = summary["sanity"]
+    broken, unconfirmed = (
+        sanity["broken_pretrained_models"],
+        sanity["unconfirmed_pretrained_models"],
+    )
+    parts = []
     if broken:
-        return Latex(
+        parts.append(
             r"\textbf{Предупреждение:} у предобученных моделей "
-            rf"{join([model_ref(m) for m in broken])} EER не ниже, чем у их случайно "
+            rf"{join([model_ref(m) for m in broken])} EER значимо выше, чем у их случайно "
             "инициализированных двойников. Вероятно, чекпойнт повреждён или загружен неверно; "
             "выводы об этих моделях ненадёжны."
+        )
+    if unconfirmed:
+        why = (
+            too_few_speakers(summary)
+            if not _decidable(summary)
+            else Latex("различие EER с двойниками не установлено")
+        )
+        parts.append(
+            rf"Что предобученные модели {join([model_ref(m) for m in unconfirmed])} различают "
+            rf"дикторов лучше случайных двойников, не подтверждено ({why})."
+        )
+    for name in sanity["implausible_eer_models"]:
+        model = summary["models"][name]
+        reference = model["reference_eer"]
+        check = "выводы об этой модели требуют проверки её весов и фронтенда."
+        domain = (
+            f" На синтетической речи часть разрыва может быть сдвигом домена, но {check}"
+            if summary["run"].get("synthetic_speech")
+            else f" {check[0].upper()}{check[1:]}"
+        )
+        parts.append(
+            rf"EER {model_ref(name)} ({percent(model['eer'])}, "
+            rf"{percent_interval(model['eer_ci'])}~\%) более чем в "
+            rf"{number(sanity['implausible_eer_factor'], 0)} раз выше опорного "
+            rf"{percent(reference['eer'])} ({escape(reference['source'])}).{domain}"
         )
     checked = [
         name
         for name, model in summary["models"].items()
-        if model.get("pretrained") and model.get("beats_control_eer") is True
+        if model.get("pretrained") and model.get("beats_controls_eer") is True
     ]
-    if not checked:
+    if checked:
+        loaded = [m for m in checked if m not in sanity["implausible_eer_models"]]
+        verdict = ": веса загружены корректно" if loaded == checked else ""
+        parts.append(
+            rf"Предобученные модели ({join([model_ref(m) for m in checked])}) различают "
+            rf"дикторов значимо лучше всех своих случайных двойников{verdict}."
+        )
+    if not parts:
         return Latex(
             "Проверить предобученные модели сравнением со случайными двойниками не удалось."
         )
-    return Latex(
-        rf"Предобученные модели ({join([model_ref(m) for m in checked])}) различают дикторов "
-        "надёжно лучше своих случайных двойников: веса загружены корректно."
-    )
+    return Latex(" ".join(parts))
+
+
+def health_sentence(summary: Summary) -> Latex:
+    """Which probe fits failed numerically, and where ridge wanted an alpha off its grid."""
+    sanity = summary["sanity"]
+    failed = sanity["failed_fits"]
+    if failed:
+        listed = join(
+            [
+                Latex(
+                    rf"{model_ref(f['model'])}/\texttt{{{escape(f['tap'])}}}/{escape(f['probe'])}"
+                )
+                for f in failed[:6]
+            ]
+        )
+        more = rf" и ещё {number(len(failed) - 6)}" if len(failed) > 6 else ""
+        text = (
+            rf"Неудачных подгонок (разд.~\ref{{sec:method}}) {number(len(failed))}: "
+            rf"{listed}{more}; они не ранжируются и не входят в выводы."
+        )
+    else:
+        text = r"Неудачных подгонок (разд.~\ref{sec:method}) нет."
+    edges = sanity["ridge_alpha_at_edge"]
+    if edges:
+        text += (
+            rf" Коэффициент гребневой регрессии выбран на краю сетки в {number(len(edges))} "
+            "случаях."
+        )
+    return Latex(text)
 
 
 def cca_summary(models: dict[str, Any]) -> Latex:
@@ -229,34 +362,46 @@ def cca_summary(models: dict[str, Any]) -> Latex:
 
 
 def classification_summary(models: dict[str, Any]) -> Latex | None:
-    """Which models' embeddings predict each classification target above chance."""
+    """Which models' embeddings predict each classification target better than chance
+    (the paired test of macro-F1 minus chance, decided with the rest of the family)."""
     tasks: dict[str, dict[str, list[Latex]]] = {}
     for name, model in models.items():
         for task, result in (model.get("classification") or {}).items():
             if not isinstance(result, dict) or result.get("macro_f1") is None:
                 continue
-            ci = result.get("macro_f1_ci")
-            above = ci is not None and ci[0] > result["chance_macro_f1"]
-            verdicts = tasks.setdefault(task, {"above": [], "not": []})
-            verdicts["above" if above else "not"].append(model_ref(name))
+            decided = (result.get("above_chance") or {}).get("decided")
+            verdict = {True: "above", False: "below"}.get(decided, "undecided")  # type: ignore[arg-type]
+            tasks.setdefault(task, {"above": [], "below": [], "undecided": []})[verdict].append(
+                model_ref(name)
+            )
     if not tasks:
         return None
+    wording = {
+        "above": "значимо выше случайного уровня у",
+        "below": "значимо ниже случайного уровня у",
+        "undecided": "отличие от случайного уровня не установлено у",
+    }
     phrases = []
     for task, verdicts in tasks.items():
+        parts = [rf"{wording[v]} {join(names)}" for v, names in verdicts.items() if names]
         task_name = CLASSIFICATION_NAMES.get(task, escape(task))
-        parts = []
-        if verdicts["above"]:
-            parts.append(rf"выше случайного уровня у {join(verdicts['above'])}")
-        if verdicts["not"]:
-            parts.append(rf"не отличается от случайного у {join(verdicts['not'])}")
-        phrases.append(rf"{task_name} предсказывается " + ", а ".join(parts))
+        phrases.append(rf"{task_name}: " + ", ".join(parts))
     return Latex("; ".join(phrases))
 
 
-def _leader_qualifier(comparison: dict[str, Any]) -> str:
+def _leader_qualifier(summary: Summary, comparison: dict[str, Any]) -> Latex:
+    if not _decidable(summary):
+        return Latex("по точечной оценке")
     if comparison.get("best_model_clearly_best") is True:
-        return "интервал выше, чем у остальных моделей"
-    return "лишь по точечной оценке: интервалы перекрываются"
+        return Latex("значимо лучше каждой из остальных моделей")
+    return Latex("по точечной оценке; превосходство над остальными не установлено")
+
+
+def _described(summary: Summary, name: str) -> Latex:
+    """A model reference that says when the model has random weights."""
+    if summary["models"][name].get("pretrained"):
+        return model_ref(name)
+    return Latex(rf"{model_ref(name)} (случайные веса)")
 
 
 def headline(summary: Summary) -> Latex:
@@ -264,53 +409,97 @@ def headline(summary: Summary) -> Latex:
     target = primary_target(summary)
     by_tap = summary["comparisons"][target]
     tap_leader = by_tap["best_model"]
+    if tap_leader is None:
+        return Latex("Ни у одной модели пробы не дали численно здоровой подгонки.")
     best = summary["models"][tap_leader]["layers"][target]["best"]
     on_layers = (
-        rf"по лучшему слою лидирует {model_ref(tap_leader)}: "
-        rf"\texttt{{{escape(best['tap'])}}}, {r2_with_ci(best)} ({_leader_qualifier(by_tap)})"
+        rf"по лучшему слою первая {_described(summary, tap_leader)}: "
+        rf"\texttt{{{escape(best['tap'])}}}, {r2_with_ci(best)} "
+        rf"({_leader_qualifier(summary, by_tap)})"
     )
     by_embedding = by_tap.get("embedding")
-    if not by_embedding:
-        return sentence(Latex(on_layers))
-    emb_leader = by_embedding["best_model"]
-    embedding = summary["models"][emb_leader]["embedding"][target]
-    on_embedding = (
-        rf"лучше всех {target_name(target)} из финального эмбеддинга восстанавливает "
-        rf"{model_ref(emb_leader)} (проба {escape(embedding['best_probe'])}, "
-        rf"{r2_with_ci(embedding)}; {_leader_qualifier(by_embedding)})"
-    )
-    return sentence(Latex(f"{on_embedding}; {on_layers}"))
+    if by_embedding and by_embedding["best_model"] is not None:
+        emb_leader = by_embedding["best_model"]
+        embedding = summary["models"][emb_leader]["embedding"][target]
+        on_embedding = (
+            rf"{target_name(target)} из финального эмбеддинга точнее всех восстанавливается у "
+            rf"{_described(summary, emb_leader)}: проба {escape(embedding['best_probe'])}, "
+            rf"{r2_with_ci(embedding)} ({_leader_qualifier(summary, by_embedding)})"
+        )
+        on_layers = Latex(f"{on_embedding}; {on_layers}")
+    text = sentence(Latex(on_layers))
+    if not _decidable(summary):
+        return Latex(rf"{text} Это лишь точечные оценки: {too_few_speakers(summary)}.")
+    return text
+
+
+ARCH_NAMES = {
+    "resemblyzer": "GE2E",
+    "samresnet34": "SimAM-ResNet34",
+    "samresnet100": "SimAM-ResNet100",
+}
+
+
+def embedding_method_phrase(method: dict[str, Any]) -> Latex:
+    """How an encoder family's embedding is computed, from the summary's record of it."""
+    reference = rf"\texttt{{{escape(method['reference'])}}}"
+    if method["kind"] == "windowed_mean":
+        return Latex(
+            rf"L2-нормированное среднее эмбеддингов окон по {number(method['window_s'], 1)}~с "
+            rf"с шагом {number(method['step_s'])}~с, как {reference}"
+        )
+    return Latex(rf"пулинг по всему высказыванию за один проход, как {reference}")
+
+
+def embedding_methods(summary: Summary) -> Latex:
+    """One clause per architecture: how its final embedding is computed."""
+    phrases: dict[str, Latex] = {}
+    for model in summary["models"].values():
+        method = model.get("embedding_method")
+        if method and model["arch"] not in phrases:
+            name = ARCH_NAMES.get(model["arch"], model["arch"])
+            phrases[model["arch"]] = Latex(rf"{escape(name)} --- {embedding_method_phrase(method)}")
+    return join(list(phrases.values()), sep="; ", last="; ")
 
 
 def _clauses(parts: list[Latex]) -> Latex:
     return join(parts, sep="; ", last="; ")
 
 
+def studied_models(summary: Summary) -> dict[str, Any]:
+    """The models the text discusses one by one (the twins enter through their model's
+    control sentence and the tables)."""
+    return {name: summary["models"][name] for name in summary["studied_models"]}
+
+
 def build_claims(summary: Summary) -> dict[str, Any]:
     """Every claim sentence the templates print, keyed by what it is about."""
-    models = summary["models"]
+    studied = studied_models(summary)
     per_target = {}
     for target in summary["run"]["targets"]:
-        controls = [control_sentence(n, m, target) for n, m in models.items()]
+        controls = [control_sentence(summary, n, m, target) for n, m in studied.items()]
+        layers = [layer_sentence(summary, n, m["layers"][target]) for n, m in studied.items()]
+        comparison = summary["comparisons"][target]
         per_target[target] = {
             "name": target_name(target),
-            "layers": _clauses([layer_sentence(n, m["layers"][target]) for n, m in models.items()]),
+            "layers": _clauses(layers),
             "controls": _clauses([c for c in controls if c is not None]),
-            "comparison": comparison_sentence(summary["comparisons"][target]),
-            "embedding_comparison": embedding_comparison_sentence(summary["comparisons"][target]),
+            "comparison": comparison_sentence(summary, comparison),
+            "embedding_comparison": embedding_comparison_sentence(summary, comparison),
         }
     primary = primary_target(summary)
-    leader = summary["comparisons"][primary]["best_model"]
+    leader = summary["comparisons"][primary]["best_model"] or next(iter(studied))
     return {
         "corpus": corpus_statement(summary),
         "corpus_short": corpus_short(summary),
         "bad_input": bad_input_sentence(summary),
         "headline": headline(summary),
-        "leader_layers": layer_sentence(leader, models[leader]["layers"][primary]),
-        "leader_control": control_sentence(leader, models[leader], primary),
+        "leader_layers": layer_sentence(summary, leader, studied[leader]["layers"][primary]),
+        "leader_control": control_sentence(summary, leader, studied[leader], primary),
         "primary_target": primary,
         "targets": per_target,
         "sanity": sanity_sentence(summary),
-        "cca": cca_summary(models),
-        "classification": classification_summary(models),
+        "health": health_sentence(summary),
+        "cca": cca_summary(studied),
+        "classification": classification_summary(studied),
     }

@@ -22,7 +22,7 @@ from typing import Any
 import jinja2
 
 from rateprobe.paper import latex
-from rateprobe.paper.claims import build_claims, model_ref, target_name
+from rateprobe.paper.claims import build_claims, embedding_methods, model_ref, target_name
 
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_./-]+$")
 ARCH_NAMES = {
@@ -175,6 +175,9 @@ def build_context(
         "baselines": summary["baselines"],
         "figures": summary["figures"],
         "claims": build_claims(summary),
+        "claims_run": summary["run"]["claims"],
+        "scale_floor": summary["run"]["probe_settings"]["scale_floor"],
+        "embedding_methods": embedding_methods(summary),
         "layer_figures": layer_figures,
         # t-SNE lowers the configured perplexity on few points; print the values used
         "tsne_perplexity": latex.join(

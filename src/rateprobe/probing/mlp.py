@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from rateprobe.probing.selection import crossfit_mse, half_sums
+
 
 @dataclass(frozen=True)
 class MLPSettings:
@@ -41,12 +43,18 @@ class MLPSettings:
 
 @dataclass(frozen=True)
 class MLPFit:
-    """Predictions (n_seeds, n_targets, n) at each network's best dev epoch."""
+    """Predictions (n_seeds, n_targets, n) at each network's best dev epoch, and each network's
+    cross-fitted dev MSE over the epochs it trained (rateprobe.probing.selection)."""
 
     dev_predictions: np.ndarray
     test_predictions: np.ndarray
     best_epoch: np.ndarray  # (n_seeds, n_targets), 1-based
     epochs_run: int
+    crossfit_dev_mse: np.ndarray  # (n_seeds, n_targets)
+
+    def test_runs(self, t: int) -> np.ndarray:
+        """Test predictions of target column `t`, one run per seed: (n_seeds, n_test)."""
+        return self.test_predictions[:, t]
 
 
 def _init_layer(generator: torch.Generator, fan_in: int, shape: tuple[int, ...]) -> torch.Tensor:
@@ -118,8 +126,10 @@ def fit_mlp(
     dev_targets: np.ndarray,
     test_features: np.ndarray,
     settings: MLPSettings,
+    dev_halves: np.ndarray,
 ) -> MLPFit:
-    """Train one network per (seed, target) on standardised features; targets (n, n_targets).
+    """Train one network per (seed, target) on standardised features; targets (n, n_targets);
+    `dev_halves` splits dev by speaker for the cross-fitted score.
 
     Each network keeps the parameters of its epoch of least dev MSE and is finished once it
     has not improved for `patience` epochs; training ends when all are, or at `max_epochs`.
@@ -151,6 +161,8 @@ def fit_mlp(
     # others must not replace its parameters.
     finished = torch.zeros((n_seeds, n_targets), dtype=torch.bool)
     n_train = x_train.shape[0]
+    # Per epoch, each network's dev error on each dev half (+inf once it has finished).
+    half_sse: list[np.ndarray] = []
     epoch = 0
     for epoch in range(1, settings.max_epochs + 1):
         orders = torch.stack([torch.randperm(n_train, generator=g) for g in shufflers])
@@ -164,7 +176,10 @@ def fit_mlp(
             optimiser.step()
         with torch.no_grad():
             dev_pred = nets.forward(x_dev.expand(n_seeds, -1, -1))
-            dev_mse = ((dev_pred - t_dev[None]) ** 2).mean(dim=2)
+            squared_errors = (dev_pred - t_dev[None]) ** 2
+            dev_mse = squared_errors.mean(dim=2)
+            sums = half_sums(squared_errors.double().numpy(), dev_halves)
+            half_sse.append(np.where(finished.numpy()[..., None], np.inf, sums))
             improved = (dev_mse < best_dev) & ~finished
             best_dev = torch.where(improved, dev_mse, best_dev)
             best_epoch[improved] = epoch
@@ -185,4 +200,6 @@ def fit_mlp(
             test_predictions=predict(x_test),
             best_epoch=best_epoch.numpy(),
             epochs_run=epoch,
+            # Back from the unit scale to the target's own units.
+            crossfit_dev_mse=crossfit_mse(np.stack(half_sse), len(y_dev)) * y_scale**2,
         )

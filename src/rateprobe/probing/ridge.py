@@ -13,25 +13,45 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rateprobe.probing.selection import crossfit_mse, half_sums
+
+# A feature whose training spread is below this fraction of the tap's typical spread (the root
+# mean square of its features' standard deviations) is scaled as if it had that spread.
+SCALE_FLOOR = 1e-2
+
 
 @dataclass(frozen=True)
 class Standardiser:
-    """Feature centring and scaling learned on the training split."""
+    """Feature centring and scaling learned on the training split, safe for sparse features.
+
+    z = clip((x - mean) / scale, z_min, z_max) with scale = max(sd, SCALE_FLOOR * rms(sd)) and
+    [z_min, z_max] the range of the training z-scores of that feature. Without the floor, a
+    feature that is zero on nearly every training utterance (ReLU-sparse embeddings) turns a
+    small test value into a z-score of thousands; without the clip, a feature constant on train
+    can still carry any value at test. With both, every transformed value lies in the range the
+    fitted model saw, so predictions stay bounded; a feature constant on train maps to 0.
+    """
 
     mean: np.ndarray
     scale: np.ndarray
+    z_min: np.ndarray
+    z_max: np.ndarray
 
     @classmethod
     def fit(cls, features: np.ndarray) -> Standardiser:
         features = np.asarray(features, dtype=np.float64)
         mean = features.mean(axis=0)
-        scale = features.std(axis=0)
-        # A constant feature carries nothing; scale 1 keeps it at zero instead of dividing by 0.
-        scale[scale <= 1e-12 * np.maximum(np.abs(mean), 1.0)] = 1.0
-        return cls(mean=mean, scale=scale)
+        sd = features.std(axis=0)
+        typical = float(np.sqrt(np.mean(sd**2)))
+        # All features constant: any positive scale keeps them at zero.
+        floor = SCALE_FLOOR * typical if typical > 0 else 1.0
+        scale = np.maximum(sd, floor)
+        z = (features - mean) / scale
+        return cls(mean=mean, scale=scale, z_min=z.min(axis=0), z_max=z.max(axis=0))
 
     def transform(self, features: np.ndarray) -> np.ndarray:
-        return (np.asarray(features, dtype=np.float64) - self.mean) / self.scale
+        z = (np.asarray(features, dtype=np.float64) - self.mean) / self.scale
+        return np.clip(z, self.z_min, self.z_max)
 
 
 @dataclass(frozen=True)
@@ -90,13 +110,19 @@ def gram_eigen(standardised_train: np.ndarray, targets: np.ndarray) -> GramEigen
 
 @dataclass(frozen=True)
 class RidgeFit:
-    """Per target: the alpha chosen on dev, dev MSE of every alpha, and the predictions."""
+    """Per target: the alpha chosen on dev, dev MSE of every alpha, the cross-fitted dev MSE
+    that compares ridge with other probes (rateprobe.probing.selection), and the predictions."""
 
     alphas: np.ndarray
     chosen_alpha: np.ndarray  # (n_targets,)
     dev_mse: np.ndarray  # (n_alphas, n_targets)
+    crossfit_dev_mse: np.ndarray  # (n_targets,)
     dev_predictions: np.ndarray  # (n_targets, n_dev), at the chosen alpha
     test_predictions: np.ndarray  # (n_targets, n_test), at the chosen alpha
+
+    def test_runs(self, t: int) -> np.ndarray:
+        """Test predictions of target column `t` as (1 run, n_test), the shape MLPs give."""
+        return self.test_predictions[t][None]
 
 
 def fit_ridge(
@@ -105,16 +131,18 @@ def fit_ridge(
     dev_targets: np.ndarray,
     test_features: np.ndarray,
     alphas: list[float],
+    dev_halves: np.ndarray,
 ) -> RidgeFit:
     """Fit every alpha on train, choose per target the one of least dev MSE, predict test.
 
-    Features are standardised; targets (n, n_targets).
+    Features are standardised; targets (n, n_targets); `dev_halves` splits dev by speaker.
     """
     alpha_grid = np.asarray(sorted(alphas), dtype=np.float64)
     weights = eigen.weights(alpha_grid)
     dev_pred = eigen.predict(dev_features, weights)  # (A, T, n_dev)
     dev_targets = np.asarray(dev_targets, dtype=np.float64).reshape(len(dev_features), -1)
-    dev_mse = ((dev_pred - dev_targets.T[None]) ** 2).mean(axis=2)  # (A, T)
+    squared_errors = (dev_pred - dev_targets.T[None]) ** 2  # (A, T, n_dev)
+    dev_mse = squared_errors.mean(axis=2)
     # argmin takes the first minimum, i.e. the smallest alpha among equals: deterministic.
     best = np.argmin(dev_mse, axis=0)
     targets_range = np.arange(dev_mse.shape[1])
@@ -124,6 +152,7 @@ def fit_ridge(
         alphas=alpha_grid,
         chosen_alpha=alpha_grid[best],
         dev_mse=dev_mse,
+        crossfit_dev_mse=crossfit_mse(half_sums(squared_errors, dev_halves), len(dev_features)),
         dev_predictions=dev_pred[best, targets_range],
         test_predictions=test_pred.T,
     )

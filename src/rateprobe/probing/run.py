@@ -36,6 +36,12 @@ from rateprobe.analysis.classification import (
 )
 from rateprobe.analysis.tsne import tsne_map
 from rateprobe.analysis.verification import verification
+from rateprobe.metrics import (
+    REGRESSION_METRICS,
+    SpeakerBootstrap,
+    regression_metrics,
+    speaker_bootstrap,
+)
 from rateprobe.probing.data import (
     EMBEDDING_TAP,
     SPLITS,
@@ -44,19 +50,18 @@ from rateprobe.probing.data import (
     read_manifest,
     target_matrix,
 )
+from rateprobe.probing.health import fit_failure
 from rateprobe.probing.io import write_atomic, write_json, write_npz
-from rateprobe.probing.metrics import (
-    REGRESSION_METRICS,
-    SpeakerBootstrap,
-    regression_metrics,
-    speaker_bootstrap,
-)
-from rateprobe.probing.mlp import MLPSettings, fit_mlp
-from rateprobe.probing.ridge import Standardiser, fit_ridge, gram_eigen
+from rateprobe.probing.mlp import MLPFit, MLPSettings, fit_mlp
+from rateprobe.probing.ridge import RidgeFit, Standardiser, fit_ridge, gram_eigen
+from rateprobe.probing.selection import dev_halves
 
 CSV_COLUMNS = ("model", "tap", "index", "target", "probe", "metric", "value", "ci_low", "ci_high")
 PROBES = ("ridge", "mlp")
 RATE_TARGET = "cps"
+# The EER's speaker resamples and jackknife, kept with the predictions for paired comparisons.
+EER_DRAWS_KEY = "eer/draws"
+EER_JACKKNIFE_KEY = "eer/jackknife"
 
 # Labels per split (None when unavailable), class names, and the reason when unavailable.
 LabelSet = tuple[dict[str, np.ndarray] | None, tuple[str, ...], str]
@@ -65,14 +70,6 @@ LabelSet = tuple[dict[str, np.ndarray] | None, tuple[str, ...], str]
 def prediction_key(target: str, probe: str, tap: str) -> str:
     """Key of the test predictions (n_runs, n_test) in the predictions .npz."""
     return f"pred/{target}/{probe}/{tap}"
-
-
-def _dev_r2(y: np.ndarray, mse: float) -> float:
-    return float(1.0 - mse / np.var(y))
-
-
-def _r2(y: np.ndarray, predicted: np.ndarray) -> float:
-    return _dev_r2(y, float(np.mean((y - predicted) ** 2)))
 
 
 def _csv_rows(
@@ -149,6 +146,8 @@ def _probe_model(
 
     selection: dict[str, list[dict[str, Any]]] = {target: [] for target in targets}
     cca: dict[str, list[dict[str, Any]]] = {target: [] for target in targets}
+    halves = dev_halves(manifests["dev"]["speaker_id"].to_numpy(dtype=str), int(cfg["seed"]))
+    mean_mse = {target: float(mean_predictor[target]["mse"]["value"] or 0.0) for target in targets}
     with open_activations(activation_paths, manifests) as acts:
         taps = acts["train"].layer_names
         tap_dims = []
@@ -158,8 +157,14 @@ def _probe_model(
             standardiser = Standardiser.fit(raw["train"])
             x = {split: standardiser.transform(raw[split]) for split in SPLITS}
             eigen = gram_eigen(x["train"], y["train"])
-            ridge = fit_ridge(eigen, x["dev"], y["dev"], x["test"], probes_cfg["ridge_alphas"])
-            mlp = fit_mlp(x["train"], y["train"], x["dev"], y["dev"], x["test"], mlp_settings)
+            fits: dict[str, RidgeFit | MLPFit] = {
+                "ridge": fit_ridge(
+                    eigen, x["dev"], y["dev"], x["test"], probes_cfg["ridge_alphas"], halves
+                ),
+                "mlp": fit_mlp(
+                    x["train"], y["train"], x["dev"], y["dev"], x["test"], mlp_settings, halves
+                ),
+            }
             scores = cca_scores(
                 eigen,
                 x["train"],
@@ -169,35 +174,24 @@ def _probe_model(
                 analysis_cfg["cca"]["pca_components"],
             )
             for t, target in enumerate(targets):
-                y_dev, y_test = y["dev"][:, t], y["test"][:, t]
-                runs = {"ridge": ridge.test_predictions[t][None], "mlp": mlp.test_predictions[:, t]}
-                for probe, test_runs in runs.items():
+                entry = {"tap": tap, "index": index, "dim": tap_dims[-1]}
+                for probe, fit in fits.items():
+                    test_runs = fit.test_runs(t)
                     predictions[prediction_key(target, probe, tap)] = test_runs
-                    metrics = regression_metrics(y_test, test_runs, boot)
+                    metrics = regression_metrics(y["test"][:, t], test_runs, boot)
                     rows += _csv_rows(model, tap, index, target, probe, metrics)
-                mlp_dev_mse = ((mlp.dev_predictions[:, t] - y_dev) ** 2).mean(axis=1)
-                seed_r2 = [_r2(y_test, run) for run in mlp.test_predictions[:, t]]
-                ridge_dev_mse = float(
-                    ridge.dev_mse[np.searchsorted(ridge.alphas, ridge.chosen_alpha[t]), t]
+                    entry[probe] = {
+                        **_selection_fields(fit, t, y["dev"][:, t]),
+                        "test_r2_sd": _run_spread(y["test"][:, t], test_runs),
+                        "failure": fit_failure(y["test"][:, t], test_runs, mean_mse[target]),
+                    }
+                healthy = [p for p in PROBES if entry[p]["failure"] is None]
+                # Ties go to the simpler probe (PROBES lists ridge first).
+                entry["best_probe"] = max(
+                    healthy,
+                    key=lambda p: (entry[p]["selection_r2"], -PROBES.index(p)),
+                    default=None,
                 )
-                entry = {
-                    "tap": tap,
-                    "index": index,
-                    "dim": tap_dims[-1],
-                    "ridge": {
-                        "alpha": float(ridge.chosen_alpha[t]),
-                        "dev_mse": ridge_dev_mse,
-                        "dev_r2": _dev_r2(y_dev, ridge_dev_mse),
-                    },
-                    "mlp": {
-                        "n_seeds": len(mlp_settings.seeds),
-                        "dev_mse": float(mlp_dev_mse.mean()),
-                        "dev_r2": _dev_r2(y_dev, float(mlp_dev_mse.mean())),
-                        "best_epochs": mlp.best_epoch[:, t].tolist(),
-                        "r2_seed_sd": float(np.std(seed_r2, ddof=1)) if len(seed_r2) > 1 else None,
-                    },
-                }
-                entry["best_probe"] = min(PROBES, key=lambda p: (entry[p]["dev_mse"], p))
                 selection[target].append(entry)
                 cca[target].append({"tap": tap, "index": index, **scores[t]})
             del raw, x, eigen
@@ -208,6 +202,14 @@ def _probe_model(
             acts, embedding, best.get(RATE_TARGET), label_sets, boot, cfg
         )
         meta = acts["train"].meta
+    test = manifests["test"]
+    chapters = test["chapter_id"].to_numpy(dtype=str) if "chapter_id" in test.columns else None
+    verification_result = verification(embedding["test"], boot, chapters)
+    for key, field in ((EER_DRAWS_KEY, "eer_draws"), (EER_JACKKNIFE_KEY, "eer_jackknife")):
+        values = verification_result.pop(field, None)
+        if values is not None:
+            predictions[key] = values
+    analyses["verification"] = verification_result
 
     frame = pd.DataFrame(rows, columns=list(CSV_COLUMNS))
     buffer = io.StringIO()
@@ -233,15 +235,52 @@ def _probe_model(
     write_atomic(out_csv, lambda handle: handle.write(buffer.getvalue().encode("utf-8")))
 
 
-def _best_by_dev(entries: list[dict[str, Any]]) -> dict[str, Any]:
-    """The (tap, probe) of highest dev R²; ties go to the shallower tap."""
-    scored = [(e[e["best_probe"]]["dev_r2"], -e["index"], e) for e in entries]
-    dev_r2, _, entry = max(scored, key=lambda item: (item[0], item[1]))
+def _selection_fields(fit: RidgeFit | MLPFit, t: int, y_dev: np.ndarray) -> dict[str, Any]:
+    """Dev numbers of one probe for target column `t`: its own tuning and the cross-fitted
+    score (`selection_r2`) that compares probes and taps."""
+    variance = float(np.var(y_dev))
+    if isinstance(fit, RidgeFit):
+        fields: dict[str, Any] = {"selection_r2": 1.0 - fit.crossfit_dev_mse[t] / variance}
+        chosen = int(np.searchsorted(fit.alphas, fit.chosen_alpha[t]))
+        fields["alpha"] = float(fit.chosen_alpha[t])
+        # A choice at the end of the grid may want a value beyond it.
+        at_edge = len(fit.alphas) > 1 and chosen in (0, len(fit.alphas) - 1)
+        fields["alpha_at_edge"] = ("low" if chosen == 0 else "high") if at_edge else None
+        fields["dev_r2"] = 1.0 - float(fit.dev_mse[chosen, t]) / variance
+        return fields
+    dev_mse = ((fit.dev_predictions[:, t] - y_dev) ** 2).mean(axis=1)
+    return {
+        "selection_r2": 1.0 - float(fit.crossfit_dev_mse[:, t].mean()) / variance,
+        "n_seeds": len(dev_mse),
+        "dev_r2": 1.0 - float(dev_mse.mean()) / variance,
+        "best_epochs": fit.best_epoch[:, t].tolist(),
+    }
+
+
+def _run_spread(y: np.ndarray, runs: np.ndarray) -> float | None:
+    """Standard deviation of test R² over runs (MLP seeds); None for a single run."""
+    if len(runs) < 2:
+        return None
+    r2 = 1.0 - ((runs - y[None]) ** 2).mean(axis=1) / np.var(y)
+    return float(np.std(r2, ddof=1))
+
+
+def _best_by_dev(entries: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The (tap, probe) of highest cross-fitted dev R² among healthy fits; ties go to the
+    shallower tap. None when every fit failed."""
+    scored = [
+        (e[e["best_probe"]]["selection_r2"], -e["index"], e)
+        for e in entries
+        if e["best_probe"] is not None
+    ]
+    if not scored:
+        return None
+    selection_r2, _, entry = max(scored, key=lambda item: (item[0], item[1]))
     return {
         "tap": entry["tap"],
         "index": entry["index"],
         "probe": entry["best_probe"],
-        "dev_r2": dev_r2,
+        "selection_r2": selection_r2,
     }
 
 
@@ -269,11 +308,7 @@ def _embedding_analyses(
             else {"macro_f1": None, "macro_f1_reason": reason}
             for name, (labels, class_names, reason) in label_sets.items()
         }
-    return {
-        "verification": verification(embedding["test"], boot),
-        "tsne": tsne,
-        "classification": classification,
-    }
+    return {"tsne": tsne, "classification": classification}
 
 
 def _classification_labels(

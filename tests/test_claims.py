@@ -1,0 +1,100 @@
+"""The paper's sentences say what the decisions say: one test per sentence that used to
+overstate (a damaged checkpoint from an undecided EER, a layer "exceeding" the embedding by a
+negative point estimate, a dev argmax read as "most information", comparisons on too few
+speakers, failed fits and grid-edge alphas left unsaid)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from paper_support import load_fixture
+
+from rateprobe.paper.claims import build_claims, layer_sentence
+
+PRIMARY = "cps"
+
+
+def studied(summary: dict[str, Any]) -> str:
+    return summary["studied_models"][0]
+
+
+def undecided(delta: float) -> dict[str, Any]:
+    return {"delta": delta, "delta_ci": [delta - 0.1, delta + 0.1], "p_value": 0.3,
+            "p_holm": 0.9, "decided": None}  # fmt: skip
+
+
+def test_an_undecided_eer_comparison_is_not_called_a_damaged_checkpoint() -> None:
+    summary = load_fixture()
+    name = studied(summary)
+    summary["sanity"].update(broken_pretrained_models=[], unconfirmed_pretrained_models=[name])
+    summary["models"][name]["beats_controls_eer"] = None
+    text = build_claims(summary)["sanity"]
+    assert "не подтверждено" in text
+    assert "повреждён" not in text and "Предупреждение" not in text
+    summary["sanity"].update(broken_pretrained_models=[name], unconfirmed_pretrained_models=[])
+    summary["models"][name]["beats_controls_eer"] = False
+    assert "повреждён" in build_claims(summary)["sanity"]
+
+
+def test_an_undecided_layer_does_not_exceed_the_embedding_by_a_negative_estimate() -> None:
+    summary = load_fixture()
+    layers = copy.deepcopy(summary["models"][studied(summary)]["layers"][PRIMARY])
+    layers["best"]["tap"] = "layer2.0"
+    layers["best_minus_deepest"] = undecided(-0.05)
+    layers["middle_beats_deepest"] = None
+    text = layer_sentence(summary, studied(summary), layers)
+    assert "превосходит" not in text
+    assert "отличие от финального эмбеддинга" in text and "не установлено" in text
+    layers["best_minus_deepest"] = undecided(0.05)
+    assert "превосходит" not in layer_sentence(summary, studied(summary), layers)
+
+
+def test_a_dev_argmax_at_the_embedding_is_not_most_information() -> None:
+    summary = load_fixture()
+    layers = copy.deepcopy(summary["models"][studied(summary)]["layers"][PRIMARY])
+    layers["best"] = dict(layers["deepest"], index=len(layers["per_tap"]) - 1)
+    layers["best_minus_deepest"] = None
+    layers["middle_beats_deepest"] = None
+    text = layer_sentence(summary, studied(summary), layers)
+    assert "больше всего" not in text
+    assert "из такого выбора не следует" in text
+
+
+def test_too_few_test_speakers_replace_every_comparison() -> None:
+    summary = load_fixture()
+    summary["run"]["claims"].update(decidable=False, n_test_speakers=8, min_test_speakers=20)
+    claims = build_claims(summary)
+    comparison, headline = claims["targets"][PRIMARY]["comparison"], claims["headline"]
+    assert "сравнительных выводов не делаем" in comparison
+    assert "Это лишь точечные оценки" in headline
+    for text in (comparison, headline):
+        assert "тестовых дикторов 8, меньше порога 20" in text
+        assert "значимо" not in text
+
+
+def test_failed_fits_and_alphas_at_the_grid_edge_are_reported() -> None:
+    summary = load_fixture()
+    name = studied(summary)
+    summary["sanity"]["failed_fits"] = [
+        {"model": name, "target": PRIMARY, "tap": "lstm1", "probe": "mlp", "reason": "x"}
+    ]
+    summary["sanity"]["ridge_alpha_at_edge"] = [
+        {"model": name, "target": PRIMARY, "tap": "lstm1", "edge": "high"}
+    ]
+    text = build_claims(summary)["health"]
+    assert r"Неудачных подгонок (разд.~\ref{sec:method}) 1" in text
+    assert r"\model{" + name + r"}/\texttt{lstm1}/mlp" in text
+    assert "на краю сетки в 1 случаях" in text
+    summary["sanity"].update(failed_fits=[], ridge_alpha_at_edge=[])
+    text = build_claims(summary)["health"]
+    assert "Неудачных подгонок" in text and text.endswith("нет.") and "краю" not in text
+
+
+def test_a_random_leader_is_named_as_random() -> None:
+    summary = load_fixture()
+    comparison = summary["comparisons"][PRIMARY]
+    random_models = [n for n in comparison["ranking"] if not summary["models"][n]["pretrained"]]
+    assert random_models, "the fixture should hold a random-initialised studied model"
+    comparison["embedding"]["best_model"] = random_models[0]
+    assert "(случайные веса)" in build_claims(summary)["headline"]
