@@ -50,11 +50,10 @@ from rateprobe.encoders import SpeakerEncoder, compute_features, random_encoder
 from rateprobe.encoders.resemblyzer import (
     PARTIAL_FRAMES,
     ResemblyzerEncoder,
-    mel_spectrogram,
     partial_starts,
 )
 from rateprobe.encoders.taps import PoolingRecorder, length_mask
-from rateprobe.frontend import HOP_SAMPLES, SAMPLE_RATE
+from rateprobe.frontend import HOP_SAMPLES, SAMPLE_RATE, resemblyzer_mel
 
 STATISTICS = ("mean", "std")
 GE2E_REPEATS = 5  # a GE2E run takes well under a second: the fastest of several is steadier
@@ -111,7 +110,7 @@ def whole_utterance_ge2e(
     (packed batches), every tap pooled, the embedding from the final hidden state."""
     durations = [len(w) / SAMPLE_RATE for w in waveforms]
     for batch in plan_batches(durations, batch_seconds):
-        mels = [torch.from_numpy(mel_spectrogram(waveforms[i])) for i in batch]
+        mels = [torch.from_numpy(resemblyzer_mel(waveforms[i])) for i in batch]
         lengths = torch.tensor([len(mel) for mel in mels])
         padded = pad_sequence(mels, batch_first=True)
         mask = length_mask(lengths, padded.shape[1])

@@ -167,7 +167,7 @@ def layer_curves(summary: dict[str, Any], target: str, path: Path) -> None:
         gridspec_kw={"height_ratios": [2.2, 1.0] * rows},
     )
     baseline = summary["baselines"][target]["mean_predictor"]["r2"]
-    upper_axes, lowest = [], [0.0]
+    upper_axes, lower_axes, lowest = [], [], [0.0]
     for slot in range(rows * columns):
         top, bottom = (
             grid[2 * (slot // columns), slot % columns],
@@ -213,6 +213,12 @@ def layer_curves(summary: dict[str, Any], target: str, path: Path) -> None:
         upper_axes.append(top)
         lowest += [e[p]["r2"] for e in per_tap for p in ("ridge", "mlp") if e[p]["r2"] is not None]
         lowest += [float(v) for v in band[0] if np.isfinite(v)]
+        if not models[name]["controls"]:
+            bottom.set_visible(False)
+            _layer_axis(top, models[name]["taps"])
+            top.tick_params(labelbottom=True)
+            continue
+        lower_axes.append(bottom)
         differences = [e["minus_controls"] or {} for e in per_tap]
         _curve(bottom, x, differences, "delta_r2", color=MODEL_COLOUR, label="ΔR² к двойникам")
         bottom.axhline(0.0, color=BASELINE_COLOUR, linestyle=":")
@@ -223,7 +229,7 @@ def layer_curves(summary: dict[str, Any], target: str, path: Path) -> None:
     for ax in upper_axes:
         ax.set_ylim(bottom_limit, 1.0)
     fig.suptitle(target_label(target))
-    _legend_below(fig, [*upper_axes, grid[1, 0]], rows=2)
+    _legend_below(fig, [*upper_axes, *lower_axes], rows=2)
     _save(fig, path)
 
 

@@ -154,7 +154,9 @@ def layer_sentence(summary: Summary, name: str, layers: dict[str, Any]) -> Latex
     if not _decidable(summary) or comparison is None:
         return Latex(head + rf"сравнивается с финальным эмбеддингом ({r2_with_ci(deepest)}) "
                      "лишь по точечным оценкам")  # fmt: skip
-    return Latex(head + rf"отличие от финального эмбеддинга ({numbers}) не установлено")
+    return Latex(
+        rf"{head.rstrip()}; его отличие от финального эмбеддинга ({numbers}) не установлено"
+    )
 
 
 def _band(model: dict[str, Any], target: str) -> Latex:
