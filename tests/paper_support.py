@@ -131,6 +131,6 @@ def assert_pdf_shows_summary_numbers(pdf: Path, summary: dict[str, Any]) -> None
             best = model["layers"][target]["best"]
             expected.append(ru(best["r2"]))
     for target in summary["run"]["targets"]:
-        expected.append(ru(summary["baselines"][target]["mean_predictor"]["r2"]))
+        expected.append(ru(summary["baselines"][target]["mean"]["r2"]))
     missing = [number for number in expected if number not in text]
     assert missing == [], f"numbers of summary.json absent from the PDF: {missing}"

@@ -104,7 +104,7 @@ def test_corpus_and_baselines(study: dict, tmp_path: Path) -> None:
     assert train["n_female"] == 6 and train["n_male"] == 6
     assert summary["corpus"]["total"]["n_speakers"] == 36
     assert summary["corpus"]["speaker_disjoint"] is True
-    mean = summary["baselines"]["cps"]["mean_predictor"]
+    mean = summary["baselines"]["cps"]["mean"]
     assert mean["pearson_r"] is None and mean["pearson_r_reason"] == "constant prediction"
     assert mean["r2"] <= 0.0
     assert summary["run"]["synthetic_speech"] is True

@@ -36,7 +36,7 @@ DEFAULTS: dict[str, Any] = {
         "dtype": "float16",
     },
     "probes": {
-        "targets": ["cps", "articulation_rate"],
+        "targets": ["cps", "articulation_rate", "duration_s"],
         "threads": 1,
         "ridge_alphas": [0.01, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e7],
         "min_test_speakers": 20,

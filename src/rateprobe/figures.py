@@ -26,7 +26,8 @@ PANEL_HEIGHT_IN = 1.9
 SPLIT_NAMES = {"train": "обучение", "dev": "валидация", "test": "тест"}
 TARGET_NAMES = {
     "cps": "темп речи, симв./с",
-    "articulation_rate": "скорость артикуляции, симв./с",
+    "articulation_rate": "темп артикуляции, симв./с",
+    "duration_s": "длительность, с",
 }
 STYLE: dict[str, Any] = {
     "font.size": 8,
@@ -166,7 +167,7 @@ def layer_curves(summary: dict[str, Any], target: str, path: Path) -> None:
         squeeze=False,
         gridspec_kw={"height_ratios": [2.2, 1.0] * rows},
     )
-    baseline = summary["baselines"][target]["mean_predictor"]["r2"]
+    baseline = summary["baselines"][target]["mean"]["r2"]
     upper_axes, lower_axes, lowest = [], [], [0.0]
     for slot in range(rows * columns):
         top, bottom = (
@@ -213,14 +214,13 @@ def layer_curves(summary: dict[str, Any], target: str, path: Path) -> None:
         upper_axes.append(top)
         lowest += [e[p]["r2"] for e in per_tap for p in ("ridge", "mlp") if e[p]["r2"] is not None]
         lowest += [float(v) for v in band[0] if np.isfinite(v)]
-        if not models[name]["controls"]:
-            bottom.set_visible(False)
-            _layer_axis(top, models[name]["taps"])
-            top.tick_params(labelbottom=True)
-            continue
         lower_axes.append(bottom)
-        differences = [e["minus_controls"] or {} for e in per_tap]
-        _curve(bottom, x, differences, "delta_r2", color=MODEL_COLOUR, label="ΔR² к двойникам")
+        if models[name]["controls"]:
+            differences = [e["minus_controls"] or {} for e in per_tap]
+            _curve(bottom, x, differences, "delta_r2", color=MODEL_COLOUR, label="ΔR² к двойникам")
+        beyond = [e.get("conditional") or {} for e in per_tap]
+        _curve(bottom, x, beyond, "delta_r2_over_duration", color=MLP_COLOUR, linestyle="--",
+               label="ΔR² сверх длительности")  # fmt: skip
         bottom.axhline(0.0, color=BASELINE_COLOUR, linestyle=":")
         _layer_axis(bottom, models[name]["taps"])
         bottom.set_ylabel("ΔR²")
@@ -344,7 +344,7 @@ def model_comparison(summary: dict[str, Any], path: Path) -> None:
                 label=label,
                 error_kw={"linewidth": 0.8},
             )
-        baseline = summary["baselines"][target]["mean_predictor"]["r2"]
+        baseline = summary["baselines"][target]["mean"]["r2"]
         if baseline is not None:
             ax.axvline(baseline, color=BASELINE_COLOUR, linestyle=":", label="среднее")
         ax.set_yticks(y, names)

@@ -41,14 +41,23 @@ from rateprobe.probing.health import FAILED_FIT_MSE_RATIO
 from rateprobe.probing.io import write_json
 from rateprobe.probing.ridge import SCALE_FLOOR
 from rateprobe.probing.run import (
+    CONDITIONAL,
     EER_DRAWS_KEY,
     EER_JACKKNIFE_KEY,
     PROBES,
     RATE_TARGET,
+    baseline_key,
     prediction_key,
 )
+from rateprobe.speaker_decomposition import speaker_decomposition
 
 SCHEMA_VERSION = 1
+# The values each part of the speaker decomposition can take: intervals never leave them.
+SPEAKER_PART_BOUNDS = {
+    "between_r2": (-np.inf, 1.0),
+    "within_r2": (-np.inf, 1.0),
+    "speaker_mean_ceiling_r2": (0.0, 1.0),
+}
 SIGNIFICANT_DIGITS = 6
 # In-sample CCA above held-out by more than this counts as visible inflation.
 CCA_INFLATION_MARGIN = 0.1
@@ -99,6 +108,15 @@ class ModelResults:
     def prediction(self, target: str, probe: str, tap: str) -> np.ndarray:
         return self.predictions[prediction_key(target, probe, tap)]
 
+    def baselines(self, target: str) -> dict[str, np.ndarray]:
+        """Test predictions of each nuisance baseline of `target`, by baseline name."""
+        prefix = baseline_key(target, "")
+        return {
+            key[len(prefix) :]: values
+            for key, values in self.predictions.items()
+            if key.startswith(prefix)
+        }
+
     def best_probe(self, target: str, tap: str) -> str | None:
         """The tap's dev-chosen probe; None when every probe fit on it failed."""
         probe = self.selection(target, tap)["best_probe"]
@@ -147,6 +165,35 @@ class Scores:
                 )["r2"]
             )
         return self._cache[key]
+
+    def beyond_duration(self, model: str, target: str, tap: str) -> dict[str, Any] | None:
+        """R² of the conditional probe (duration basis + tap) minus R² of the basis alone,
+        paired; None where the target is not conditioned on duration."""
+        own = self.results[model]
+        key = prediction_key(target, CONDITIONAL, tap)
+        if key not in own.predictions:
+            return None
+        basis = own.baselines(target)["duration_basis"]
+        with_tap = regression_estimates(self.y[target], own.predictions[key], self.boot)["r2"]
+        alone = regression_estimates(self.y[target], basis, self.boot)["r2"]
+        return with_tap.minus(alone).comparison_record()
+
+    def speaker_parts(self, model: str, target: str, tap: str) -> dict[str, Any]:
+        """Between- and within-speaker R² of the tap's dev-chosen probe, and the ceiling of a
+        perfect speaker-mean predictor (rateprobe.speaker_decomposition)."""
+        own = self.results[model]
+        probe = own.best_probe(target, tap)
+        if probe is None:
+            return {"reason": "every probe fit failed"}
+        parts = speaker_decomposition(self.y[target], own.prediction(target, probe, tap), self.boot)
+        fields: dict[str, Any] = {}
+        for name, bounds in SPEAKER_PART_BOUNDS.items():
+            estimate = parts[name]
+            if isinstance(estimate, Estimate):
+                fields.update(metric_fields(name, estimate.record(bounds)))
+            else:
+                fields.update({name: None, f"{name}_reason": parts["reason"]})
+        return fields
 
     def best_r2(self, model: str, target: str) -> Estimate | None:
         best = self.results[model].best(target)
@@ -206,8 +253,21 @@ def _corpus_section(
     }
 
 
+def _over_duration(record: Mapping[str, Any] | None) -> dict[str, Any]:
+    """`delta_r2_over_duration` and its `_ci` from a paired record (None: not conditioned)."""
+    if record is None:
+        return {"delta_r2_over_duration": None, "delta_r2_over_duration_ci": None}
+    ci = None if record.get("ci_low") is None else [record["ci_low"], record["ci_high"]]
+    return {"delta_r2_over_duration": record.get("value"), "delta_r2_over_duration_ci": ci}
+
+
 def _tap_entry(
-    results: ModelResults, target: str, tap: str, index: int, minus_controls: Any
+    results: ModelResults,
+    target: str,
+    tap: str,
+    index: int,
+    minus_controls: Any,
+    beyond_duration: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     selection = results.selection(target, tap)
     entry: dict[str, Any] = {
@@ -217,6 +277,9 @@ def _tap_entry(
         "best_probe": selection["best_probe"],
         "minus_controls": minus_controls,
     }
+    if (tap, target, CONDITIONAL) in results.metrics:
+        entry[CONDITIONAL] = _regression_fields(results.metrics[(tap, target, CONDITIONAL)])
+        entry[CONDITIONAL].update(_over_duration(beyond_duration))
     for probe in PROBES:
         chosen = selection[probe]
         fields = _regression_fields(results.metrics[(tap, target, probe)])
@@ -275,7 +338,14 @@ def _layers_section(
     own = scores.results[name]
     curve = _minus_controls_curve(name, target, controls, scores) if controls else None
     per_tap = [
-        _tap_entry(own, target, tap, i, curve[i] if curve else None)
+        _tap_entry(
+            own,
+            target,
+            tap,
+            i,
+            curve[i] if curve else None,
+            scores.beyond_duration(name, target, tap),
+        )
         for i, tap in enumerate(own.taps)
     ]
     section: dict[str, Any] = {
@@ -296,6 +366,9 @@ def _layers_section(
             "index": chosen["index"],
             "relative_depth": chosen["index"] / max(len(own.taps) - 1, 1),
             "selection_r2": chosen["selection_r2"],
+            **_over_duration(scores.beyond_duration(name, target, chosen["tap"])),
+            "speaker_parts": scores.speaker_parts(name, target, chosen["tap"]),
+            "beyond_duration": decisions.get(claim_key(name, target, "beyond_duration", "best")),
         }
     key = claim_key(name, target, "best_vs_embedding")
     if key in decisions:
@@ -491,6 +564,11 @@ def _claim_tests(
                 tests[claim_key(name, target, "best_vs_embedding")] = paired_test(
                     scores.best_r2(name, target), scores.r2(name, target, EMBEDDING_TAP)
                 )
+            measured = {EMBEDDING_TAP: EMBEDDING_TAP} | ({"best": best["tap"]} if best else {})
+            for label, tap in measured.items():
+                record = scores.beyond_duration(name, target, tap)
+                if record is not None:
+                    tests[claim_key(name, target, "beyond_duration", label)] = record
             for control in controls[name]:
                 tests[claim_key(name, target, "best_vs_control", control)] = paired_test(
                     scores.best_r2(name, target), scores.best_r2(control, target)
@@ -542,6 +620,11 @@ def _model_entry(
     for target in targets:
         fields = _tap_fields(own, target, EMBEDDING_TAP)
         fields["best_probe"] = fields.pop("probe")
+        fields.update(_over_duration(scores.beyond_duration(name, target, EMBEDDING_TAP)))
+        if fields["best_probe"] is not None:
+            fields["speaker_parts"] = scores.speaker_parts(name, target, EMBEDDING_TAP)
+        key = claim_key(name, target, "beyond_duration", EMBEDDING_TAP)
+        fields["beyond_duration"] = decisions.get(key)
         embedding[target] = fields
     return {
         "arch": model_cfg.get("arch", meta.get("arch")),
@@ -620,11 +703,15 @@ def build_summary(
     test_speakers = manifests["test"]["speaker_id"].to_numpy(dtype=str)
     boot = speaker_bootstrap(test_speakers, probes["bootstrap"]["n"], probes["bootstrap"]["seed"])
     y = {s: target_matrix(manifests[s], targets) for s in SPLITS}
-    baselines = {}
-    for t, target in enumerate(targets):
-        constant = np.full(len(y["test"]), y["train"][:, t].mean())
-        records = regression_metrics(y["test"][:, t], constant, boot)
-        baselines[target] = {"mean_predictor": _regression_fields(records)}
+    # Baselines depend on the manifests alone: any model's probing job predicted the same.
+    first = next(iter(results.values()))
+    baselines = {
+        target: {
+            name: _regression_fields(regression_metrics(y["test"][:, t], predicted, boot))
+            for name, predicted in first.baselines(target).items()
+        }
+        for t, target in enumerate(targets)
+    }
 
     # Twins enter the paper through their model's control comparison, not one by one.
     twins = {control for group in controls.values() for control in group}
@@ -665,7 +752,7 @@ def _run_section(
         "targets": list(probes["targets"]),
         "pooling": cfg["activations"]["pooling"],
         "probe_settings": {
-            "ridge_alphas": probes["ridge_alphas"],
+            "ridge_alphas": sorted(probes["ridge_alphas"]),
             "mlp_hidden": probes["mlp"]["hidden"],
             "mlp_seeds": len(probes["mlp"]["seeds"]),
             "mlp_lr": probes["mlp"]["lr"],

@@ -24,6 +24,7 @@ from rateprobe.paper.latex import (
 TARGET_NAMES = {
     "cps": "темп речи (CPS)",
     "articulation_rate": "темп артикуляции",
+    "duration_s": "длительность высказывания",
 }
 CLASSIFICATION_NAMES = {
     "sex": "пол диктора",
@@ -130,17 +131,25 @@ def layer_sentence(summary: Summary, name: str, layers: dict[str, Any]) -> Latex
     if best is None:
         return Latex(rf"у {model_ref(name)} ни одна проба не дала численно здоровой подгонки")
     if best["tap"] == deepest["tap"]:
-        return Latex(
-            rf"у {model_ref(name)} по валидационной выборке лучшим отводом выбран сам "
-            rf"финальный эмбеддинг ({r2_with_ci(deepest)}); что он несёт больше других слоёв, "
-            "из такого выбора не следует"
+        return with_beyond_duration(
+            Latex(
+                rf"у {model_ref(name)} по валидационной выборке лучшим отводом выбран сам "
+                rf"финальный эмбеддинг ({r2_with_ci(deepest)}); что он несёт больше других "
+                "слоёв, из такого выбора не следует"
+            ),
+            deepest,
         )
     depth = best.get("relative_depth")
     where = "самый ранний отвод" if depth == 0 else f"глубина {number(depth)}"
-    head = (
+    head = Latex(
         rf"у {model_ref(name)} лучший по валидации слой \texttt{{{escape(best['tap'])}}} "
         rf"({where}; {r2_with_ci(best)}) "
     )
+    return with_beyond_duration(_versus_embedding(summary, head, layers), best)
+
+
+def _versus_embedding(summary: Summary, head: Latex, layers: dict[str, Any]) -> Latex:
+    deepest = layers["deepest"]
     comparison = layers.get("best_minus_deepest")
     numbers = rf"{r2_with_ci(deepest)}; {delta_r2(comparison)}"
     decided = layers.get("middle_beats_deepest")
@@ -157,6 +166,26 @@ def layer_sentence(summary: Summary, name: str, layers: dict[str, Any]) -> Latex
     return Latex(
         rf"{head.rstrip()}; его отличие от финального эмбеддинга ({numbers}) не установлено"
     )
+
+
+def beyond_duration_clause(entry: dict[str, Any]) -> Latex | None:
+    """What a tap adds to the duration basis (conditional probe minus basis alone)."""
+    decision = entry.get("beyond_duration")
+    if decision is None:
+        return None
+    numbers = delta_r2(decision)
+    if decision.get("decided") is True:
+        return Latex(rf"сверх длительности он значимо добавляет {numbers}")
+    if decision.get("decided") is False:
+        return Latex(rf"вместе с длительностью он значимо хуже одной длительности ({numbers})")
+    if decision.get("decided_reason"):
+        return Latex(rf"сверх длительности по точечной оценке {numbers}")
+    return Latex(rf"его вклад сверх длительности ({numbers}) не установлен")
+
+
+def with_beyond_duration(text: Latex, entry: dict[str, Any]) -> Latex:
+    clause = beyond_duration_clause(entry)
+    return text if clause is None else Latex(rf"{text}; {clause}")
 
 
 def _band(model: dict[str, Any], target: str) -> Latex:
@@ -414,10 +443,13 @@ def headline(summary: Summary) -> Latex:
     if tap_leader is None:
         return Latex("Ни у одной модели пробы не дали численно здоровой подгонки.")
     best = summary["models"][tap_leader]["layers"][target]["best"]
-    on_layers = (
-        rf"по лучшему слою первая {_described(summary, tap_leader)}: "
-        rf"\texttt{{{escape(best['tap'])}}}, {r2_with_ci(best)} "
-        rf"({_leader_qualifier(summary, by_tap)})"
+    on_layers = with_beyond_duration(
+        Latex(
+            rf"по лучшему слою первая {_described(summary, tap_leader)}: "
+            rf"\texttt{{{escape(best['tap'])}}}, {r2_with_ci(best)} "
+            rf"({_leader_qualifier(summary, by_tap)})"
+        ),
+        best,
     )
     by_embedding = by_tap.get("embedding")
     if by_embedding and by_embedding["best_model"] is not None:
@@ -464,6 +496,26 @@ def embedding_methods(summary: Summary) -> Latex:
     return join(list(phrases.values()), sep="; ", last="; ")
 
 
+def speaker_parts_sentence(summary: Summary) -> Latex | None:
+    """Speaker habit vs utterance rate, for the leader's best tap on the primary target; None
+    when the test split has no speaker with two utterances (the part is then left out)."""
+    target = primary_target(summary)
+    leader = summary["comparisons"][target]["best_model"]
+    if leader is None:
+        return None
+    best = summary["models"][leader]["layers"][target]["best"]
+    parts = best.get("speaker_parts") or {}
+    if parts.get("within_r2") is None:
+        return None
+    return Latex(
+        rf"У {model_ref(leader)} $R^2$ лучшего слоя \texttt{{{escape(best['tap'])}}} между "
+        rf"дикторами {number(parts['between_r2'])} {interval(parts.get('between_r2_ci'))}, внутри "
+        rf"дикторов {number(parts['within_r2'])} {interval(parts.get('within_r2_ci'))}; "
+        rf"предсказание истинным средним каждого диктора дало бы $R^2 = {{}}$"
+        rf"{number(parts['speaker_mean_ceiling_r2'])}."
+    )
+
+
 def _clauses(parts: list[Latex]) -> Latex:
     return join(parts, sep="; ", last="; ")
 
@@ -502,6 +554,7 @@ def build_claims(summary: Summary) -> dict[str, Any]:
         "targets": per_target,
         "sanity": sanity_sentence(summary),
         "health": health_sentence(summary),
+        "speaker_parts": speaker_parts_sentence(summary),
         "cca": cca_summary(studied),
         "classification": classification_summary(studied),
     }

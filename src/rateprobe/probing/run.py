@@ -6,7 +6,8 @@ embedding also gets the speaker-verification check, a t-SNE map and the classifi
 (repeated on the best speech-rate tap). Outputs:
 
 - a tidy CSV of test metrics (model, tap, index, target, probe, metric, value, ci_low, ci_high),
-  the mean predictor included as probe `mean_predictor` (tap `none`, index -1);
+  the nuisance baselines included as probes `baseline_<name>` (tap `none`, index -1) and the
+  conditional probes (tap plus duration basis) as probe `conditional`;
 - a JSON of everything else the summary needs (dev selection, CCA, verification, t-SNE,
   classification);
 - an .npz of test predictions, for paired comparisons between taps and models.
@@ -42,6 +43,15 @@ from rateprobe.metrics import (
     regression_metrics,
     speaker_bootstrap,
 )
+from rateprobe.probing.conditional import (
+    Residualiser,
+    allowed_baselines,
+    baseline_features,
+    conditions_on_duration,
+    duration_basis,
+    fit_baseline,
+    fit_conditional,
+)
 from rateprobe.probing.data import (
     EMBEDDING_TAP,
     SPLITS,
@@ -58,6 +68,8 @@ from rateprobe.probing.selection import dev_halves
 
 CSV_COLUMNS = ("model", "tap", "index", "target", "probe", "metric", "value", "ci_low", "ci_high")
 PROBES = ("ridge", "mlp")
+# Ridge on [duration basis, tap]: what the tap adds beyond duration (probing/conditional.py).
+CONDITIONAL = "conditional"
 RATE_TARGET = "cps"
 # The EER's speaker resamples and jackknife, kept with the predictions for paired comparisons.
 EER_DRAWS_KEY = "eer/draws"
@@ -70,6 +82,11 @@ LabelSet = tuple[dict[str, np.ndarray] | None, tuple[str, ...], str]
 def prediction_key(target: str, probe: str, tap: str) -> str:
     """Key of the test predictions (n_runs, n_test) in the predictions .npz."""
     return f"pred/{target}/{probe}/{tap}"
+
+
+def baseline_key(target: str, baseline: str) -> str:
+    """Key of a baseline's test predictions (1, n_test) in the predictions .npz."""
+    return f"baseline/{target}/{baseline}"
 
 
 def _csv_rows(
@@ -137,17 +154,21 @@ def _probe_model(
         "utt_id": manifests["test"]["utt_id"].to_numpy(dtype=str),
         "speaker_id": test_speakers,
     }
-    mean_predictor = {}
+    halves = dev_halves(manifests["dev"]["speaker_id"].to_numpy(dtype=str), int(cfg["seed"]))
+    basis = {split: duration_basis(manifests[split]) for split in SPLITS}
+    baselines = _baselines(manifests, y, basis, targets, probes_cfg["ridge_alphas"], halves)
+    mean_mse = {}
     for t, target in enumerate(targets):
         predictions[f"y/{target}"] = y["test"][:, t]
-        constant = np.full(len(y["test"]), y["train"][:, t].mean())
-        mean_predictor[target] = regression_metrics(y["test"][:, t], constant, boot)
-        rows += _csv_rows(model, "none", -1, target, "mean_predictor", mean_predictor[target])
+        for name, predicted in baselines[target].items():
+            predictions[baseline_key(target, name)] = predicted[None]
+            metrics = regression_metrics(y["test"][:, t], predicted, boot)
+            rows += _csv_rows(model, "none", -1, target, f"baseline_{name}", metrics)
+        mean_mse[target] = float(np.mean((y["test"][:, t] - baselines[target]["mean"]) ** 2))
 
     selection: dict[str, list[dict[str, Any]]] = {target: [] for target in targets}
     cca: dict[str, list[dict[str, Any]]] = {target: [] for target in targets}
-    halves = dev_halves(manifests["dev"]["speaker_id"].to_numpy(dtype=str), int(cfg["seed"]))
-    mean_mse = {target: float(mean_predictor[target]["mse"]["value"] or 0.0) for target in targets}
+    conditioned = [t for t, target in enumerate(targets) if conditions_on_duration(target)]
     with open_activations(activation_paths, manifests) as acts:
         taps = acts["train"].layer_names
         tap_dims = []
@@ -165,6 +186,12 @@ def _probe_model(
                     x["train"], y["train"], x["dev"], y["dev"], x["test"], mlp_settings, halves
                 ),
             }
+            conditional = fit_conditional(x, basis, y, probes_cfg["ridge_alphas"], halves)
+            for t in conditioned:
+                target, test_runs = targets[t], conditional.test_runs(t)
+                predictions[prediction_key(target, CONDITIONAL, tap)] = test_runs
+                metrics = regression_metrics(y["test"][:, t], test_runs, boot)
+                rows += _csv_rows(model, tap, index, target, CONDITIONAL, metrics)
             scores = cca_scores(
                 eigen,
                 x["train"],
@@ -224,7 +251,6 @@ def _probe_model(
             "tap_dims": tap_dims,
             "targets": targets,
             "n_utterances": {split: len(manifests[split]) for split in SPLITS},
-            "mean_predictor": mean_predictor,
             "selection": selection,
             "best": best,
             "cca": cca,
@@ -233,6 +259,34 @@ def _probe_model(
         },
     )
     write_atomic(out_csv, lambda handle: handle.write(buffer.getvalue().encode("utf-8")))
+
+
+def _baselines(
+    manifests: Mapping[str, pd.DataFrame],
+    y: Mapping[str, np.ndarray],
+    basis: Mapping[str, np.ndarray],
+    targets: list[str],
+    alphas: list[float],
+    halves: np.ndarray,
+) -> dict[str, dict[str, np.ndarray]]:
+    """Per target, the test predictions of each nuisance baseline it allows: the training
+    mean, each duration feature alone (fitted as the probes are), and the whole duration basis
+    by least squares (the reference of the conditional probes)."""
+    out: dict[str, dict[str, np.ndarray]] = {
+        target: {"mean": np.full(len(y["test"]), y["train"][:, t].mean())}
+        for t, target in enumerate(targets)
+    }
+    features = {split: baseline_features(manifests[split]) for split in SPLITS}
+    for name in features["train"]:
+        fit = fit_baseline({s: features[s][name] for s in SPLITS}, y, alphas, halves)
+        for t, target in enumerate(targets):
+            if name in allowed_baselines(target):
+                out[target][name] = fit.test_predictions[t]
+    on_basis = Residualiser.fit(basis["train"], y["train"]).fitted(basis["test"])
+    for t, target in enumerate(targets):
+        if conditions_on_duration(target):
+            out[target]["duration_basis"] = on_basis[:, t]
+    return out
 
 
 def _selection_fields(fit: RidgeFit | MLPFit, t: int, y_dev: np.ndarray) -> dict[str, Any]:

@@ -1,0 +1,118 @@
+"""Rate beyond duration: nuisance baselines and conditional probes.
+
+Pooled activations of almost any network encode how long an utterance is, and CPS = n / T is
+partly a function of duration, so a probe can score on CPS without tracking rate. Two answers:
+
+- Baselines, fitted like the probes (standardised, ridge with alpha chosen on dev): the mean
+  predictor, log-duration alone, and log voiced duration alone. A basis that defines the target
+  by construction is never used (n_chars with duration gives CPS exactly; log-duration gives
+  duration).
+- Conditional probing: R² of a probe on [duration basis, tap] minus R² of the basis alone. The
+  basis B (log duration and log voiced duration, with an intercept) is not penalised and the
+  tap X is, which by the Frisch-Waugh-Lovell theorem is ridge of the residual target M y on
+  the residual features M X, M = I - B (B'B)^-1 B' fitted on train:
+
+      ŷ = B β + (X - B Γ) w,   β = OLS of y on B,  Γ = OLS of X on B,  w = ridge(M y, M X).
+
+  The difference of test R² between this and the basis alone is what the tap adds beyond
+  duration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from rateprobe.probing.ridge import RidgeFit, Standardiser, fit_ridge, gram_eigen
+
+# A VAD can find very little speech; the floor keeps the logarithm finite.
+MIN_SECONDS = 0.01
+# Columns a baseline reads, and the targets it may not explain (they are defined by it).
+BASELINE_COLUMNS = {"log_duration": "duration_s", "voiced_duration": "voiced_duration_s"}
+DEFINED_BY = {"log_duration": {"duration_s"}, "voiced_duration": {"voiced_duration_s"}}
+
+
+def log_seconds(frame: pd.DataFrame, column: str) -> np.ndarray:
+    return np.log(np.maximum(frame[column].to_numpy(dtype=np.float64), MIN_SECONDS))
+
+
+def baseline_features(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each baseline's features (n, 1), for the baselines whose column the manifest has."""
+    return {
+        name: log_seconds(frame, column)[:, None]
+        for name, column in BASELINE_COLUMNS.items()
+        if column in frame.columns
+    }
+
+
+def duration_basis(frame: pd.DataFrame) -> np.ndarray:
+    """(n, k) log duration and, when known, log voiced duration: what rate is conditioned on."""
+    return np.concatenate(list(baseline_features(frame).values()), axis=1)
+
+
+def allowed_baselines(target: str) -> list[str]:
+    """The baselines that do not define `target` by construction."""
+    return [name for name in BASELINE_COLUMNS if target not in DEFINED_BY[name]]
+
+
+def conditions_on_duration(target: str) -> bool:
+    """Whether 'beyond duration' means anything for the target (not for duration itself)."""
+    return all(target not in defined for defined in DEFINED_BY.values())
+
+
+@dataclass(frozen=True)
+class Residualiser:
+    """Least squares on the basis (with an intercept), fitted on train."""
+
+    coefficients: np.ndarray  # (k + 1, m): intercept first
+
+    @classmethod
+    def fit(cls, basis: np.ndarray, values: np.ndarray) -> Residualiser:
+        design = np.c_[np.ones(len(basis)), basis]
+        return cls(np.linalg.lstsq(design, values, rcond=None)[0])
+
+    def fitted(self, basis: np.ndarray) -> np.ndarray:
+        return np.c_[np.ones(len(basis)), basis] @ self.coefficients
+
+
+def fit_baseline(
+    features: Mapping[str, np.ndarray],
+    targets: Mapping[str, np.ndarray],
+    alphas: list[float],
+    dev_halves: np.ndarray,
+) -> RidgeFit:
+    """A baseline probe on its few features, fitted exactly as the tap probes are."""
+    standardiser = Standardiser.fit(features["train"])
+    x = {split: standardiser.transform(values) for split, values in features.items()}
+    eigen = gram_eigen(x["train"], targets["train"])
+    return fit_ridge(eigen, x["dev"], targets["dev"], x["test"], alphas, dev_halves)
+
+
+def fit_conditional(
+    standardised_tap: Mapping[str, np.ndarray],
+    basis: Mapping[str, np.ndarray],
+    targets: Mapping[str, np.ndarray],
+    alphas: list[float],
+    dev_halves: np.ndarray,
+) -> RidgeFit:
+    """Ridge on [basis, tap] with only the tap penalised (see the module docstring); targets
+    (n, n_targets). Dev and test predictions include the basis part."""
+    on_features = Residualiser.fit(basis["train"], standardised_tap["train"])
+    on_targets = Residualiser.fit(basis["train"], targets["train"])
+    residual = {s: x - on_features.fitted(basis[s]) for s, x in standardised_tap.items()}
+    base = {s: on_targets.fitted(basis[s]) for s in standardised_tap}
+    eigen = gram_eigen(residual["train"], targets["train"] - base["train"])
+    fit = fit_ridge(
+        eigen, residual["dev"], targets["dev"] - base["dev"], residual["test"], alphas, dev_halves
+    )
+    return RidgeFit(
+        alphas=fit.alphas,
+        chosen_alpha=fit.chosen_alpha,
+        dev_mse=fit.dev_mse,
+        crossfit_dev_mse=fit.crossfit_dev_mse,
+        dev_predictions=fit.dev_predictions + base["dev"].T,
+        test_predictions=fit.test_predictions + base["test"].T,
+    )
