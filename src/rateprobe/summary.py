@@ -507,6 +507,21 @@ def _plausibility(verification: dict[str, Any], reference: dict[str, Any] | None
     return fields
 
 
+def _erasure_fields(
+    name: str, erasure: dict[str, Any] | None, decisions: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The EER once the CPS subspace is erased from the embedding (LEACE, fitted on train),
+    and the decision on its paired change (> 0: verification relied on that subspace)."""
+    if erasure is None:
+        return None
+    return {
+        "eer": erasure["eer"],
+        "eer_ci": erasure["eer_ci"],
+        "train_r2_after_erasure": erasure["train_r2_after_erasure"],
+        "eer_change": decisions.get(claim_key(name, "erasure_eer_change")),
+    }
+
+
 def _comparisons(
     names: list[str], target: str, scores: Scores, decisions: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -548,6 +563,7 @@ def claim_key(*parts: str) -> str:
 
 def _claim_tests(
     studied: list[str],
+    pretrained: set[str],
     controls: Mapping[str, list[str]],
     targets: list[str],
     scores: Scores,
@@ -581,6 +597,10 @@ def _claim_tests(
                 scores.r2(a, target, EMBEDDING_TAP), scores.r2(b, target, EMBEDDING_TAP)
             )
     for name in studied:
+        erasure = scores.results[name].analysis.get("erasure")
+        # Whether verification relies on rate is a question about trained encoders only.
+        if erasure is not None and name in pretrained:
+            tests[claim_key(name, "erasure_eer_change")] = erasure["eer_change"]
         own_eer = scores.results[name].eer()
         for control in controls[name]:
             # A lower EER is better: the twin's minus the model's.
@@ -638,6 +658,7 @@ def _model_entry(
         "tap_dims": own.analysis["tap_dims"],
         **_verification_fields(name, own.analysis, controls, decisions),
         **_plausibility(own.analysis["verification"], model_cfg.get("reference_eer")),
+        "erasure": _erasure_fields(name, own.analysis.get("erasure"), decisions),
         "embedding": embedding,
         "layers": {
             target: _layers_section(name, target, controls, scores, decisions) for target in targets
@@ -717,7 +738,8 @@ def build_summary(
     twins = {control for group in controls.values() for control in group}
     studied = [name for name in names if name not in twins] or names
     scores = Scores(results, targets, boot)
-    tests = _claim_tests(studied, controls, targets, scores)
+    pretrained = {n for n in names if models_cfg[n].get("source_kind", "random") != "random"}
+    tests = _claim_tests(studied, pretrained, controls, targets, scores)
     blocked = too_few_speakers_reason(boot.n_speakers, probes["min_test_speakers"])
     decisions = decide(tests, blocked)
     models = {

@@ -516,6 +516,37 @@ def speaker_parts_sentence(summary: Summary) -> Latex | None:
     )
 
 
+def erasure_sentence(summary: Summary) -> Latex | None:
+    """Does verification use rate: the EER change once the CPS subspace is erased."""
+    phrases = []
+    for name in summary["studied_models"]:
+        model = summary["models"][name]
+        erasure = model.get("erasure")
+        if not model.get("pretrained") or not erasure or not erasure.get("eer_change"):
+            continue
+        change = erasure["eer_change"]
+        if change.get("delta") is None:
+            continue
+        numbers = (
+            rf"EER {percent(model['eer'])} $\to$ {percent(erasure['eer'])}, изменение "
+            rf"{number(100 * change['delta'], 1)} {interval(change.get('delta_ci'), 1, 100.0)}"
+            r"~п.\,п."
+        )
+        if change.get("decided") is True:
+            verdict = "верификация опирается на это подпространство"
+        elif change.get("decided") is False:
+            verdict = "без него дикторы различаются даже лучше"
+        else:
+            verdict = "опора верификации на темп не установлена"
+        phrases.append(rf"у {model_ref(name)} {numbers}: {verdict}")
+    if not phrases:
+        return None
+    return Latex(
+        r"После линейного стирания подпространства CPS (LEACE~\cite{leace}, обучено на "
+        rf"обучающей выборке) из эмбеддинга {'; '.join(phrases)}."
+    )
+
+
 def _clauses(parts: list[Latex]) -> Latex:
     return join(parts, sep="; ", last="; ")
 
@@ -555,6 +586,7 @@ def build_claims(summary: Summary) -> dict[str, Any]:
         "sanity": sanity_sentence(summary),
         "health": health_sentence(summary),
         "speaker_parts": speaker_parts_sentence(summary),
+        "erasure": erasure_sentence(summary),
         "cca": cca_summary(studied),
         "classification": classification_summary(studied),
     }

@@ -35,6 +35,7 @@ from rateprobe.analysis.classification import (
     tercile_edges,
     tercile_labels,
 )
+from rateprobe.analysis.erasure import eer_after_erasure
 from rateprobe.analysis.tsne import tsne_map
 from rateprobe.analysis.verification import verification
 from rateprobe.metrics import (
@@ -237,6 +238,15 @@ def _probe_model(
         if values is not None:
             predictions[key] = values
     analyses["verification"] = verification_result
+    if RATE_TARGET in targets:
+        # Does verification use rate? The EER once the CPS subspace fitted on train is erased.
+        erased = eer_after_erasure(
+            embedding["train"], y["train"][:, targets.index(RATE_TARGET)], embedding["test"],
+            boot, chapters,
+        )  # fmt: skip
+        for field in ("eer_draws", "eer_jackknife"):
+            erased.pop(field, None)
+        analyses["erasure"] = erased
 
     frame = pd.DataFrame(rows, columns=list(CSV_COLUMNS))
     buffer = io.StringIO()
