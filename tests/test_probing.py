@@ -21,7 +21,7 @@ from sklearn.linear_model import Ridge
 
 from rateprobe.probing.data import ProbeInputError
 from rateprobe.probing.mlp import MLPSettings, fit_mlp
-from rateprobe.probing.ridge import Standardiser, fit_ridge, gram_eigen
+from rateprobe.probing.ridge import Standardiser, fit_ridge, gram_eigen, one_standard_error_choice
 from rateprobe.probing.run import CSV_COLUMNS
 
 torch.set_num_threads(1)
@@ -216,3 +216,13 @@ def test_missing_target_column_is_named(tmp_path: Path) -> None:
     out = tmp_path / "out"
     with pytest.raises(ProbeInputError, match=r"train.csv: no target column\(s\) \['tempo'\]"):
         probe_into(out, "m", activations, manifests, small_config(("cps", "tempo")))
+
+
+def test_one_standard_error_rule_prefers_the_stronger_shrinkage_within_noise() -> None:
+    # Alphas ascend. Target 0: alpha 0 is least (mean 1.0, SE 0.5 over 4 utterances), alpha 1
+    # is within one SE (1.4), alpha 2 is not (2.0): alpha 1. Target 1: a clear minimum at
+    # alpha 0 with no noise: alpha 0.
+    errors = np.zeros((3, 2, 4))
+    errors[:, 0] = [[0.0, 2.0, 0.0, 2.0], [1.4, 1.4, 1.4, 1.4], [2.0, 2.0, 2.0, 2.0]]
+    errors[:, 1] = [[1.0] * 4, [1.1] * 4, [3.0] * 4]
+    np.testing.assert_array_equal(one_standard_error_choice(errors), [1, 0])
