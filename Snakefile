@@ -17,6 +17,7 @@ include: "rules/activations.smk"
 include: "rules/probes.smk"
 include: "rules/figures.smk"
 include: "rules/paper.smk"
+include: "rules/interventions.smk"
 
 
 rule all:
@@ -34,3 +35,8 @@ rule manifests:
 rule all_activations:
     input:
         ACTIVATIONS,
+
+
+rule all_interventions:
+    input:
+        INTERVENTION_RESULTS,

@@ -25,6 +25,12 @@ SPLITS = ["train", "dev", "test"]
 MODELS = [m["name"] for m in CFG["models"]]
 MODEL_BY_NAME = {m["name"]: m for m in CFG["models"]}
 ACTIVATIONS = expand("results/activations/{model}/{split}.npz", model=MODELS, split=SPLITS)
+# The causal rate interventions each model's summary entry reads; none when they are disabled.
+INTERVENTION_RESULTS = (
+    expand("results/interventions/{model}.json", model=MODELS)
+    if CFG["interventions"]["enabled"]
+    else []
+)
 
 
 wildcard_constraints:

@@ -6,7 +6,8 @@ import os
 from rateprobe.figures import figure_files
 
 FIGURES = expand(
-    "results/figures/{file}", file=figure_files(list(CFG["probes"]["targets"])).values()
+    "results/figures/{file}",
+    file=figure_files(list(CFG["probes"]["targets"]), bool(INTERVENTION_RESULTS)).values(),
 )
 
 
@@ -16,6 +17,7 @@ rule figures:
         analysis=expand("results/analysis/{model}.json", model=MODELS),
         predictions=expand("results/probes/{model}.predictions.npz", model=MODELS),
         manifests=expand("results/manifests/{split}.csv", split=SPLITS),
+        interventions=INTERVENTION_RESULTS,
         # Redrawing is cheap: a change to the drawing code redraws every figure.
         code=workflow.source_path("../src/rateprobe/figures.py"),
     output:

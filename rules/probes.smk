@@ -37,6 +37,7 @@ rule summary:
         manifests=expand("results/manifests/{split}.csv", split=SPLITS),
         bad_reports=expand("results/manifests/{split}.bad.json", split=SPLITS),
         **{key: expand(path, model=MODELS) for key, path in PROBE_OUTPUTS.items()},
+        interventions=INTERVENTION_RESULTS,
     output:
         report("results/summary.json", category="Summary"),
     params:

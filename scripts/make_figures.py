@@ -13,4 +13,7 @@ with job_log(snakemake.log):
         prediction_paths=dict(zip(models, snakemake.input.predictions, strict=True)),
         manifest_paths=dict(zip(SPLITS, snakemake.input.manifests, strict=True)),
         out_dir=snakemake.params.out_dir,
+        intervention_paths=dict(zip(models, snakemake.input.interventions, strict=True))
+        if snakemake.input.interventions
+        else None,
     )

@@ -12,12 +12,18 @@ with job_log(snakemake.log):
         manifest_paths=dict(zip(SPLITS, snakemake.input.manifests, strict=True)),
         bad_report_paths=dict(zip(SPLITS, snakemake.input.bad_reports, strict=True)),
         model_paths={
-            name: {"csv": csv, "analysis": analysis, "predictions": predictions}
-            for name, csv, analysis, predictions in zip(
+            name: {
+                "csv": csv,
+                "analysis": analysis,
+                "predictions": predictions,
+                "interventions": interventions or None,
+            }
+            for name, csv, analysis, predictions, interventions in zip(
                 models,
                 snakemake.input.csv,
                 snakemake.input.analysis,
                 snakemake.input.predictions,
+                snakemake.input.interventions or [""] * len(models),
                 strict=True,
             )
         },

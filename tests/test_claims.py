@@ -113,3 +113,21 @@ def test_a_random_leader_is_named_as_random() -> None:
     assert random_models, "the fixture should hold a random-initialised studied model"
     comparison["embedding"]["best_model"] = random_models[0]
     assert "(случайные веса)" in build_claims(summary)["headline"]
+
+
+def test_interventions_are_stated_from_their_decisions() -> None:
+    summary = load_fixture()
+    assert summary["interventions"] is not None, "the fixture should hold the interventions"
+    text = build_claims(summary)["interventions"]
+    leader = summary["comparisons"][PRIMARY]["best_model"]
+    slopes = summary["interventions"]["models"][leader]["slopes"]["best"]
+    for kind in ("rate", "pause"):
+        slope = slopes[kind]
+        assert f"{slope['value']:.2f}".replace(".", ",") in text
+        tracks = slope["tracks"]["decided"]
+        assert ("следует причинно" in text) == bool(tracks)
+    for kind in ("rate", "pause"):
+        slopes[kind]["tracks"].update(decided=None)
+    assert "причинная связь не установлена" in build_claims(summary)["interventions"]
+    summary["interventions"] = None
+    assert build_claims(summary)["interventions"] is None

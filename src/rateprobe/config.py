@@ -56,6 +56,13 @@ DEFAULTS: dict[str, Any] = {
         "tsne": {"perplexity": 30, "seed": 0},
         "classification": {"targets": ["sex", "cps_tercile"]},
     },
+    "interventions": {
+        "enabled": True,
+        "rate_factors": [0.8, 0.9, 1.1, 1.25],
+        "pause_gaps": [10, 20],
+        "pad_seconds": 1.0,
+        "utterances_per_speaker": 1,
+    },
     "paper": {
         "title": "Что кодировщики дикторов знают о темпе речи: послойный анализ",
         "author": {"name": "", "affiliation": "", "email": ""},

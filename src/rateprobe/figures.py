@@ -55,7 +55,7 @@ def target_label(target: str) -> str:
     return TARGET_NAMES.get(target, target)
 
 
-def figure_files(targets: list[str]) -> dict[str, str]:
+def figure_files(targets: list[str], interventions: bool = False) -> dict[str, str]:
     """Figure key -> file name under results/figures/ (the summary lists the same)."""
     files = {
         "cps_histogram": "cps_histogram.pdf",
@@ -67,6 +67,8 @@ def figure_files(targets: list[str]) -> dict[str, str]:
     for target in targets:
         files[f"layer_curves_{target}"] = f"layer_curves_{target}.pdf"
         files[f"prediction_{target}"] = f"prediction_{target}.pdf"
+    if interventions:
+        files["interventions"] = "interventions.pdf"
     return files
 
 
@@ -404,12 +406,48 @@ def verification_figure(summary: dict[str, Any], path: Path) -> None:
     _save(fig, path)
 
 
+INTERVENTION_LABELS = {
+    "rate": "темп синтеза",
+    "pause": "паузы",
+    "stretch": "растяжение",
+    "pad": "тишина по краям",
+}
+
+
+def interventions_figure(
+    summary: dict[str, Any], interventions: Mapping[str, dict[str, Any]], path: Path
+) -> None:
+    """Per studied model: the slope of the natural-speech probe's prediction against the
+    manipulated rate at every tap, one curve per intervention, with intervals."""
+    names = [n for n in summary["studied_models"] if n in interventions]
+    target = summary["interventions"]["target"]
+    fig, axes = _panels(len(names), 2)
+    for ax, name in zip(axes, names, strict=False):
+        entries = interventions[name]["slopes"][target]
+        x = np.arange(len(entries))
+        kinds = list(entries[0]["interventions"])
+        for kind, colour in zip(kinds, (MODEL_COLOUR, MLP_COLOUR, CONTROL_COLOUR), strict=False):
+            slopes = [e["interventions"][kind]["slope"] for e in entries]
+            points = [
+                {"value": s["value"], "value_ci": [s["ci_low"], s["ci_high"]]} for s in slopes
+            ]
+            _curve(ax, x, points, "value", color=colour, label=INTERVENTION_LABELS.get(kind, kind))
+        ax.axhline(1.0, color=BASELINE_COLOUR, linestyle=":", label="следует полностью")
+        ax.axhline(0.0, color=CONTROL_COLOUR, linestyle=":")
+        _layer_axis(ax, [e["tap"] for e in entries])
+        ax.set_ylabel("наклон")
+        ax.set_title(name, fontsize=7)
+    _legend_below(fig, axes)
+    _save(fig, path)
+
+
 def make_figures(
     summary_path: str | Path,
     analysis_paths: Mapping[str, str | Path],
     prediction_paths: Mapping[str, str | Path],
     manifest_paths: Mapping[str, str | Path],
     out_dir: str | Path,
+    intervention_paths: Mapping[str, str | Path] | None = None,
 ) -> None:
     """Draw every figure listed by `figure_files` into `out_dir`."""
     summary = json.loads(Path(summary_path).read_text())
@@ -424,7 +462,10 @@ def make_figures(
     }
     out = Path(out_dir)
     targets = summary["run"]["targets"]
-    files = {key: out / name for key, name in figure_files(targets).items()}
+    interventions = {
+        name: json.loads(Path(p).read_text()) for name, p in (intervention_paths or {}).items()
+    }
+    files = {key: out / name for key, name in figure_files(targets, bool(interventions)).items()}
     with plt.style.context(STYLE):
         cps_histogram(manifests, files["cps_histogram"])
         tsne_figure(summary, analyses, manifests["test"]["cps"].to_numpy(float), files["tsne"])
@@ -434,3 +475,5 @@ def make_figures(
         for target in targets:
             layer_curves(summary, target, files[f"layer_curves_{target}"])
             prediction_figure(summary, predictions, target, files[f"prediction_{target}"])
+        if interventions:
+            interventions_figure(summary, interventions, files["interventions"])

@@ -90,7 +90,13 @@ def _regression_fields(records: Mapping[str, Mapping[str, Any]]) -> dict[str, An
 class ModelResults:
     """One model's probe table, analysis JSON and test predictions."""
 
-    def __init__(self, csv: str | Path, analysis: str | Path, predictions: str | Path) -> None:
+    def __init__(
+        self,
+        csv: str | Path,
+        analysis: str | Path,
+        predictions: str | Path,
+        interventions: str | Path | None = None,
+    ) -> None:
         table = pd.read_csv(csv, dtype={"tap": str, "target": str, "probe": str})
         self.metrics: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {}
         for row in table.itertuples(index=False):
@@ -101,6 +107,17 @@ class ModelResults:
         with np.load(predictions, allow_pickle=False) as archive:
             self.predictions = {key: archive[key] for key in archive.files}
         self.taps: list[str] = self.analysis["taps"]
+        self.interventions = (
+            None if interventions is None else json.loads(Path(interventions).read_text())
+        )
+
+    def intervention_slopes(self, target: str, tap: str) -> dict[str, Any]:
+        """Per intervention kind, the slope of the natural-speech probe's prediction against
+        the manipulated rate at `tap` ({} without interventions)."""
+        if self.interventions is None or target not in self.interventions["slopes"]:
+            return {}
+        entry = next(e for e in self.interventions["slopes"][target] if e["tap"] == tap)
+        return {kind: result["slope"] for kind, result in entry["interventions"].items()}
 
     def selection(self, target: str, tap: str) -> dict[str, Any]:
         return self.analysis["selection"][target][self.taps.index(tap)]
@@ -597,6 +614,7 @@ def _claim_tests(
                 scores.r2(a, target, EMBEDDING_TAP), scores.r2(b, target, EMBEDDING_TAP)
             )
     for name in studied:
+        tests.update(_intervention_tests(name, scores.results[name]))
         erasure = scores.results[name].analysis.get("erasure")
         # Whether verification relies on rate is a question about trained encoders only.
         if erasure is not None and name in pretrained:
@@ -613,6 +631,67 @@ def _claim_tests(
                 key = claim_key(name, "classification", EMBEDDING_TAP, task)
                 tests[key] = result["above_chance"]
     return tests
+
+
+def _intervention_taps(results: ModelResults) -> dict[str, str]:
+    """The taps whose causal response the paper reports: the dev-chosen best for the rate
+    target, and the final embedding."""
+    best = results.best(RATE_TARGET)
+    return {EMBEDDING_TAP: EMBEDDING_TAP} | ({"best": best["tap"]} if best else {})
+
+
+def _intervention_tests(name: str, results: ModelResults) -> dict[str, dict[str, Any]]:
+    """Two claims per (tap, intervention): the probe's prediction follows the manipulated rate
+    (slope > 0) and does not follow it fully (slope < 1, tested as 1 - slope > 0)."""
+    tests = {}
+    for label, tap in _intervention_taps(results).items():
+        for kind, slope in results.intervention_slopes(RATE_TARGET, tap).items():
+            if slope.get("value") is None:
+                continue
+            key = claim_key(name, RATE_TARGET, "intervention", label, kind)
+            tests[f"{key}/tracks"] = {**slope, "p_value": slope["p_zero"]}
+            tests[f"{key}/partial"] = {
+                "value": 1.0 - slope["value"],
+                "ci_low": None if slope["ci_high"] is None else 1.0 - slope["ci_high"],
+                "ci_high": None if slope["ci_low"] is None else 1.0 - slope["ci_low"],
+                "p_value": slope["p_one"],
+            }
+    return tests
+
+
+def _interventions_section(
+    names: list[str], results: Mapping[str, ModelResults], decisions: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """Causal rate interventions of the studied models: slopes at the best tap and the
+    embedding with their decisions, embedding drift across rates, EER across rates."""
+    done = [name for name in names if results[name].interventions is not None]
+    if not done:
+        return None
+    models = {}
+    for name in done:
+        own = results[name]
+        slopes = {}
+        for label, tap in _intervention_taps(own).items():
+            key = claim_key(name, RATE_TARGET, "intervention", label)
+            slopes[label] = {
+                "tap": tap,
+                **{
+                    kind: {
+                        **slope,
+                        "tracks": decisions.get(f"{key}/{kind}/tracks"),
+                        "partial": decisions.get(f"{key}/{kind}/partial"),
+                    }
+                    for kind, slope in own.intervention_slopes(RATE_TARGET, tap).items()
+                },
+            }
+        data = own.interventions or {}
+        models[name] = {
+            "slopes": slopes,
+            "drift": data["drift"],
+            "verification": data["verification"],
+        }
+    first = results[done[0]].interventions or {}
+    return {"target": RATE_TARGET, "conditions": first["conditions"], "models": models}
 
 
 def _software() -> dict[str, str]:
@@ -759,7 +838,13 @@ def build_summary(
             target: _comparisons(studied, target, scores, decisions) for target in targets
         },
         "sanity": _sanity(models, targets),
-        "figures": {key: f"figures/{file}" for key, file in figure_files(targets).items()},
+        "interventions": _interventions_section(studied, results, decisions),
+        "figures": {
+            key: f"figures/{file}"
+            for key, file in figure_files(
+                targets, any(r.interventions for r in results.values())
+            ).items()
+        },
     }
 
 

@@ -547,6 +547,59 @@ def erasure_sentence(summary: Summary) -> Latex | None:
     )
 
 
+INTERVENTION_NAMES = {
+    "rate": "темп синтеза",
+    "pause": "паузы между словами",
+    "stretch": "растяжение во времени",
+    "pad": "тишина по краям",
+}
+
+
+def _slope_phrase(summary: Summary, kind: str, slope: dict[str, Any]) -> Latex:
+    name = INTERVENTION_NAMES.get(kind, escape(kind))
+    numbers = rf"{number(slope['value'])} {interval([slope['ci_low'], slope['ci_high']])}"
+    tracks, partial = slope.get("tracks") or {}, slope.get("partial") or {}
+    if not _decidable(summary):
+        verdict = "точечная оценка"
+    elif tracks.get("decided") is True:
+        verdict = (
+            "следует причинно, но не полностью"
+            if partial.get("decided") is True
+            else "следует причинно"
+        )
+    else:
+        verdict = "причинная связь не установлена"
+    return Latex(rf"{name}: {numbers}, {verdict}")
+
+
+def interventions_sentence(summary: Summary) -> Latex | None:
+    """What changing only the rate does to the leader's probe, embedding and verification."""
+    section = summary.get("interventions")
+    target = primary_target(summary)
+    leader = summary["comparisons"][target]["best_model"]
+    if not section or leader not in section["models"]:
+        return None
+    model = section["models"][leader]
+    best = model["slopes"].get("best") or model["slopes"]["embedding"]
+    kinds = [k for k in best if k != "tap" and best[k].get("value") is not None]
+    if not kinds:
+        return None
+    slopes = join([_slope_phrase(summary, kind, best[kind]) for kind in kinds], sep="; ")
+    ratios = [c["ratio"]["value"] for c in model["drift"]["conditions"] if c["ratio"]["value"]]
+    drift = (
+        rf" Эмбеддинг того же высказывания при этом сдвигается на "
+        rf"{number(min(ratios))}--{number(max(ratios))} среднего расстояния между дикторами."
+        if ratios
+        else ""
+    )
+    return Latex(
+        rf"Если изменить только темп тестовых высказываний (рис.~\ref{{fig:interventions}}), "
+        rf"проба слоя \texttt{{{escape(best['tap'])}}} у {model_ref(leader)}, обученная на "
+        rf"естественной речи, следует за ним с наклоном: "
+        rf"{slopes}.{drift}"
+    )
+
+
 def _clauses(parts: list[Latex]) -> Latex:
     return join(parts, sep="; ", last="; ")
 
@@ -587,6 +640,7 @@ def build_claims(summary: Summary) -> dict[str, Any]:
         "health": health_sentence(summary),
         "speaker_parts": speaker_parts_sentence(summary),
         "erasure": erasure_sentence(summary),
+        "interventions": interventions_sentence(summary),
         "cca": cca_summary(studied),
         "classification": classification_summary(studied),
     }

@@ -1,0 +1,77 @@
+# Stage: causal rate interventions. See docs/interfaces.md for the files it reads and writes.
+# Probing is correlational; here only the rate changes. Test utterances are made again at other
+# rates (synthetic: espeak-ng re-synthesis at other speeds and with longer pauses; LibriSpeech:
+# pitch-preserving time-stretch and silence padding), labelled like any split, and fed to every
+# model; ridge probes trained on natural speech then read them (rateprobe.interventions,
+# rateprobe.analysis.interventions).
+
+from rateprobe.corpus.splits import synthetic_report
+
+INTERVENTIONS = CFG["interventions"]
+
+
+rule intervention_manifest:
+    input:
+        manifest="results/manifests/test.csv",
+        report=[synthetic_report(CORPUS["root"])] if CORPUS["kind"] == "synthetic" else [],
+        # The variants are what this code makes: a change to it makes them again.
+        code=workflow.source_path("../src/rateprobe/interventions.py"),
+    output:
+        manifest="results/interventions/manifest.csv",
+        audio=directory("data/interventions"),
+    params:
+        settings=INTERVENTIONS,
+        kind=CORPUS["kind"],
+        vad=CFG["vad"],
+        seed=CFG["seed"],
+    threads: 2
+    log:
+        "logs/intervention_manifest.log",
+    conda:
+        "../envs/rateprobe.yaml"
+    script:
+        "../scripts/make_interventions.py"
+
+
+rule extract_intervention_activations:
+    input:
+        manifest="results/interventions/manifest.csv",
+        checkpoint=lambda wildcards: checkpoint_inputs(MODEL_BY_NAME[wildcards.model]),
+    output:
+        "results/interventions/activations/{model}.npz",
+    params:
+        model=lambda wildcards: MODEL_BY_NAME[wildcards.model],
+        settings=CFG["activations"],
+    # As extract_activations: every core, one extraction at a time.
+    threads: GIVEN_CORES
+    resources:
+        mem_mb=8000,
+    log:
+        "logs/extract_intervention_activations/{model}.log",
+    conda:
+        "../envs/rateprobe.yaml"
+    script:
+        "../scripts/extract_activations.py"
+
+
+rule intervention_analysis:
+    input:
+        manifest="results/interventions/manifest.csv",
+        activations="results/interventions/activations/{model}.npz",
+        natural_manifests=expand("results/manifests/{split}.csv", split=["train", "test"]),
+        natural_activations=expand(
+            "results/activations/{{model}}/{split}.npz", split=["train", "test"]
+        ),
+        analysis="results/analysis/{model}.json",
+        code=workflow.source_path("../src/rateprobe/analysis/interventions.py"),
+    output:
+        "results/interventions/{model}.json",
+    params:
+        bootstrap=CFG["probes"]["bootstrap"],
+    threads: 1
+    log:
+        "logs/intervention_analysis/{model}.log",
+    conda:
+        "../envs/rateprobe.yaml"
+    script:
+        "../scripts/intervention_analysis.py"

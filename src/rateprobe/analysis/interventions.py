@@ -1,0 +1,563 @@
+"""What the representation does when only the rate changes (results/interventions/{model}.json).
+
+The variants of test utterances (rateprobe.interventions) go through every model; three
+measurements read them.
+
+Slope. Per tap and target, the ridge probe is refitted on the natural TRAIN activations with
+the alpha the probing stage chose on dev for that tap and target (results/analysis/{model}.json,
+selection[target][i].ridge.alpha): the same standardisation and the same closed-form fit, so on
+natural test utterances it reproduces the probing stage's ridge predictions. It then predicts
+every variant v of source utterance u. Within each source, Δp_v = p_v - p_u and
+Δy_v = y_v - y_u (prediction and true label minus the source's natural ones), and the slope is
+the pooled least-squares fit through the origin, b = Σ Δp Δy / Σ Δy², per intervention kind
+(all its factors together). b = 1: the probe's reading follows the manipulated rate one for
+one, i.e. the representation moves along the rate direction learned from natural speech as much
+as natural rate differences would move it; b = 0: the rate change leaves that direction alone.
+Differencing within a source cancels everything the variant shares with its source (speaker,
+text, the probe's bias for that utterance). An intervention that moves a target by less than
+MIN_TARGET_CHANGE (root mean square of Δy / y_u) has no slope (null, with the reason): padding
+is built to leave the articulation rate alone. The standardiser clips each feature to its
+training range, so responses beyond what natural speech spans can only shrink the slope (on the
+demo, variants had features clipped about as often as natural test utterances: 2.6 % against
+2.2 % of Resemblyzer's lstm1 entries).
+
+The MLP probes are not used: a slope reads the probe's response along one fixed direction,
+which a linear readout has by construction, while an MLP's response to inputs off the natural
+distribution (a time-stretched utterance) is unconstrained and differs between its seeds; and
+its fitted weights are not stored, so it would have to be trained again with early stopping on
+dev, three seeds per tap and target, for one number each.
+
+Drift. For the final embedding, 1 - cos(e_u, e_v) between a source's natural embedding and its
+variant, averaged over the variants of each (intervention, factor), and its ratio to the mean
+cosine distance between natural test utterances of different speakers: a ratio of 0.5 means the
+rate change moves the embedding half as far as changing the speaker does.
+
+Verification across rates. Trials pair an enrolment utterance e (any natural test utterance)
+with a test utterance that is the variant v of another source utterance u != e: targets when e
+and u share the speaker (across chapters when any such trial exists, as
+rateprobe.analysis.verification does), non-targets otherwise. The EER of these trials stands
+beside the EER of the same trials scored with u's natural embedding in place of v, and their
+paired difference. It needs a test speaker with at least two natural utterances.
+
+Intervals: 95 %, speaker bootstrap over the test speakers (probes.bootstrap: the same resamples
+as the probing stage's test metrics). The slope and the mean drift are ratios of per-speaker
+sums, so `metrics.cluster_estimates` gives them studentised intervals (the better-covering
+kind, see rateprobe.metrics), and p-values of slope = 0 and slope = 1 from the same. The
+between-speaker distance is a mean over pairs of speakers, no function of per-speaker sums: its
+draws weight the pair of speakers (a, b) by c_a c_b, as verification weights non-target trials;
+it, the drift ratio (ratio of paired draws) and the EERs get BCa intervals, as the EER does in
+the probing stage.
+
+JSON keys (every float plain; a number that cannot be computed is null with `<key>_reason`):
+
+- `model`, `targets` (the probing targets the manifests hold), `taps`;
+- `n_sources`, `n_variants`, `n_speakers` (test speakers), `speakers_with_sources`;
+- `probe`: how the slope's probe is fitted (`kind`, `trained_on`, `alpha`);
+- `bootstrap`: `n`, `seed`, and `intervals` (which interval each measure gets);
+- `conditions`: per (`intervention`, `factor`): `n_variants` and `true_change[target]` =
+  {`ratio_mean`, `ratio_min`, `ratio_max`} of variant / natural label, the manipulation as
+  measured;
+- `slopes[target]`: one entry per tap in network order: `tap`, `index`, `alpha`,
+  `natural_test_r2` (the refitted probe on natural test utterances), and
+  `interventions[kind]` = {`slope`: {`value`, `ci_low`, `ci_high`, `p_zero`, `p_one`},
+  `n_variants`, `n_outside_train_range` (variants whose label lies beyond the natural train
+  range, where the clipped standardisation can only under-read), `target_change` (RMS
+  relative change of the label), `mean_target_shift`, `mean_prediction_shift` (mean Δy and
+  Δp, target units)};
+- `drift`: `tap` (the embedding), `between_speaker_distance` {`value`, `ci_low`, `ci_high`},
+  `conditions`: per (`intervention`, `factor`): `n_variants`, `drift` and `ratio`
+  ({`value`, `ci_low`, `ci_high`});
+- `verification`: `target_trials` (which same-speaker trials count), `conditions`: per
+  (`intervention`, `factor`): `n_target_trials`, `n_nontarget_trials`, `eer` and
+  `natural_eer` ({`value`, `ci_low`, `ci_high`}), `difference` (eer - natural_eer, with
+  `p_value`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rateprobe.analysis.verification import equal_error_rate
+from rateprobe.metrics import Estimate, SpeakerBootstrap, cluster_estimates, speaker_bootstrap
+from rateprobe.probing.data import EMBEDDING_TAP, open_activations, read_manifest, target_matrix
+from rateprobe.probing.io import write_json
+from rateprobe.probing.ridge import Standardiser, gram_eigen
+
+MIN_TARGET_CHANGE = 0.05
+INTERVALS = {
+    "slope": "studentised",
+    "drift": "studentised",
+    "between_speaker_distance": "BCa",
+    "ratio": "BCa",
+    "eer": "BCa",
+}
+CROSS_CHAPTER = "cross-chapter"
+ALL_SAME_SPEAKER = "all same-speaker pairs"
+
+
+@dataclasses.dataclass(frozen=True)
+class Variants:
+    """The variant rows, each tied to its source's row in the natural test manifest."""
+
+    source_row: np.ndarray  # (m,) row of the source in the test manifest
+    speaker_index: np.ndarray  # (m,) the source's speaker in the bootstrap's speaker order
+    intervention: np.ndarray  # (m,) str
+    factor: np.ndarray  # (m,) float
+
+    def conditions(self) -> list[tuple[str, float]]:
+        """The (intervention, factor) pairs present, sorted."""
+        pairs = zip(self.intervention.tolist(), self.factor.tolist(), strict=True)
+        return sorted(set(pairs))
+
+    def where(self, intervention: str, factor: float | None = None) -> np.ndarray:
+        mask = self.intervention == intervention
+        return mask if factor is None else mask & (self.factor == factor)
+
+
+def pair_variants(variants: pd.DataFrame, test: pd.DataFrame, boot: SpeakerBootstrap) -> Variants:
+    """Tie each variant to its source in `test`; every source must be a test utterance."""
+    rows = pd.Series(np.arange(len(test)), index=test["utt_id"].to_numpy(dtype=str))
+    sources = variants["source_utt_id"].to_numpy(dtype=str)
+    unknown = sorted(set(sources) - set(rows.index))
+    if unknown:
+        raise ValueError(f"intervention sources not in the test manifest: {unknown[:5]}")
+    source_row = rows.loc[sources].to_numpy()
+    return Variants(
+        source_row=source_row,
+        speaker_index=boot.speaker_index[source_row],
+        intervention=variants["intervention"].to_numpy(dtype=str),
+        factor=variants["factor"].to_numpy(dtype=np.float64),
+    )
+
+
+def _with_rows(boot: SpeakerBootstrap, speaker_index: np.ndarray) -> SpeakerBootstrap:
+    """The same resamples, for rows whose speakers are `speaker_index`."""
+    return dataclasses.replace(boot, speaker_index=speaker_index)
+
+
+def _slope_from_sums(sums: np.ndarray) -> dict[str, np.ndarray]:
+    """b = Σ Δp Δy / Σ Δy² from sums [..., 2] = (Σ Δp Δy, Σ Δy²)."""
+    return {"slope": sums[..., 0] / sums[..., 1]}
+
+
+def _mean_from_sums(sums: np.ndarray) -> dict[str, np.ndarray]:
+    """Σ x / n from sums [..., 2] = (Σ x, n)."""
+    return {"mean": sums[..., 0] / sums[..., 1]}
+
+
+def slope_estimate(
+    delta_prediction: np.ndarray,
+    delta_true: np.ndarray,
+    speaker_index: np.ndarray,
+    boot: SpeakerBootstrap,
+) -> Estimate:
+    """Least squares through the origin of Δp on Δy, pooled over rows, as a studentised
+    speaker-bootstrap Estimate (rows' speakers in `speaker_index`)."""
+    terms = np.stack([delta_prediction * delta_true, delta_true**2], axis=1)
+    per_speaker = _with_rows(boot, speaker_index).speaker_sums(terms)
+    return cluster_estimates(per_speaker, boot, _slope_from_sums)["slope"]
+
+
+def slope_record(estimate: Estimate) -> dict[str, float | None]:
+    """The slope with its interval and the p-values of "slope = 0" and "slope = 1"."""
+    minus_one = Estimate(
+        estimate.point - 1.0,
+        estimate.draws - 1.0,
+        estimate.jackknife - 1.0,
+        estimate.resample_deviations,
+    )
+    return {**estimate.record(), "p_zero": estimate.p_value(), "p_one": minus_one.p_value()}
+
+
+def row_mean_estimate(
+    values: np.ndarray, speaker_index: np.ndarray, boot: SpeakerBootstrap
+) -> Estimate:
+    """The mean of per-row values as a studentised speaker-bootstrap Estimate."""
+    terms = np.stack([values, np.ones_like(values)], axis=1)
+    per_speaker = _with_rows(boot, speaker_index).speaker_sums(terms)
+    return cluster_estimates(per_speaker, boot, _mean_from_sums)["mean"]
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float64)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.where(norms > 0, norms, 1.0)
+
+
+def cosine_drift(natural: np.ndarray, manipulated: np.ndarray) -> np.ndarray:
+    """1 - cos between matching rows of two embedding matrices."""
+    return 1.0 - np.sum(_unit(natural) * _unit(manipulated), axis=1)
+
+
+def _speaker_weightings(boot: SpeakerBootstrap) -> np.ndarray:
+    """Rows: the full sample, every resample's counts, then each leave-one-speaker-out."""
+    n = boot.n_speakers
+    return np.vstack([np.ones((1, n)), boot.counts, 1.0 - np.eye(n)])
+
+
+def _estimate_from_weightings(values: np.ndarray, boot: SpeakerBootstrap) -> Estimate:
+    """An Estimate (BCa) from a statistic evaluated on `_speaker_weightings(boot)`."""
+    n_draws = len(boot.counts)
+    return Estimate(float(values[0]), values[1 : n_draws + 1], values[n_draws + 1 :])
+
+
+def between_speaker_distance(embeddings: np.ndarray, boot: SpeakerBootstrap) -> Estimate:
+    """Mean cosine distance between utterances of different speakers (rows in `boot`'s order).
+
+    With S[a, b] the sum of distances between utterances of speakers a != b and N[a, b] their
+    number of pairs, a weighting c of the speakers gives c'Sc / c'Nc.
+    """
+    unit = _unit(embeddings)
+    onehot = np.eye(boot.n_speakers)[boot.speaker_index]
+    sums = onehot.T @ (1.0 - unit @ unit.T) @ onehot
+    pairs = np.outer(onehot.sum(axis=0), onehot.sum(axis=0))
+    np.fill_diagonal(sums, 0.0)
+    np.fill_diagonal(pairs, 0.0)
+    weights = _speaker_weightings(boot)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = np.einsum("wi,ij,wj->w", weights, sums, weights) / np.einsum(
+            "wi,ij,wj->w", weights, pairs, weights
+        )
+    return _estimate_from_weightings(values, boot)
+
+
+def ratio_estimate(numerator: Estimate, denominator: Estimate) -> Estimate:
+    """numerator / denominator of paired Estimates (same resamples and speakers), BCa."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return Estimate(
+            numerator.point / denominator.point,
+            numerator.draws / denominator.draws,
+            numerator.jackknife / denominator.jackknife,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Trials:
+    """Enrolment (natural test utterance) x test (variant) trials as boolean masks."""
+
+    target: np.ndarray  # (n_enrol, n_variants)
+    nontarget: np.ndarray
+    description: str
+
+
+def mismatch_trials(
+    enrol_speaker: np.ndarray,
+    enrol_chapter: np.ndarray,
+    source_row: np.ndarray,
+) -> Trials:
+    """Trials of every natural test utterance against the variants of other utterances.
+
+    `enrol_*` describe the natural test utterances (speaker index, chapter); `source_row`
+    gives each variant's source among them. Same-speaker trials count across chapters when
+    any such trial exists; a variant is never scored against its own source.
+    """
+    n_enrol = len(enrol_speaker)
+    other = np.arange(n_enrol)[:, None] != source_row[None, :]
+    same = enrol_speaker[:, None] == enrol_speaker[source_row][None, :]
+    target, description = same & other, ALL_SAME_SPEAKER
+    cross = target & (enrol_chapter[:, None] != enrol_chapter[source_row][None, :])
+    if cross.any():
+        target, description = cross, CROSS_CHAPTER
+    return Trials(target=target, nontarget=~same, description=description)
+
+
+def trial_eer(
+    scores: np.ndarray,
+    trials: Trials,
+    enrol_speaker: np.ndarray,
+    test_speaker: np.ndarray,
+    boot: SpeakerBootstrap,
+) -> Estimate:
+    """EER of the trials with `scores` (n_enrol, n_variants) and its BCa Estimate.
+
+    A resample counts a target trial once per draw of its speaker and a non-target trial once
+    per pair of draws of its two speakers, as rateprobe.analysis.verification does."""
+    target_enrol, target_test = np.nonzero(trials.target)
+    other_enrol, other_test = np.nonzero(trials.nontarget)
+    target_scores = scores[target_enrol, target_test]
+    nontarget_scores = scores[other_enrol, other_test]
+    weights = _speaker_weightings(boot)
+    target_weights = weights[:, test_speaker[target_test]]
+    nontarget_weights = (
+        weights[:, enrol_speaker[other_enrol]] * weights[:, test_speaker[other_test]]
+    )
+    values = np.array(
+        [
+            equal_error_rate(target_scores, nontarget_scores, tw, nw)
+            for tw, nw in zip(target_weights, nontarget_weights, strict=True)
+        ]
+    )
+    return _estimate_from_weightings(values, boot)
+
+
+def ridge_readout(
+    train_features: np.ndarray,
+    train_targets: np.ndarray,
+    alphas: Sequence[float],
+    features: Sequence[np.ndarray],
+) -> list[np.ndarray]:
+    """Predictions (n, n_targets) for each matrix in `features` of ridge probes fitted on train,
+    target t with alphas[t], exactly as rateprobe.probing fits them (Standardiser, gram_eigen)."""
+    standardiser = Standardiser.fit(train_features)
+    eigen = gram_eigen(standardiser.transform(train_features), train_targets)
+    diagonal = np.arange(len(alphas))
+    weights = eigen.weights(np.asarray(alphas, dtype=np.float64))[:, diagonal, diagonal]
+    return [standardiser.transform(f) @ weights + eigen.target_mean for f in features]
+
+
+def chosen_alphas(
+    analysis: Mapping[str, Any], targets: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """{tap: {target: ridge alpha}} from the probing stage's analysis JSON."""
+    alphas: dict[str, dict[str, float]] = {}
+    for target in targets:
+        for entry in analysis["selection"][target]:
+            alphas.setdefault(entry["tap"], {})[target] = float(entry["ridge"]["alpha"])
+    return alphas
+
+
+def _r2(y: np.ndarray, predicted: np.ndarray) -> float | None:
+    variance = float(np.var(y))
+    return 1.0 - float(np.mean((y - predicted) ** 2)) / variance if variance > 0 else None
+
+
+def tap_slopes(
+    natural: np.ndarray,
+    manipulated: np.ndarray,
+    y_natural: np.ndarray,
+    y_manipulated: np.ndarray,
+    train_range: tuple[float, float],
+    variants: Variants,
+    boot: SpeakerBootstrap,
+) -> dict[str, dict[str, Any]]:
+    """Per intervention kind, the slope of one target at one tap: `natural` (n_test,) and
+    `manipulated` (n_variants,) predictions, with their true labels; `train_range` is the
+    target's range on natural train utterances."""
+    source = variants.source_row
+    outside = (y_manipulated < train_range[0]) | (y_manipulated > train_range[1])
+    delta_prediction = manipulated - natural[source]
+    delta_true = y_manipulated - y_natural[source]
+    relative = delta_true / y_natural[source]
+    out = {}
+    for kind in sorted(set(variants.intervention.tolist())):
+        rows = variants.where(kind)
+        change = float(np.sqrt(np.mean(relative[rows] ** 2)))
+        entry: dict[str, Any] = {
+            "n_variants": int(rows.sum()),
+            "n_outside_train_range": int(outside[rows].sum()),
+            "target_change": change,
+            "mean_target_shift": float(np.mean(delta_true[rows])),
+            "mean_prediction_shift": float(np.mean(delta_prediction[rows])),
+        }
+        if change < MIN_TARGET_CHANGE:
+            entry["slope"] = None
+            entry["slope_reason"] = (
+                f"the intervention changes this target by {change:.1%} (RMS), below "
+                f"{MIN_TARGET_CHANGE:.0%}: it is built to leave it alone"
+            )
+        else:
+            estimate = slope_estimate(
+                delta_prediction[rows], delta_true[rows], variants.speaker_index[rows], boot
+            )
+            entry["slope"] = slope_record(estimate)
+        out[kind] = entry
+    return out
+
+
+def drift_analysis(
+    natural: np.ndarray, manipulated: np.ndarray, variants: Variants, boot: SpeakerBootstrap
+) -> dict[str, Any]:
+    """Embedding drift per condition and its ratio to the between-speaker distance."""
+    between = between_speaker_distance(natural, boot)
+    drift = cosine_drift(natural[variants.source_row], manipulated)
+    conditions = []
+    for intervention, factor in variants.conditions():
+        rows = variants.where(intervention, factor)
+        mean = row_mean_estimate(drift[rows], variants.speaker_index[rows], boot)
+        conditions.append(
+            {
+                "intervention": intervention,
+                "factor": factor,
+                "n_variants": int(rows.sum()),
+                "drift": mean.record(),
+                "ratio": ratio_estimate(mean, between).record(),
+            }
+        )
+    return {
+        "tap": EMBEDDING_TAP,
+        "between_speaker_distance": between.record(),
+        "conditions": conditions,
+    }
+
+
+def verification_across_rates(
+    natural: np.ndarray,
+    manipulated: np.ndarray,
+    chapters: np.ndarray,
+    variants: Variants,
+    boot: SpeakerBootstrap,
+) -> dict[str, Any]:
+    """Per condition: the EER of natural enrolment vs manipulated test, beside the same trials
+    with the natural test utterance, and their paired difference."""
+    enrol, test = _unit(natural), _unit(manipulated)
+    conditions = []
+    description = None
+    for intervention, factor in variants.conditions():
+        rows = variants.where(intervention, factor)
+        source = variants.source_row[rows]
+        trials = mismatch_trials(boot.speaker_index, chapters, source)
+        description = trials.description
+        entry: dict[str, Any] = {
+            "intervention": intervention,
+            "factor": factor,
+            "n_target_trials": int(trials.target.sum()),
+            "n_nontarget_trials": int(trials.nontarget.sum()),
+        }
+        conditions.append(entry)
+        reason = _no_eer_reason(trials)
+        if reason is not None:
+            entry.update(eer=None, eer_reason=reason, natural_eer=None, difference=None)
+            entry.update(natural_eer_reason=reason, difference_reason=reason)
+            continue
+        speakers = boot.speaker_index
+        mismatched = trial_eer(enrol @ test[rows].T, trials, speakers, speakers[source], boot)
+        matched = trial_eer(enrol @ enrol[source].T, trials, speakers, speakers[source], boot)
+        entry["eer"] = mismatched.record((0.0, 1.0))
+        entry["natural_eer"] = matched.record((0.0, 1.0))
+        entry["difference"] = mismatched.minus(matched).comparison_record()
+    return {"target_trials": description, "conditions": conditions}
+
+
+def _no_eer_reason(trials: Trials) -> str | None:
+    if not trials.target.any():
+        return "no test speaker has a second natural utterance to enrol with"
+    if not trials.nontarget.any():
+        return "the test split has a single speaker"
+    return None
+
+
+def _conditions(
+    variants: Variants,
+    y_natural: np.ndarray,
+    y_manipulated: np.ndarray,
+    targets: Sequence[str],
+) -> list[dict[str, Any]]:
+    """Per condition, the true change of every target as variant / natural ratios."""
+    ratio = y_manipulated / y_natural[variants.source_row]
+    out = []
+    for intervention, factor in variants.conditions():
+        rows = variants.where(intervention, factor)
+        change = {
+            target: {
+                "ratio_mean": float(np.mean(ratio[rows, t])),
+                "ratio_min": float(np.min(ratio[rows, t])),
+                "ratio_max": float(np.max(ratio[rows, t])),
+            }
+            for t, target in enumerate(targets)
+        }
+        out.append(
+            {
+                "intervention": intervention,
+                "factor": factor,
+                "n_variants": int(rows.sum()),
+                "true_change": change,
+            }
+        )
+    return out
+
+
+def intervention_analysis(
+    model: str,
+    intervention_manifest: str | Path,
+    intervention_activations: str | Path,
+    manifest_paths: Mapping[str, str | Path],
+    activation_paths: Mapping[str, str | Path],
+    analysis_path: str | Path,
+    bootstrap: Mapping[str, Any],
+    out_json: str | Path,
+) -> dict[str, Any]:
+    """Write results/interventions/{model}.json (keys: module docstring).
+
+    `manifest_paths` and `activation_paths` give the natural `train` and `test` splits;
+    `analysis_path` is the probing stage's JSON of this model; `bootstrap` is probes.bootstrap.
+    """
+    analysis = json.loads(Path(analysis_path).read_text(encoding="utf-8"))
+    manifests = {split: read_manifest(manifest_paths[split]) for split in ("train", "test")}
+    manifests["interventions"] = read_manifest(intervention_manifest)
+    targets = [
+        t for t in analysis["targets"] if all(t in frame.columns for frame in manifests.values())
+    ]
+    y = {split: target_matrix(frame, targets) for split, frame in manifests.items()}
+    test = manifests["test"]
+    boot = speaker_bootstrap(
+        test["speaker_id"].to_numpy(dtype=str), int(bootstrap["n"]), int(bootstrap["seed"])
+    )
+    variants = pair_variants(manifests["interventions"], test, boot)
+    alphas = chosen_alphas(analysis, targets)
+    paths = {**activation_paths, "interventions": intervention_activations}
+    slopes: dict[str, list[dict[str, Any]]] = {target: [] for target in targets}
+    with open_activations(paths, manifests) as acts:
+        taps = acts["train"].layer_names
+        for index, tap in enumerate(taps):
+            if tap not in alphas:
+                raise ValueError(f"{analysis_path}: no ridge alpha for tap '{tap}'")
+            natural, manipulated = ridge_readout(
+                acts["train"].tap(tap),
+                y["train"],
+                [alphas[tap][t] for t in targets],
+                [acts["test"].tap(tap), acts["interventions"].tap(tap)],
+            )
+            for t, target in enumerate(targets):
+                slopes[target].append(
+                    {
+                        "tap": tap,
+                        "index": index,
+                        "alpha": alphas[tap][target],
+                        "natural_test_r2": _r2(y["test"][:, t], natural[:, t]),
+                        "interventions": tap_slopes(
+                            natural[:, t],
+                            manipulated[:, t],
+                            y["test"][:, t],
+                            y["interventions"][:, t],
+                            (float(y["train"][:, t].min()), float(y["train"][:, t].max())),
+                            variants,
+                            boot,
+                        ),
+                    }
+                )
+        embedding = {s: acts[s].tap(EMBEDDING_TAP) for s in ("test", "interventions")}
+    chapters = test["chapter_id"].to_numpy(dtype=str)
+    result = {
+        "model": model,
+        "targets": targets,
+        "taps": taps,
+        "n_sources": len(set(variants.source_row.tolist())),
+        "n_variants": len(variants.source_row),
+        "n_speakers": boot.n_speakers,
+        "speakers_with_sources": len(set(variants.speaker_index.tolist())),
+        "probe": {
+            "kind": "ridge",
+            "trained_on": "natural train utterances",
+            "alpha": "chosen on dev by the probing stage, per tap and target",
+        },
+        "bootstrap": {
+            "n": len(boot.counts),
+            "seed": int(bootstrap["seed"]),
+            "intervals": INTERVALS,
+        },
+        "conditions": _conditions(variants, y["test"], y["interventions"], targets),
+        "slopes": slopes,
+        "drift": drift_analysis(embedding["test"], embedding["interventions"], variants, boot),
+        "verification": verification_across_rates(
+            embedding["test"], embedding["interventions"], chapters, variants, boot
+        ),
+    }
+    write_json(out_json, result)
+    return result
