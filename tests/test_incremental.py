@@ -53,7 +53,8 @@ def test_adding_a_model_plans_only_its_jobs(small_study: Path, tmp_path: Path) -
 
     plan = planned_jobs(small_study, "all", configfiles=(bigger,))
 
-    # The new model's three splits and its probes; then everything that gathers all models.
-    assert plan == Counter(
-        {"extract_activations": 3, "probe_model": 1, "summary": 1, "figures": 1} | PAPER_RULES
-    )
+    # The new model's three splits, its probes and its reading of the existing intervention
+    # audio (made once for all models); then everything that gathers all models.
+    own = {"extract_activations": 3, "probe_model": 1}
+    own |= {"extract_intervention_activations": 1, "intervention_analysis": 1}
+    assert plan == Counter(own | {"summary": 1, "figures": 1} | PAPER_RULES)
