@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from rateprobe.config import merge_config
+from rateprobe.config import merge_config, resolve_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -68,10 +68,12 @@ def _model_arch(model: dict[str, Any]) -> str:
     )
 
 
-def study_from_config(configfile: Path) -> tuple[dict[str, list[str]], Counter[str]]:
-    """Subsets per split and number of models per architecture of a LibriSpeech configuration."""
+def study_from_config(configfile: Path) -> tuple[dict[str, tuple[str, float]], Counter[str]]:
+    """Audio to extract per job input (each split, and the test split's intervention variants:
+    every rate factor plus the padded copy, each the length of its source or near it), as
+    (description, hours), and the number of models per architecture (seeded twins expanded)."""
     base = yaml.safe_load((REPO / "config.yaml").read_text())
-    config = merge_config(base, yaml.safe_load(configfile.read_text()) or {})
+    config = resolve_config(merge_config(base, yaml.safe_load(configfile.read_text()) or {}))
     corpus = config["corpus"]
     if corpus["kind"] != "librispeech":
         raise SystemExit(f"{configfile}: corpus.kind is {corpus['kind']}, not librispeech")
@@ -80,7 +82,23 @@ def study_from_config(configfile: Path) -> tuple[dict[str, list[str]], Counter[s
         splits = {"all": list(corpus["carve_by_speaker"]["subsets"])}
     else:
         splits = {split: list(subsets) for split, subsets in corpus["splits"].items()}
-    return splits, Counter(_model_arch(model) for model in config["models"])
+    unknown = sorted({s for subsets in splits.values() for s in subsets} - set(SUBSET_HOURS))
+    if unknown:
+        raise SystemExit(f"unknown LibriSpeech subsets {unknown} (known: {sorted(SUBSET_HOURS)})")
+    inputs = {
+        split: (", ".join(subsets), sum(SUBSET_HOURS[s] for s in subsets))
+        for split, subsets in splits.items()
+    }
+    interventions = config["interventions"]
+    if interventions["enabled"] and "test" in inputs:
+        variants = len(interventions["rate_factors"]) + (1 if interventions["pad_seconds"] else 0)
+        bound = (
+            "every test utterance"
+            if interventions["utterances_per_speaker"] is None
+            else ("at most: every test utterance")
+        )
+        inputs["interventions"] = (f"{variants} variants, {bound}", variants * inputs["test"][1])
+    return inputs, Counter(_model_arch(model) for model in config["models"])
 
 
 def gflop_per_audio_second(arch: str) -> float:
@@ -192,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
 
-    splits, models = study_from_config(args.configfile)
+    inputs, models = study_from_config(args.configfile)
     rtf, rtf_cores = dict(MEASURED_RTF), MEASURED_RTF_CORES
     if args.bench_output:
         bench_rtf, rtf_cores = rtfs_from_bench(args.bench_output)
@@ -203,20 +221,15 @@ def main(argv: list[str] | None = None) -> None:
     missing = sorted(set(models) - set(rtf))
     if missing:
         raise SystemExit(f"no CPU real-time factor for {missing}: pass --rtf ARCH=RTF")
-
-    unknown = sorted({s for subsets in splits.values() for s in subsets} - set(SUBSET_HOURS))
-    if unknown:
-        raise SystemExit(f"unknown LibriSpeech subsets {unknown} (known: {sorted(SUBSET_HOURS)})")
-    audio_s = sum(SUBSET_HOURS[s] * 3600 for subsets in splits.values() for s in subsets)
+    audio_s = sum(hours for _, hours in inputs.values()) * 3600
 
     print(f"command: {' '.join([Path(sys.argv[0]).name, *(argv or sys.argv[1:])])}")
     print(f"machine: {platform.node()} {platform.machine()}, Python {platform.python_version()}")
     print(f"study: {args.configfile}")
-    for split, subsets in splits.items():
-        hours = sum(SUBSET_HOURS[s] for s in subsets)
-        print(f"  {split:5s} {', '.join(subsets)}: {hours:.1f} h of audio")
+    for name, (what, hours) in inputs.items():
+        print(f"  {name:5s} {what}: {hours:.1f} h of audio")
     print(f"  models: {', '.join(f'{n} x {arch}' for arch, n in sorted(models.items()))}")
-    print(f"  extraction jobs: {sum(models.values()) * len(splits)} (model x split)")
+    print(f"  extraction jobs: {sum(models.values()) * len(inputs)} (model x input)")
 
     print(f"\nCPU (RTF measured on {rtf_cores} cores):")
     cpu_s = 0.0
@@ -229,7 +242,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  total {_hours(cpu_s)} = {cpu_s * rtf_cores / 3600:,.0f} core-hours")
     # Jobs are independent (one per model and split), so throughput scales with jobs at once;
     # the longest single job bounds the wall time from below.
-    longest = max(SUBSET_HOURS[s] * 3600 for subsets in splits.values() for s in subsets)
+    longest = max(hours for _, hours in inputs.values()) * 3600
     longest_job = longest * max(rtf[arch] for arch in models)
     for jobs in args.parallel_jobs:
         wall = max(cpu_s / jobs, longest_job)
