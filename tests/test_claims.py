@@ -81,8 +81,12 @@ def test_too_few_test_speakers_replace_every_comparison() -> None:
         summary["models"][name]["beats_controls_eer"] = None
     claims = build_claims(summary)
     comparison, headline = claims["targets"][PRIMARY]["comparison"], claims["headline"]
-    assert "сравнительных выводов не делаем" in comparison
+    assert claims["targets"][PRIMARY]["embedding_comparison"] is None
+    assert "не сравниваются и не ранжируются" in comparison
     assert "Это лишь точечные оценки" in headline
+    # No point estimate reads as a winner.
+    for ranking in ("точнее всех", "первая", " $>$ "):
+        assert ranking not in headline and ranking not in comparison
     for text in (comparison, headline):
         assert "тестовых дикторов 8, меньше порога 20" in text
         assert "значимо" not in text

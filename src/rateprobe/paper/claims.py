@@ -236,8 +236,8 @@ def comparison_sentence(summary: Summary, comparison: dict[str, Any]) -> Latex:
     if len(ranking) < 2:
         return Latex(rf"Сравнивать не с чем: исследована одна модель, {best}.")
     if not _decidable(summary):
-        return Latex(rf"По точечным оценкам $R^2$ лучшего слоя порядок таков: {order}; "
-                     rf"{blocked_clause(summary)}.")  # fmt: skip
+        # No order either: a ranking of point estimates would read as a result.
+        return Latex(rf"Модели не сравниваются и не ранжируются: {too_few_speakers(summary)}.")
     if comparison.get("best_model_clearly_best") is True:
         head = (
             rf"По лучшему слою {best} значимо превосходит каждую из остальных моделей "
@@ -261,7 +261,7 @@ def comparison_sentence(summary: Summary, comparison: dict[str, Any]) -> Latex:
 def embedding_comparison_sentence(summary: Summary, comparison: dict[str, Any]) -> Latex | None:
     """The ranking on the final embeddings (its pairs are left to the table)."""
     by_embedding = comparison.get("embedding")
-    if not by_embedding or len(by_embedding["ranking"]) < 2:
+    if not by_embedding or len(by_embedding["ranking"]) < 2 or not _decidable(summary):
         return None
     order = Latex(" $>$ ".join(model_ref(m) for m in by_embedding["ranking"]))
     leader = model_ref(by_embedding["best_model"])
@@ -442,6 +442,8 @@ def headline(summary: Summary) -> Latex:
     tap_leader = by_tap["best_model"]
     if tap_leader is None:
         return Latex("Ни у одной модели пробы не дали численно здоровой подгонки.")
+    if not _decidable(summary):
+        return unranked_headline(summary, target)
     best = summary["models"][tap_leader]["layers"][target]["best"]
     on_layers = with_beyond_duration(
         Latex(
@@ -461,10 +463,26 @@ def headline(summary: Summary) -> Latex:
             rf"{r2_with_ci(embedding)} ({_leader_qualifier(summary, by_embedding)})"
         )
         on_layers = Latex(f"{on_embedding}; {on_layers}")
-    text = sentence(Latex(on_layers))
-    if not _decidable(summary):
-        return Latex(rf"{text} Это лишь точечные оценки: {too_few_speakers(summary)}.")
-    return text
+    return sentence(Latex(on_layers))
+
+
+def unranked_headline(summary: Summary, target: str) -> Latex:
+    """Too few test speakers to compare: each studied model's numbers, in the configured order
+    and without a ranking, so that no point estimate reads as a winner."""
+    parts = []
+    for name in summary["studied_models"]:
+        layers = summary["models"][name]["layers"][target]
+        if layers["best"] is None:
+            continue
+        parts.append(
+            rf"{_described(summary, name)}: эмбеддинг {r2_with_ci(layers['deepest'])}, лучший по "
+            rf"валидации слой \texttt{{{escape(layers['best']['tap'])}}} "
+            rf"{r2_with_ci(layers['best'])}"
+        )
+    return Latex(
+        rf"Для цели <<{target_name(target)}>> у {'; у '.join(parts)}. Это лишь точечные оценки, "
+        rf"модели не ранжируются: {too_few_speakers(summary)}."
+    )
 
 
 ARCH_NAMES = {
