@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rateprobe.analysis.verification import eer_estimate
 from rateprobe.decisions import ALPHA, CORRECTION, decide, too_few_speakers_reason
 from rateprobe.figures import figure_files
 from rateprobe.metrics import (
@@ -146,14 +147,11 @@ class ModelResults:
 
     def eer(self) -> Estimate | None:
         """The test EER with its speaker resamples (stored beside the predictions)."""
-        eer = self.analysis["verification"]["eer"]
-        if eer is None:
-            return None
-        return Estimate(
-            point=float(eer),
-            draws=self.predictions[EER_DRAWS_KEY],
-            jackknife=self.predictions[EER_JACKKNIFE_KEY],
-        )
+        stored = {
+            "eer_draws": self.predictions.get(EER_DRAWS_KEY),
+            "eer_jackknife": self.predictions.get(EER_JACKKNIFE_KEY),
+        }
+        return eer_estimate(self.analysis["verification"] | stored)
 
 
 class Scores:
@@ -167,6 +165,7 @@ class Scores:
         first = next(iter(results.values()))
         self.y = {target: first.predictions[f"y/{target}"] for target in targets}
         self._cache: dict[tuple[str, str, str], Estimate | None] = {}
+        self._beyond: dict[tuple[str, str, str], dict[str, Any] | None] = {}
 
     def r2(self, model: str, target: str, tap: str) -> Estimate | None:
         """R² of the tap's dev-chosen probe; None when its fits failed or the tap is absent."""
@@ -186,14 +185,18 @@ class Scores:
     def beyond_duration(self, model: str, target: str, tap: str) -> dict[str, Any] | None:
         """R² of the conditional probe (duration basis + tap) minus R² of the basis alone,
         paired; None where the target is not conditioned on duration."""
-        own = self.results[model]
-        key = prediction_key(target, CONDITIONAL, tap)
-        if key not in own.predictions:
-            return None
-        basis = own.baselines(target)["duration_basis"]
-        with_tap = regression_estimates(self.y[target], own.predictions[key], self.boot)["r2"]
-        alone = regression_estimates(self.y[target], basis, self.boot)["r2"]
-        return with_tap.minus(alone).comparison_record()
+        if (model, target, tap) not in self._beyond:
+            own = self.results[model]
+            key = prediction_key(target, CONDITIONAL, tap)
+            record = None
+            if key in own.predictions:
+                basis = own.baselines(target)["duration_basis"]
+                y = self.y[target]
+                with_tap = regression_estimates(y, own.predictions[key], self.boot)["r2"]
+                alone = regression_estimates(y, basis, self.boot)["r2"]
+                record = with_tap.minus(alone).comparison_record()
+            self._beyond[(model, target, tap)] = record
+        return self._beyond[(model, target, tap)]
 
     def speaker_parts(self, model: str, target: str, tap: str) -> dict[str, Any]:
         """Between- and within-speaker R² of the tap's dev-chosen probe, and the ceiling of a

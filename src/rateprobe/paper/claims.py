@@ -117,10 +117,6 @@ def too_few_speakers(summary: Summary) -> Latex:
     )
 
 
-def blocked_clause(summary: Summary) -> Latex:
-    return Latex(rf"сравнительных выводов не делаем: {too_few_speakers(summary)}")
-
-
 def _decidable(summary: Summary) -> bool:
     return bool(summary["run"]["claims"]["decidable"])
 
@@ -420,9 +416,7 @@ def classification_summary(models: dict[str, Any]) -> Latex | None:
     return Latex("; ".join(phrases))
 
 
-def _leader_qualifier(summary: Summary, comparison: dict[str, Any]) -> Latex:
-    if not _decidable(summary):
-        return Latex("по точечной оценке")
+def _leader_qualifier(comparison: dict[str, Any]) -> Latex:
     if comparison.get("best_model_clearly_best") is True:
         return Latex("значимо лучше каждой из остальных моделей")
     return Latex("по точечной оценке; превосходство над остальными не установлено")
@@ -449,7 +443,7 @@ def headline(summary: Summary) -> Latex:
         Latex(
             rf"по лучшему слою первая {_described(summary, tap_leader)}: "
             rf"\texttt{{{escape(best['tap'])}}}, {r2_with_ci(best)} "
-            rf"({_leader_qualifier(summary, by_tap)})"
+            rf"({_leader_qualifier(by_tap)})"
         ),
         best,
     )
@@ -460,7 +454,7 @@ def headline(summary: Summary) -> Latex:
         on_embedding = (
             rf"{target_name(target)} из финального эмбеддинга точнее всех восстанавливается у "
             rf"{_described(summary, emb_leader)}: проба {escape(embedding['best_probe'])}, "
-            rf"{r2_with_ci(embedding)} ({_leader_qualifier(summary, by_embedding)})"
+            rf"{r2_with_ci(embedding)} ({_leader_qualifier(by_embedding)})"
         )
         on_layers = Latex(f"{on_embedding}; {on_layers}")
     return sentence(Latex(on_layers))

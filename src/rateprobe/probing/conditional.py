@@ -21,7 +21,7 @@ partly a function of duration, so a probe can score on CPS without tracking rate
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -108,11 +108,8 @@ def fit_conditional(
     fit = fit_ridge(
         eigen, residual["dev"], targets["dev"] - base["dev"], residual["test"], alphas, dev_halves
     )
-    return RidgeFit(
-        alphas=fit.alphas,
-        chosen_alpha=fit.chosen_alpha,
-        dev_mse=fit.dev_mse,
-        crossfit_dev_mse=fit.crossfit_dev_mse,
+    return replace(
+        fit,
         dev_predictions=fit.dev_predictions + base["dev"].T,
         test_predictions=fit.test_predictions + base["test"].T,
     )
