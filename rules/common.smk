@@ -5,6 +5,7 @@
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from rateprobe import conventions
 from rateprobe.config import ConfigError, check_schema, resolve_config
 
 try:
@@ -21,7 +22,7 @@ try:
 except WorkflowError:
     GIVEN_CORES = 1
 
-SPLITS = ["train", "dev", "test"]
+SPLITS = list(conventions.SPLITS)
 MODELS = [m["name"] for m in CFG["models"]]
 MODEL_BY_NAME = {m["name"]: m for m in CFG["models"]}
 ACTIVATIONS = expand("results/activations/{model}/{split}.npz", model=MODELS, split=SPLITS)

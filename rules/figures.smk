@@ -3,7 +3,7 @@
 
 import os
 
-from rateprobe.figures import figure_files
+from rateprobe.conventions import figure_files
 
 FIGURES = expand(
     "results/figures/{file}",

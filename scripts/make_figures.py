@@ -1,8 +1,8 @@
 """Snakemake entry point: draw the paper's figures (rateprobe.figures)."""
 
+from rateprobe.conventions import SPLITS
 from rateprobe.figures import make_figures
 from rateprobe.joblog import job_log
-from rateprobe.probing.data import SPLITS
 
 snakemake = globals()["snakemake"]
 with job_log(snakemake.log):

@@ -1,7 +1,7 @@
 """Snakemake entry point: probe and analyse every tap of one model (rateprobe.probing.run)."""
 
+from rateprobe.conventions import SPLITS
 from rateprobe.joblog import job_log
-from rateprobe.probing.data import SPLITS
 from rateprobe.probing.run import probe_model
 
 snakemake = globals()["snakemake"]

@@ -1,7 +1,7 @@
 """Snakemake entry point: gather every model's results into summary.json (rateprobe.summary)."""
 
+from rateprobe.conventions import SPLITS
 from rateprobe.joblog import job_log
-from rateprobe.probing.data import SPLITS
 from rateprobe.summary import write_summary
 
 snakemake = globals()["snakemake"]

@@ -14,7 +14,8 @@ from typing import Any
 import jsonschema
 import yaml
 
-SPLITS = ("train", "dev", "test")
+from rateprobe.conventions import SPLITS
+
 ARCHITECTURES = ("samresnet34", "samresnet100", "resemblyzer")
 
 DEFAULTS: dict[str, Any] = {

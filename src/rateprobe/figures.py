@@ -19,16 +19,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from rateprobe.probing.io import write_atomic
+from rateprobe.conventions import (
+    SPLIT_NAMES,
+    figure_files,
+    label_key,
+    target_axis_label,
+)
+from rateprobe.io import write_atomic
 
 TEXT_WIDTH_IN = 5.5  # NeurIPS text width
 PANEL_HEIGHT_IN = 1.9
-SPLIT_NAMES = {"train": "обучение", "dev": "валидация", "test": "тест"}
-TARGET_NAMES = {
-    "cps": "темп речи, симв./с",
-    "articulation_rate": "темп артикуляции, симв./с",
-    "duration_s": "длительность, с",
-}
 STYLE: dict[str, Any] = {
     "font.size": 8,
     "axes.titlesize": 8,
@@ -49,27 +49,6 @@ MODEL_COLOUR = "tab:blue"
 MLP_COLOUR = "tab:orange"
 CONTROL_COLOUR = "tab:gray"
 BASELINE_COLOUR = "tab:red"
-
-
-def target_label(target: str) -> str:
-    return TARGET_NAMES.get(target, target)
-
-
-def figure_files(targets: list[str], interventions: bool = False) -> dict[str, str]:
-    """Figure key -> file name under results/figures/ (the summary lists the same)."""
-    files = {
-        "cps_histogram": "cps_histogram.pdf",
-        "tsne": "tsne.pdf",
-        "model_comparison": "model_comparison.pdf",
-        "cca": "cca.pdf",
-        "verification": "verification.pdf",
-    }
-    for target in targets:
-        files[f"layer_curves_{target}"] = f"layer_curves_{target}.pdf"
-        files[f"prediction_{target}"] = f"prediction_{target}.pdf"
-    if interventions:
-        files["interventions"] = "interventions.pdf"
-    return files
 
 
 def stage_ticks(taps: list[str]) -> tuple[list[int], list[str]]:
@@ -230,7 +209,7 @@ def layer_curves(summary: dict[str, Any], target: str, path: Path) -> None:
     bottom_limit = max(min(lowest) - 0.05, -1.0)
     for ax in upper_axes:
         ax.set_ylim(bottom_limit, 1.0)
-    fig.suptitle(target_label(target))
+    fig.suptitle(target_axis_label(target))
     _legend_below(fig, [*upper_axes, *lower_axes], rows=2)
     _save(fig, path)
 
@@ -249,7 +228,7 @@ def cps_histogram(manifests: Mapping[str, pd.DataFrame], path: Path) -> None:
             linewidth=1.2,
             label=f"{SPLIT_NAMES.get(split, split)} (n={len(cps)})",
         )
-    ax.set_xlabel(target_label("cps"))
+    ax.set_xlabel(target_axis_label("cps"))
     ax.set_ylabel("плотность")
     # Above the axes: inside, the legend covered the bars.
     ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=6)
@@ -285,7 +264,7 @@ def tsne_figure(
         )
         ax.set_title(f"{name}\nперплексия {tsne['perplexity']:.3g}", fontsize=7)
     if scatter is not None:
-        fig.colorbar(scatter, ax=axes, shrink=0.8, label=target_label("cps"))
+        fig.colorbar(scatter, ax=axes, shrink=0.8, label=target_axis_label("cps"))
     _save(fig, path)
 
 
@@ -305,11 +284,11 @@ def prediction_figure(
     best = summary["models"][name]["layers"][target]["best"]
     runs = predictions[name][f"pred/{target}/{best['probe']}/{best['tap']}"]
     predicted = np.asarray(runs, dtype=float).mean(axis=0)
-    true = np.asarray(predictions[name][f"y/{target}"], dtype=float)
+    true = np.asarray(predictions[name][label_key(target)], dtype=float)
     left.scatter(true, predicted, s=5, alpha=0.6, linewidths=0, color=MODEL_COLOUR)
     edges = [min(true.min(), predicted.min()), max(true.max(), predicted.max())]
     left.plot(edges, edges, color=BASELINE_COLOUR, linestyle=":", label="y = x")
-    left.set_xlabel(f"истинный {target_label(target)}")
+    left.set_xlabel(f"истинный {target_axis_label(target)}")
     left.set_ylabel("предсказанный")
     left.legend(frameon=False)
     r2 = best["r2"]
@@ -351,7 +330,7 @@ def model_comparison(summary: dict[str, Any], path: Path) -> None:
             ax.axvline(baseline, color=BASELINE_COLOUR, linestyle=":", label="среднее")
         ax.set_yticks(y, names)
         ax.invert_yaxis()
-        ax.set_xlabel(f"R² на тесте: {target_label(target)}")
+        ax.set_xlabel(f"R² на тесте: {target_axis_label(target)}")
     _legend_below(fig, axes)
     _save(fig, path)
 

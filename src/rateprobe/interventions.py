@@ -69,8 +69,8 @@ from rateprobe.corpus.synthetic import (
     plan_utterances,
     synthesize_utterance,
 )
+from rateprobe.io import write_atomic
 from rateprobe.labels import COLUMNS, VadSettings, label_utterance
-from rateprobe.probing.io import write_atomic
 
 RATE, PAUSE, STRETCH, PAD = "rate", "pause", "stretch", "pad"
 CORPUS_KINDS = ("synthetic", "librispeech")

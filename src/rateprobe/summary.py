@@ -20,8 +20,18 @@ import numpy as np
 import pandas as pd
 
 from rateprobe.analysis.verification import eer_estimate
+from rateprobe.conventions import (
+    EMBEDDING_TAP,
+    PRIMARY_TARGET,
+    SPLITS,
+    baseline_key,
+    figure_files,
+    headline_target,
+    label_key,
+    prediction_key,
+)
 from rateprobe.decisions import ALPHA, CORRECTION, decide, too_few_speakers_reason
-from rateprobe.figures import figure_files
+from rateprobe.io import write_json
 from rateprobe.metrics import (
     REGRESSION_METRICS,
     Estimate,
@@ -32,23 +42,17 @@ from rateprobe.metrics import (
     speaker_bootstrap,
 )
 from rateprobe.probing.data import (
-    EMBEDDING_TAP,
-    SPLITS,
     assert_speaker_disjoint,
     read_manifest,
     target_matrix,
 )
 from rateprobe.probing.health import FAILED_FIT_MSE_RATIO
-from rateprobe.probing.io import write_json
 from rateprobe.probing.ridge import SCALE_FLOOR
 from rateprobe.probing.run import (
     CONDITIONAL,
     EER_DRAWS_KEY,
     EER_JACKKNIFE_KEY,
     PROBES,
-    RATE_TARGET,
-    baseline_key,
-    prediction_key,
 )
 from rateprobe.speaker_decomposition import speaker_decomposition
 
@@ -163,7 +167,7 @@ class Scores:
     ) -> None:
         self.results, self.boot = results, boot
         first = next(iter(results.values()))
-        self.y = {target: first.predictions[f"y/{target}"] for target in targets}
+        self.y = {target: first.predictions[label_key(target)] for target in targets}
         self._cache: dict[tuple[str, str, str], Estimate | None] = {}
         self._beyond: dict[tuple[str, str, str], dict[str, Any] | None] = {}
 
@@ -437,7 +441,7 @@ def _cca_section(results: ModelResults, targets: list[str]) -> dict[str, Any]:
         ]
         for target in targets
     }
-    headline = RATE_TARGET if RATE_TARGET in targets else targets[0]
+    headline = headline_target(list(targets))
     rows = section[headline]
     in_sample = [r["in_sample"] for r in rows if r["in_sample"] is not None]
     heldout = [r["heldout"] for r in rows if r["heldout"] is not None]
@@ -639,7 +643,7 @@ def _claim_tests(
 def _intervention_taps(results: ModelResults) -> dict[str, str]:
     """The taps whose causal response the paper reports: the dev-chosen best for the rate
     target, and the final embedding."""
-    best = results.best(RATE_TARGET)
+    best = results.best(PRIMARY_TARGET)
     return {EMBEDDING_TAP: EMBEDDING_TAP} | ({"best": best["tap"]} if best else {})
 
 
@@ -648,10 +652,10 @@ def _intervention_tests(name: str, results: ModelResults) -> dict[str, dict[str,
     (slope > 0) and does not follow it fully (slope < 1, tested as 1 - slope > 0)."""
     tests = {}
     for label, tap in _intervention_taps(results).items():
-        for kind, slope in results.intervention_slopes(RATE_TARGET, tap).items():
+        for kind, slope in results.intervention_slopes(PRIMARY_TARGET, tap).items():
             if slope.get("value") is None:
                 continue
-            key = claim_key(name, RATE_TARGET, "intervention", label, kind)
+            key = claim_key(name, PRIMARY_TARGET, "intervention", label, kind)
             tests[f"{key}/tracks"] = {**slope, "p_value": slope["p_zero"]}
             tests[f"{key}/partial"] = {
                 "value": 1.0 - slope["value"],
@@ -675,7 +679,7 @@ def _interventions_section(
         own = results[name]
         slopes = {}
         for label, tap in _intervention_taps(own).items():
-            key = claim_key(name, RATE_TARGET, "intervention", label)
+            key = claim_key(name, PRIMARY_TARGET, "intervention", label)
             slopes[label] = {
                 "tap": tap,
                 **{
@@ -684,7 +688,7 @@ def _interventions_section(
                         "tracks": decisions.get(f"{key}/{kind}/tracks"),
                         "partial": decisions.get(f"{key}/{kind}/partial"),
                     }
-                    for kind, slope in own.intervention_slopes(RATE_TARGET, tap).items()
+                    for kind, slope in own.intervention_slopes(PRIMARY_TARGET, tap).items()
                 },
             }
         data = own.interventions or {}
@@ -694,7 +698,7 @@ def _interventions_section(
             "verification": data["verification"],
         }
     first = results[done[0]].interventions or {}
-    return {"target": RATE_TARGET, "conditions": first["conditions"], "models": models}
+    return {"target": PRIMARY_TARGET, "conditions": first["conditions"], "models": models}
 
 
 def _software() -> dict[str, str]:

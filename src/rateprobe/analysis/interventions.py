@@ -85,9 +85,10 @@ import numpy as np
 import pandas as pd
 
 from rateprobe.analysis.verification import equal_error_rate
+from rateprobe.conventions import EMBEDDING_TAP
+from rateprobe.io import write_json
 from rateprobe.metrics import Estimate, SpeakerBootstrap, cluster_estimates, speaker_bootstrap
-from rateprobe.probing.data import EMBEDDING_TAP, open_activations, read_manifest, target_matrix
-from rateprobe.probing.io import write_json
+from rateprobe.probing.data import open_activations, read_manifest, target_matrix
 from rateprobe.probing.ridge import Standardiser, gram_eigen
 
 MIN_TARGET_CHANGE = 0.05

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from rateprobe.config import SPLITS
+from rateprobe.conventions import SPLITS
 from rateprobe.corpus.download import completion_marker
 from rateprobe.corpus.librispeech import (
     TRANSCRIPT_SUFFIX,

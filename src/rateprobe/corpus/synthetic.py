@@ -30,7 +30,7 @@ from scipy.signal import resample_poly
 from tqdm import tqdm
 
 from rateprobe.audio import TARGET_RATE
-from rateprobe.config import SPLITS
+from rateprobe.conventions import SPLITS
 from rateprobe.corpus.librispeech import corpus_dir
 from rateprobe.corpus.sentences import make_sentence
 from rateprobe.corpus.splits import synthetic_subset

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rateprobe.conventions import TARGET_NAMES, headline_target
 from rateprobe.paper.latex import (
     Latex,
     escape,
@@ -21,11 +22,6 @@ from rateprobe.paper.latex import (
     sentence,
 )
 
-TARGET_NAMES = {
-    "cps": "темп речи (CPS)",
-    "articulation_rate": "темп артикуляции",
-    "duration_s": "длительность высказывания",
-}
 CLASSIFICATION_NAMES = {
     "sex": "пол диктора",
     "cps_tercile": "терциль CPS",
@@ -53,7 +49,7 @@ def r2_with_ci(entry: dict[str, Any]) -> Latex:
 def primary_target(summary: Summary) -> str:
     """The target the abstract and conclusion lead with: CPS when studied, else the first."""
     targets = summary["run"]["targets"]
-    return "cps" if "cps" in targets else targets[0]
+    return headline_target(targets)
 
 
 def corpus_statement(summary: Summary) -> Latex:

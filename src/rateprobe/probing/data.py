@@ -17,8 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-SPLITS = ("train", "dev", "test")
-EMBEDDING_TAP = "embedding"
+from rateprobe.conventions import EMBEDDING_TAP
 
 
 class SplitLeakError(ValueError):

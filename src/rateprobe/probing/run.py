@@ -38,6 +38,15 @@ from rateprobe.analysis.classification import (
 from rateprobe.analysis.erasure import eer_after_erasure
 from rateprobe.analysis.tsne import tsne_map
 from rateprobe.analysis.verification import verification
+from rateprobe.conventions import (
+    EMBEDDING_TAP,
+    PRIMARY_TARGET,
+    SPLITS,
+    baseline_key,
+    label_key,
+    prediction_key,
+)
+from rateprobe.io import write_atomic, write_json, write_npz
 from rateprobe.metrics import (
     REGRESSION_METRICS,
     SpeakerBootstrap,
@@ -54,15 +63,12 @@ from rateprobe.probing.conditional import (
     fit_conditional,
 )
 from rateprobe.probing.data import (
-    EMBEDDING_TAP,
-    SPLITS,
     assert_speaker_disjoint,
     open_activations,
     read_manifest,
     target_matrix,
 )
 from rateprobe.probing.health import fit_failure
-from rateprobe.probing.io import write_atomic, write_json, write_npz
 from rateprobe.probing.mlp import MLPFit, MLPSettings, fit_mlp
 from rateprobe.probing.ridge import RidgeFit, Standardiser, fit_ridge, gram_eigen
 from rateprobe.probing.selection import dev_halves
@@ -71,23 +77,12 @@ CSV_COLUMNS = ("model", "tap", "index", "target", "probe", "metric", "value", "c
 PROBES = ("ridge", "mlp")
 # Ridge on [duration basis, tap]: what the tap adds beyond duration (probing/conditional.py).
 CONDITIONAL = "conditional"
-RATE_TARGET = "cps"
 # The EER's speaker resamples and jackknife, kept with the predictions for paired comparisons.
 EER_DRAWS_KEY = "eer/draws"
 EER_JACKKNIFE_KEY = "eer/jackknife"
 
 # Labels per split (None when unavailable), class names, and the reason when unavailable.
 LabelSet = tuple[dict[str, np.ndarray] | None, tuple[str, ...], str]
-
-
-def prediction_key(target: str, probe: str, tap: str) -> str:
-    """Key of the test predictions (n_runs, n_test) in the predictions .npz."""
-    return f"pred/{target}/{probe}/{tap}"
-
-
-def baseline_key(target: str, baseline: str) -> str:
-    """Key of a baseline's test predictions (1, n_test) in the predictions .npz."""
-    return f"baseline/{target}/{baseline}"
 
 
 def _csv_rows(
@@ -160,7 +155,7 @@ def _probe_model(
     baselines = _baselines(manifests, y, basis, targets, probes_cfg["ridge_alphas"], halves)
     mean_mse = {}
     for t, target in enumerate(targets):
-        predictions[f"y/{target}"] = y["test"][:, t]
+        predictions[label_key(target)] = y["test"][:, t]
         for name, predicted in baselines[target].items():
             predictions[baseline_key(target, name)] = predicted[None]
             metrics = regression_metrics(y["test"][:, t], predicted, boot)
@@ -227,7 +222,7 @@ def _probe_model(
         best = {target: _best_by_dev(selection[target]) for target in targets}
         embedding = {split: acts[split].tap(EMBEDDING_TAP) for split in SPLITS}
         analyses = _embedding_analyses(
-            acts, embedding, best.get(RATE_TARGET), label_sets, boot, cfg
+            acts, embedding, best.get(PRIMARY_TARGET), label_sets, boot, cfg
         )
         meta = acts["train"].meta
     test = manifests["test"]
@@ -238,10 +233,10 @@ def _probe_model(
         if values is not None:
             predictions[key] = values
     analyses["verification"] = verification_result
-    if RATE_TARGET in targets:
+    if PRIMARY_TARGET in targets:
         # Does verification use rate? The EER once the CPS subspace fitted on train is erased.
         erased = eer_after_erasure(
-            embedding["train"], y["train"][:, targets.index(RATE_TARGET)], embedding["test"],
+            embedding["train"], y["train"][:, targets.index(PRIMARY_TARGET)], embedding["test"],
             boot, chapters,
         )  # fmt: skip
         for field in ("eer_draws", "eer_jackknife"):
@@ -385,8 +380,8 @@ def _classification_labels(
     and the CPS tercile edges (from train) when CPS is a target."""
     label_sets: dict[str, LabelSet] = {}
     edges = None
-    if RATE_TARGET in targets:
-        column = targets.index(RATE_TARGET)
+    if PRIMARY_TARGET in targets:
+        column = targets.index(PRIMARY_TARGET)
         edges = tercile_edges(y["train"][:, column])
     for name in cfg["analysis"]["classification"]["targets"]:
         if name == "sex":

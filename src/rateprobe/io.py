@@ -1,4 +1,4 @@
-"""Atomic writes of the probing stage's outputs: a temporary file, then a rename."""
+"""Atomic writes of every output: a temporary file beside it, then a rename."""
 
 from __future__ import annotations
 

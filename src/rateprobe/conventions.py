@@ -1,0 +1,84 @@
+"""The names every stage shares: splits, files, array keys, targets and their Russian names.
+
+One home for each convention, so that the rules, the library, the figures and the paper cannot
+drift apart. Imports nothing heavy: the rules read it to build the job graph (`--lint`, `-n`
+and a cluster's login node need neither torch nor matplotlib).
+"""
+
+from __future__ import annotations
+
+SPLITS = ("train", "dev", "test")
+
+# Files, relative to the workflow's directory; wildcards as the rules name them.
+MANIFEST = "results/manifests/{split}.csv"
+BAD_INPUT_REPORT = "results/manifests/{split}.bad.json"
+MODEL_DIR = "data/models/{model}"
+ACTIVATIONS = "results/activations/{model}/{split}.npz"
+PROBE_TABLE = "results/probes/{model}.csv"
+PREDICTIONS = "results/probes/{model}.predictions.npz"
+ANALYSIS = "results/analysis/{model}.json"
+INTERVENTION_MANIFEST = "results/interventions/manifest.csv"
+INTERVENTION_AUDIO = "data/interventions"
+INTERVENTION_ACTIVATIONS = "results/interventions/activations/{model}.npz"
+INTERVENTION_RESULT = "results/interventions/{model}.json"
+SUMMARY = "results/summary.json"
+FIGURES_DIR = "results/figures"
+
+# The tap that holds a model's final speaker embedding, beside its named layers.
+EMBEDDING_TAP = "embedding"
+
+# The rate the study is about; the abstract and the conclusion lead with it when studied.
+PRIMARY_TARGET = "cps"
+
+
+def headline_target(targets: list[str]) -> str:
+    """The target the paper leads with: the primary one when studied, else the first."""
+    return PRIMARY_TARGET if PRIMARY_TARGET in targets else targets[0]
+
+
+# Each target's name in the paper's text and on the figures' axes (with its unit there).
+TARGET_NAMES = {
+    "cps": "темп речи (CPS)",
+    "articulation_rate": "темп артикуляции",
+    "duration_s": "длительность высказывания",
+}
+TARGET_UNITS = {"cps": "симв./с", "articulation_rate": "симв./с", "duration_s": "с"}
+SPLIT_NAMES = {"train": "обучение", "dev": "валидация", "test": "тест"}
+
+
+def target_axis_label(target: str) -> str:
+    """`темп речи, симв./с`; an unknown target is labelled by its own name."""
+    name = TARGET_NAMES.get(target, target)
+    return f"{name}, {TARGET_UNITS[target]}" if target in TARGET_UNITS else name
+
+
+def prediction_key(target: str, probe: str, tap: str) -> str:
+    """Key of a probe's test predictions (n_runs, n_test) in the predictions .npz."""
+    return f"pred/{target}/{probe}/{tap}"
+
+
+def baseline_key(target: str, baseline: str) -> str:
+    """Key of a baseline's test predictions (1, n_test) in the predictions .npz."""
+    return f"baseline/{target}/{baseline}"
+
+
+def label_key(target: str) -> str:
+    """Key of the test labels of a target in the predictions .npz."""
+    return f"y/{target}"
+
+
+def figure_files(targets: list[str], interventions: bool = False) -> dict[str, str]:
+    """Figure key -> file name under FIGURES_DIR (the summary lists the same)."""
+    files = {
+        "cps_histogram": "cps_histogram.pdf",
+        "tsne": "tsne.pdf",
+        "model_comparison": "model_comparison.pdf",
+        "cca": "cca.pdf",
+        "verification": "verification.pdf",
+    }
+    for target in targets:
+        files[f"layer_curves_{target}"] = f"layer_curves_{target}.pdf"
+        files[f"prediction_{target}"] = f"prediction_{target}.pdf"
+    if interventions:
+        files["interventions"] = "interventions.pdf"
+    return files
