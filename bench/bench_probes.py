@@ -28,9 +28,10 @@ import numpy as np
 import torch
 import yaml
 
+from rateprobe.features import Standardiser, gram_eigen
 from rateprobe.metrics import SpeakerBootstrap, regression_metrics, speaker_bootstrap
 from rateprobe.probing.mlp import MLPSettings, fit_mlp
-from rateprobe.probing.ridge import Standardiser, fit_ridge, gram_eigen
+from rateprobe.probing.ridge import fit_ridge
 
 SPLIT_SIZES = {"train": 28_539, "dev": 2_703, "test": 2_620}
 TEST_SPEAKERS = 40

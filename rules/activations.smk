@@ -2,13 +2,11 @@
 # One job per (model, split): every utterance of the split goes once through the encoder, and
 # every tapped layer is pooled over time to one vector per utterance (docs/activations.md).
 
-from rateprobe.encoders.checkpoints import checkpoint_inputs
-
 
 rule extract_activations:
     input:
         manifest="results/manifests/{split}.csv",
-        checkpoint=lambda wildcards: checkpoint_inputs(MODEL_BY_NAME[wildcards.model]),
+        checkpoint=lambda wildcards: files.checkpoint_inputs(MODEL_BY_NAME[wildcards.model]),
     output:
         "results/activations/{model}/{split}.npz",
     params:

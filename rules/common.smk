@@ -5,13 +5,16 @@
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from rateprobe import conventions
-from rateprobe.config import ConfigError, check_schema, resolve_config
+from rateprobe import conventions as files
+from rateprobe.config import ConfigError, check_schema, resolve_config, result_settings
 
 try:
     check_schema(config, workflow.source_path("../schemas/config.schema.yaml"))
     validate(config, "../schemas/config.schema.yaml")
     CFG = resolve_config(config)
+    # The settings that can change a result; batch size, device, threads and progress output
+    # cannot, so they are left out of every rule's params and rerun nothing.
+    RESULT_SETTINGS = result_settings(CFG)
 except ConfigError as error:
     raise WorkflowError(f"Invalid configuration: {error}") from None
 
@@ -22,13 +25,13 @@ try:
 except WorkflowError:
     GIVEN_CORES = 1
 
-SPLITS = list(conventions.SPLITS)
+SPLITS = list(files.SPLITS)
 MODELS = [m["name"] for m in CFG["models"]]
 MODEL_BY_NAME = {m["name"]: m for m in CFG["models"]}
-ACTIVATIONS = expand("results/activations/{model}/{split}.npz", model=MODELS, split=SPLITS)
+ACTIVATIONS = expand(files.ACTIVATIONS, model=MODELS, split=SPLITS)
 # The causal rate interventions each model's summary entry reads; none when they are disabled.
 INTERVENTION_RESULTS = (
-    expand("results/interventions/{model}.json", model=MODELS)
+    expand(files.INTERVENTION_RESULT, model=MODELS)
     if CFG["interventions"]["enabled"]
     else []
 )

@@ -3,20 +3,20 @@
 
 import os
 
-from rateprobe.conventions import figure_files
+
 
 FIGURES = expand(
-    "results/figures/{file}",
-    file=figure_files(list(CFG["probes"]["targets"]), bool(INTERVENTION_RESULTS)).values(),
+    f"{files.FIGURES_DIR}/{{file}}",
+    file=files.figure_files(list(CFG["probes"]["targets"]), bool(INTERVENTION_RESULTS)).values(),
 )
 
 
 rule figures:
     input:
-        summary="results/summary.json",
-        analysis=expand("results/analysis/{model}.json", model=MODELS),
-        predictions=expand("results/probes/{model}.predictions.npz", model=MODELS),
-        manifests=expand("results/manifests/{split}.csv", split=SPLITS),
+        summary=files.SUMMARY,
+        tsne=expand(files.ANALYSIS, model=MODELS, analysis="tsne"),
+        predictions=expand(files.PREDICTIONS, model=MODELS),
+        manifests=expand(files.MANIFEST, split=SPLITS),
         interventions=INTERVENTION_RESULTS,
         # Redrawing is cheap: a change to the drawing code redraws every figure.
         code=workflow.source_path("../src/rateprobe/figures.py"),

@@ -36,7 +36,7 @@ rule intervention_manifest:
 rule extract_intervention_activations:
     input:
         manifest="results/interventions/manifest.csv",
-        checkpoint=lambda wildcards: checkpoint_inputs(MODEL_BY_NAME[wildcards.model]),
+        checkpoint=lambda wildcards: files.checkpoint_inputs(MODEL_BY_NAME[wildcards.model]),
     output:
         "results/interventions/activations/{model}.npz",
     params:
@@ -62,7 +62,7 @@ rule intervention_analysis:
         natural_activations=expand(
             "results/activations/{{model}}/{split}.npz", split=["train", "test"]
         ),
-        analysis="results/analysis/{model}.json",
+        probe_result=files.PROBE_RESULT,
         code=workflow.source_path("../src/rateprobe/analysis/interventions.py"),
     output:
         "results/interventions/{model}.json",

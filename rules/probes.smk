@@ -1,26 +1,23 @@
 # Stage: probes. See docs/interfaces.md for the files it reads and writes.
-# Each model's taps are probed in one job: ridge and MLP regression of every target, fitted on
-# train, selected on dev, reported on test with speaker-bootstrap intervals; CCA, t-SNE,
-# speaker verification and classification probes on the side. One rule then gathers all models
-# into results/summary.json, the paper's single source of truth.
-
-PROBE_OUTPUTS = {
-    "csv": "results/probes/{model}.csv",
-    "analysis": "results/analysis/{model}.json",
-    "predictions": "results/probes/{model}.predictions.npz",
-}
+# Each model's taps are probed in one job: ridge, MLP and conditional regression of every
+# target, fitted on train, selected on dev, reported on test with speaker-bootstrap intervals.
+# One rule then gathers all models and their analyses into results/summary.json, the paper's
+# single source of truth.
 
 
 rule probe_model:
     input:
-        activations=expand("results/activations/{{model}}/{split}.npz", split=SPLITS),
-        manifests=expand("results/manifests/{split}.csv", split=SPLITS),
+        activations=expand(files.ACTIVATIONS, split=SPLITS, allow_missing=True),
+        manifests=expand(files.MANIFEST, split=SPLITS),
     output:
-        **PROBE_OUTPUTS
-        | {"csv": report(PROBE_OUTPUTS["csv"], category="Probes", subcategory="{model}")},
+        table=report(files.PROBE_TABLE, category="Probes", subcategory="{model}"),
+        result=files.PROBE_RESULT,
+        predictions=files.PREDICTIONS,
     params:
-        # Only what probing reads: adding a model or editing the paper must not re-probe.
-        cfg={key: CFG[key] for key in ("seed", "probes", "analysis")},
+        # Only what changes the probes: adding a model, editing the paper or an analysis
+        # setting re-probes nothing.
+        seed=CFG["seed"],
+        probes=RESULT_SETTINGS["probes"],
     threads: CFG["probes"]["threads"]
     benchmark:
         "results/benchmarks/probe_model/{model}.tsv"
@@ -34,14 +31,21 @@ rule probe_model:
 
 rule summary:
     input:
-        manifests=expand("results/manifests/{split}.csv", split=SPLITS),
-        bad_reports=expand("results/manifests/{split}.bad.json", split=SPLITS),
-        **{key: expand(path, model=MODELS) for key, path in PROBE_OUTPUTS.items()},
+        manifests=expand(files.MANIFEST, split=SPLITS),
+        bad_reports=expand(files.BAD_INPUT_REPORT, split=SPLITS),
+        tables=expand(files.PROBE_TABLE, model=MODELS),
+        results=expand(files.PROBE_RESULT, model=MODELS),
+        predictions=expand(files.PREDICTIONS, model=MODELS),
+        analyses=expand(files.ANALYSIS, model=MODELS, analysis=files.ANALYSES),
         interventions=INTERVENTION_RESULTS,
     output:
-        report("results/summary.json", category="Summary"),
+        report(files.SUMMARY, category="Summary"),
     params:
-        cfg=CFG,
+        # What the summary reads and prints; the paper's own settings rerun only the paper.
+        cfg={
+            key: RESULT_SETTINGS[key]
+            for key in ("seed", "corpus", "activations", "probes", "analysis", "models")
+        },
         models=MODELS,
     log:
         "logs/summary.log",

@@ -10,5 +10,6 @@ with job_log(snakemake.log):
         snakemake.params.model,
         snakemake.output[0],
         snakemake.params.settings,
+        checkpoint=snakemake.input.checkpoint or None,
         threads=snakemake.threads,
     )

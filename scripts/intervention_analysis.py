@@ -13,7 +13,7 @@ with job_log(snakemake.log):
         snakemake.input.activations,
         dict(zip(splits, snakemake.input.natural_manifests, strict=True)),
         dict(zip(splits, snakemake.input.natural_activations, strict=True)),
-        snakemake.input.analysis,
+        snakemake.input.probe_result,
         snakemake.params.bootstrap,
         snakemake.output[0],
     )

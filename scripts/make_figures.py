@@ -9,7 +9,7 @@ with job_log(snakemake.log):
     models = snakemake.params.models
     make_figures(
         summary_path=snakemake.input.summary,
-        analysis_paths=dict(zip(models, snakemake.input.analysis, strict=True)),
+        tsne_paths=dict(zip(models, snakemake.input.tsne, strict=True)),
         prediction_paths=dict(zip(models, snakemake.input.predictions, strict=True)),
         manifest_paths=dict(zip(SPLITS, snakemake.input.manifests, strict=True)),
         out_dir=snakemake.params.out_dir,

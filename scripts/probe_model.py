@@ -1,4 +1,4 @@
-"""Snakemake entry point: probe and analyse every tap of one model (rateprobe.probing.run)."""
+"""Snakemake entry point: the regression probes of every tap of a model (rateprobe.probing.run)."""
 
 from rateprobe.conventions import SPLITS
 from rateprobe.joblog import job_log
@@ -10,9 +10,9 @@ with job_log(snakemake.log):
         model=snakemake.wildcards.model,
         activation_paths=dict(zip(SPLITS, snakemake.input.activations, strict=True)),
         manifest_paths=dict(zip(SPLITS, snakemake.input.manifests, strict=True)),
-        cfg=snakemake.params.cfg,
-        out_csv=snakemake.output.csv,
-        out_json=snakemake.output.analysis,
+        cfg={"seed": snakemake.params.seed, "probes": snakemake.params.probes},
+        out_table=snakemake.output.table,
+        out_result=snakemake.output.result,
         out_predictions=snakemake.output.predictions,
         threads=snakemake.threads,
     )

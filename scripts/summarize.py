@@ -1,29 +1,36 @@
 """Snakemake entry point: gather every model's results into summary.json (rateprobe.summary)."""
 
-from rateprobe.conventions import SPLITS
+from rateprobe.conventions import ANALYSES, SPLITS
 from rateprobe.joblog import job_log
 from rateprobe.summary import write_summary
 
 snakemake = globals()["snakemake"]
 with job_log(snakemake.log):
-    models = snakemake.params.models
+    inputs, models = snakemake.input, snakemake.params.models
+    analyses = [
+        inputs.analyses[i : i + len(ANALYSES)]
+        for i in range(0, len(inputs.analyses), len(ANALYSES))
+    ]
+    interventions = inputs.interventions or [None] * len(models)
     write_summary(
         cfg=snakemake.params.cfg,
-        manifest_paths=dict(zip(SPLITS, snakemake.input.manifests, strict=True)),
-        bad_report_paths=dict(zip(SPLITS, snakemake.input.bad_reports, strict=True)),
+        manifest_paths=dict(zip(SPLITS, inputs.manifests, strict=True)),
+        bad_report_paths=dict(zip(SPLITS, inputs.bad_reports, strict=True)),
         model_paths={
             name: {
-                "csv": csv,
-                "analysis": analysis,
+                "table": table,
+                "result": result,
                 "predictions": predictions,
-                "interventions": interventions or None,
+                "analyses": model_analyses,
+                "interventions": intervention,
             }
-            for name, csv, analysis, predictions, interventions in zip(
+            for name, table, result, predictions, model_analyses, intervention in zip(
                 models,
-                snakemake.input.csv,
-                snakemake.input.analysis,
-                snakemake.input.predictions,
-                snakemake.input.interventions or [""] * len(models),
+                inputs.tables,
+                inputs.results,
+                inputs.predictions,
+                analyses,
+                interventions,
                 strict=True,
             )
         },

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from rateprobe.conventions import ANALYSES
 
 SPLIT_SPEAKERS = {"train": 12, "dev": 4, "test": 20}
 TAPS = ("noise", "signal", "embedding")
@@ -155,24 +158,45 @@ def small_config(targets: tuple[str, ...] = ("cps", "articulation_rate")) -> dic
 
 def probe_into(
     out: Path, name: str, activations: dict, manifests: dict, cfg: dict
-) -> dict[str, Path]:
-    """Probe one fake model single-threaded, writing its three outputs under `out`."""
+) -> dict[str, Any]:
+    """Probe and analyse one fake model single-threaded, writing its outputs under `out`."""
+    from rateprobe.analysis import run
     from rateprobe.probing.run import probe_model
 
-    paths = {
-        "csv": out / "probes" / f"{name}.csv",
-        "analysis": out / "analysis" / f"{name}.json",
+    paths: dict[str, Any] = {
+        "table": out / "probes" / f"{name}.csv",
+        "result": out / "probes" / f"{name}.json",
         "predictions": out / "probes" / f"{name}.predictions.npz",
+        "analyses": [out / "analysis" / name / f"{analysis}.json" for analysis in ANALYSES],
     }
     probe_model(
         name,
         activations,
         manifests,
-        cfg,
-        paths["csv"],
-        paths["analysis"],
+        {"seed": cfg["seed"], "probes": cfg["probes"]},
+        paths["table"],
+        paths["result"],
         paths["predictions"],
         threads=1,
+    )
+    inputs = {"activation_paths": activations, "manifest_paths": manifests}
+    verification, tsne, classification, cca = paths["analyses"]
+    bootstrap = cfg["probes"]["bootstrap"]
+    run.run_verification(**inputs, bootstrap=bootstrap, out_json=verification)
+    run.run_tsne(**inputs, settings=cfg["analysis"]["tsne"], out_json=tsne)
+    run.run_classification(
+        **inputs,
+        probe_result=paths["result"],
+        settings=cfg["analysis"]["classification"],
+        bootstrap=bootstrap,
+        seed=cfg["seed"],
+        out_json=classification,
+    )
+    run.run_cca(
+        **inputs,
+        targets=cfg["probes"]["targets"],
+        settings=cfg["analysis"]["cca"],
+        out_json=cca,
     )
     return paths
 

@@ -17,8 +17,8 @@ from rateprobe.analysis.classification import (
     tercile_labels,
 )
 from rateprobe.analysis.tsne import tsne_map
+from rateprobe.features import Standardiser, gram_eigen
 from rateprobe.metrics import SpeakerBootstrap, macro_f1, speaker_bootstrap
-from rateprobe.probing.ridge import Standardiser, gram_eigen
 
 
 def cca_of(

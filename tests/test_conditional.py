@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 from fake_study import run_fake_study, small_config
 
+from rateprobe.features import Standardiser
 from rateprobe.probing.conditional import (
     allowed_baselines,
     conditions_on_duration,
     fit_conditional,
 )
-from rateprobe.probing.ridge import Standardiser
 from rateprobe.summary import build_summary
 
 
@@ -91,7 +91,7 @@ def test_conditional_predictions_are_stored_for_paired_tests(tmp_path: Path) -> 
     with np.load(study["models"]["good"]["predictions"]) as archive:
         assert archive["pred/cps/conditional/signal"].shape == (1, 160)
         assert archive["baseline/cps/duration_basis"].shape == (1, 160)
-    table = pd.read_csv(study["models"]["good"]["csv"])
+    table = pd.read_csv(study["models"]["good"]["table"])
     assert set(table.probe) >= {"ridge", "mlp", "conditional", "baseline_mean"}
-    analysis = json.loads(study["models"]["good"]["analysis"].read_text())
+    analysis = json.loads(study["models"]["good"]["result"].read_text())
     assert analysis["best"]["cps"]["tap"] == "signal"

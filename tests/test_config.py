@@ -35,7 +35,7 @@ def librispeech_splits(splits: dict[str, Any]) -> Callable[[dict[str, Any]], Non
 SCHEMA_ERRORS = {
     "unknown top-level key": (lambda c: c.update(sedd=1), "sedd"),
     "unknown nested key": (lambda c: c["corpus"]["synthetic"].update(utterances=3), "utterances"),
-    "wrong type": (lambda c: c["vad"].update(aggressiveness="high"), "aggressiveness"),
+    "wrong type": (lambda c: c.update(vad={"aggressiveness": "high"}), "aggressiveness"),
     "wrong type of a flag": (lambda c: c["corpus"].update(download="yes"), "download"),
     "empty split": (librispeech_splits({"train": [], "dev": ["dev-clean"]}), "train"),
     "out of range": (lambda c: c["corpus"]["synthetic"].update(max_wpm=900), "max_wpm"),
@@ -79,7 +79,7 @@ RESOLVE_ERRORS = {
         "corpus.synthetic.min_wpm",
     ),
     # Labels are the whole utterance's rate: cropped audio would not be what they describe.
-    "audio crop": (lambda c: c["activations"].update(max_seconds=2.0), "activations.max_seconds"),
+    "audio crop": (lambda c: c.update(activations={"max_seconds": 2.0}), "activations.max_seconds"),
     "seeds on a pretrained model": (
         lambda c: c["models"][0].update(seeds=[0, 1]), r"models\[0\] \(resemblyzer\).seeds"
     ),

@@ -131,7 +131,7 @@ def test_checkpoint_folder_and_zip_load_the_backbone(tmp_path: Path) -> None:
 
     for source in (folder, archive):
         model = {"name": "m", "source": str(source), "source_kind": "path"}
-        encoder = load_encoder(model)
+        encoder = load_encoder(model, source)
         assert encoder.arch == "samresnet34" and not encoder.training
         loaded = encoder.state_dict()
         assert set(loaded) == set(state) - {"projection.weight"}
@@ -208,7 +208,7 @@ def test_samresnet_pipeline_equals_official_wespeaker_inference(
         waveforms = synthetic([3.0, 1.2])
     folder = write_checkpoint_folder(tmp_path / "model", official_state(seed=9))
     speaker = load_official_speaker(kaldi)(str(folder))
-    encoder = load_encoder({"name": "model", "source": str(folder), "source_kind": "path"})
+    encoder = load_encoder({"name": "model", "source": str(folder), "source_kind": "path"}, folder)
     ours = pipeline_taps(encoder, waveforms, ["embedding"])["embedding"]
     for index, waveform in enumerate(waveforms):
         pcm = torch.from_numpy(waveform * 32768)[None]  # torchaudio.load(normalize=False)

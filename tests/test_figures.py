@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from fake_study import run_fake_study
 
-from rateprobe.figures import figure_files, make_figures, stage_ticks
+from rateprobe.conventions import ANALYSES, figure_files
+from rateprobe.figures import make_figures, stage_ticks
 from rateprobe.summary import write_summary
 
 
@@ -44,7 +45,10 @@ def figures(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     )
     make_figures(
         root / "summary.json",
-        {name: paths["analysis"] for name, paths in study["models"].items()},
+        {
+            name: paths["analyses"][ANALYSES.index("tsne")]
+            for name, paths in study["models"].items()
+        },
         {name: paths["predictions"] for name, paths in study["models"].items()},
         study["manifests"],
         root / "figures",

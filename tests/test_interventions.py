@@ -22,6 +22,7 @@ from rateprobe.analysis.interventions import (
 from rateprobe.audio import TARGET_RATE, read_audio
 from rateprobe.corpus.splits import synthetic_report
 from rateprobe.corpus.synthetic import synthesize_corpus, synthesize_utterance
+from rateprobe.features import Standardiser, gram_eigen
 from rateprobe.interventions import (
     MANIFEST_COLUMNS,
     build_interventions,
@@ -31,7 +32,7 @@ from rateprobe.interventions import (
 )
 from rateprobe.labels import VadSettings, build_manifest, count_chars, voiced_duration
 from rateprobe.metrics import speaker_bootstrap
-from rateprobe.probing.ridge import Standardiser, fit_ridge, gram_eigen
+from rateprobe.probing.ridge import fit_ridge
 
 REPO = Path(__file__).resolve().parents[1]
 LIBRISPEECH_SAMPLE = REPO.parent / "shared" / "librispeech-sample" / "LibriSpeech"

@@ -19,9 +19,10 @@ from fake_study import (
 )
 from sklearn.linear_model import Ridge
 
-from rateprobe.probing.data import ProbeInputError
+from rateprobe.features import Standardiser, gram_eigen
+from rateprobe.inputs import ProbeInputError
 from rateprobe.probing.mlp import MLPSettings, fit_mlp
-from rateprobe.probing.ridge import Standardiser, fit_ridge, gram_eigen, one_standard_error_choice
+from rateprobe.probing.ridge import fit_ridge, one_standard_error_choice
 from rateprobe.probing.run import CSV_COLUMNS
 
 torch.set_num_threads(1)
@@ -164,7 +165,7 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def test_probes_find_the_planted_signal_and_not_noise(study: dict) -> None:
-    table = pd.read_csv(study["models"]["good"]["csv"])
+    table = pd.read_csv(study["models"]["good"]["table"])
     assert tuple(table.columns) == CSV_COLUMNS
     r2 = table[(table.metric == "r2") & (table.target == "cps")].set_index(["tap", "probe"])
     for probe in ("ridge", "mlp"):
@@ -172,13 +173,13 @@ def test_probes_find_the_planted_signal_and_not_noise(study: dict) -> None:
         assert r2.loc[("signal", probe), "ci_low"] > 0.8
         assert r2.loc[("noise", probe), "value"] < 0.2
     assert r2.loc[("none", "baseline_mean"), "value"] <= 0.0
-    blank = pd.read_csv(study["models"]["blank"]["csv"])
+    blank = pd.read_csv(study["models"]["blank"]["table"])
     blank_r2 = blank[(blank.metric == "r2") & (blank.target == "cps") & (blank.tap == "signal")]
     assert (blank_r2["value"] < 0.2).all()
 
 
 def test_every_tap_target_and_probe_is_reported(study: dict) -> None:
-    table = pd.read_csv(study["models"]["good"]["csv"])
+    table = pd.read_csv(study["models"]["good"]["table"])
     probed = table[table.probe.isin(["ridge", "mlp"])]
     assert len(probed) == 3 * 2 * 2 * 4  # taps x targets x probes x metrics
     assert probed["index"].tolist() == sorted(probed["index"].tolist())
@@ -187,7 +188,7 @@ def test_every_tap_target_and_probe_is_reported(study: dict) -> None:
 
 
 def test_best_tap_is_chosen_on_dev(study: dict) -> None:
-    analysis = json.loads(study["models"]["good"]["analysis"].read_text())
+    analysis = json.loads(study["models"]["good"]["result"].read_text())
     assert analysis["best"]["cps"]["tap"] == "signal"
     entry = analysis["selection"]["cps"][1]
     assert entry["ridge"]["alpha"] in small_config()["probes"]["ridge_alphas"]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from fake_study import run_fake_study
 
-from rateprobe.probing.data import ProbeInputError
+from rateprobe.inputs import ProbeInputError
 from rateprobe.probing.health import FAILED_FIT_MSE_RATIO, fit_failure
 from rateprobe.probing.run import _best_by_dev
 from rateprobe.probing.selection import crossfit_mse, dev_halves, half_sums
@@ -77,7 +77,7 @@ def test_failed_fits_are_never_chosen() -> None:
 
 def test_a_probe_run_records_cross_fitted_scores(tmp_path: Path) -> None:
     study = run_fake_study(tmp_path)
-    analysis = json.loads(study["models"]["good"]["analysis"].read_text())
+    analysis = json.loads(study["models"]["good"]["result"].read_text())
     for entry in analysis["selection"]["cps"]:
         for probe in ("ridge", "mlp"):
             assert entry[probe]["failure"] is None

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from fake_study import fake_activations, fake_manifests, probe_into, small_config
 
-from rateprobe.probing.data import SplitLeakError, assert_speaker_disjoint, read_manifest
+from rateprobe.inputs import SplitLeakError, assert_speaker_disjoint, read_manifest
 
 
 def frames(**speakers: list[str]) -> dict[str, pd.DataFrame]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -35,7 +34,7 @@ def test_the_whole_probing_stage_is_deterministic(study: dict, tmp_path: Path) -
     summarise(again, tmp_path / "b.json")
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
     for name, paths in study["models"].items():
-        assert paths["csv"].read_bytes() == again["models"][name]["csv"].read_bytes()
+        assert paths["table"].read_bytes() == again["models"][name]["table"].read_bytes()
 
 
 def test_design_fixed_keys(study: dict, tmp_path: Path) -> None:
@@ -136,13 +135,13 @@ def test_missing_control_leaves_claims_undecided(study: dict, tmp_path: Path) ->
 
 
 def test_eer_not_computable_is_null_with_reason(study: dict, tmp_path: Path) -> None:
-    analysis = json.loads(study["models"]["good"]["analysis"].read_text())
+    verification_path, *others = study["models"]["good"]["analyses"]
+    analysis = json.loads(verification_path.read_text())
     analysis["verification"].update(
         eer=None, eer_ci=None, eer_reason="no test speaker has two utterances"
     )
-    changed = dict(study["models"]["good"], analysis=tmp_path / "good.json")
-    (tmp_path / "good.json").write_text(json.dumps(analysis))
-    shutil.copy(study["models"]["blank"]["analysis"], tmp_path / "blank.json")
+    (tmp_path / "verification.json").write_text(json.dumps(analysis))
+    changed = dict(study["models"]["good"], analyses=[tmp_path / "verification.json", *others])
     models = {"good": changed, "blank": study["models"]["blank"]}
     summary = build_summary(study["cfg"], study["manifests"], study["bad_reports"], models)
     good = summary["models"]["good"]

@@ -1,8 +1,10 @@
-"""Configuration checks that a JSON schema cannot express, and defaults.
+"""Configuration checks that a JSON schema cannot express, and the one home of defaults.
 
 The schema (schemas/config.schema.yaml) rejects unknown keys and wrong types. This module
 checks what depends on the corpus kind, resolves how the three splits are formed, and fills
-defaults, so that every later stage reads one complete, consistent dictionary.
+defaults from DEFAULTS, so that every later stage reads one complete, consistent dictionary.
+config.yaml and config/*.yaml state only their own choices; config/README.md describes every
+key and its default.
 """
 
 from __future__ import annotations
@@ -23,7 +25,12 @@ DEFAULTS: dict[str, Any] = {
     "on_bad_input": "fail",
     "corpus": {
         "download": False,
-        "mirrors": ["https://www.openslr.org/resources/12"],
+        "mirrors": [
+            "https://www.openslr.org/resources/12",
+            "https://us.openslr.org/resources/12",
+            "https://openslr.elda.org/resources/12",
+            "https://openslr.magicdatatech.com/resources/12",
+        ],
         "md5": {},
         "synthetic": {"utterances_per_speaker": 9, "min_wpm": 90, "max_wpm": 320},
     },
@@ -73,6 +80,10 @@ DEFAULTS: dict[str, Any] = {
         "date": None,
     },
 }
+
+# Settings that decide how a job runs but not what it computes: they are left out of the
+# params that decide reruns (rules/common.smk). Thread counts are given to jobs as threads.
+RUNTIME_ONLY = {"activations": ("batch_seconds", "device"), "probes": ("threads",)}
 
 DEFAULT_CARVE_FRACTIONS = {"train": 0.6, "dev": 0.2, "test": 0.2}
 
@@ -231,6 +242,15 @@ def _resolve_models(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
         # Sorted keys: Snakemake compares params as text, so YAML key order must not matter.
         resolved.append(dict(sorted(model.items())))
     return resolved
+
+
+def result_settings(cfg: dict[str, Any]) -> dict[str, Any]:
+    """A resolved config without its RUNTIME_ONLY keys: what can change a result."""
+    kept = copy.deepcopy(cfg)
+    for section, keys in RUNTIME_ONLY.items():
+        for key in keys:
+            kept[section].pop(key, None)
+    return kept
 
 
 def _check_probes(cfg: dict[str, Any]) -> None:

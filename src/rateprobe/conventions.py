@@ -7,16 +7,23 @@ and a cluster's login node need neither torch nor matplotlib).
 
 from __future__ import annotations
 
+from typing import Any
+
 SPLITS = ("train", "dev", "test")
 
 # Files, relative to the workflow's directory; wildcards as the rules name them.
 MANIFEST = "results/manifests/{split}.csv"
 BAD_INPUT_REPORT = "results/manifests/{split}.bad.json"
 MODEL_DIR = "data/models/{model}"
+# A WeSpeaker model folder (official format), as fetched into MODEL_DIR for a URL model.
+CHECKPOINT_FILES = ("config.yaml", "avg_model.pt")
 ACTIVATIONS = "results/activations/{model}/{split}.npz"
 PROBE_TABLE = "results/probes/{model}.csv"
+PROBE_RESULT = "results/probes/{model}.json"
 PREDICTIONS = "results/probes/{model}.predictions.npz"
-ANALYSIS = "results/analysis/{model}.json"
+ANALYSIS = "results/analysis/{model}/{analysis}.json"
+# The side analyses of each model, one job and one file each (rateprobe.analysis.run).
+ANALYSES = ("verification", "tsne", "classification", "cca")
 INTERVENTION_MANIFEST = "results/interventions/manifest.csv"
 INTERVENTION_AUDIO = "data/interventions"
 INTERVENTION_ACTIVATIONS = "results/interventions/activations/{model}.npz"
@@ -50,6 +57,16 @@ def target_axis_label(target: str) -> str:
     """`темп речи, симв./с`; an unknown target is labelled by its own name."""
     name = TARGET_NAMES.get(target, target)
     return f"{name}, {TARGET_UNITS[target]}" if target in TARGET_UNITS else name
+
+
+def checkpoint_inputs(model: dict[str, Any]) -> list[str]:
+    """The checkpoint files an activation job reads for a resolved `models:` entry: the fetched
+    files of a URL model, a local path model's folder or .zip, none for the others."""
+    if model["source_kind"] == "url":
+        return [f"{MODEL_DIR.format(model=model['name'])}/{name}" for name in CHECKPOINT_FILES]
+    if model["source_kind"] == "path":
+        return [model["source"]]
+    return []
 
 
 def prediction_key(target: str, probe: str, tap: str) -> str:

@@ -237,14 +237,14 @@ def cps_histogram(manifests: Mapping[str, pd.DataFrame], path: Path) -> None:
 
 
 def tsne_figure(
-    summary: dict[str, Any], analyses: Mapping[str, dict[str, Any]], cps: np.ndarray, path: Path
+    summary: dict[str, Any], maps: Mapping[str, dict[str, Any]], cps: np.ndarray, path: Path
 ) -> None:
     names = summary["studied_models"]
     fig, axes = _panels(len(names), 3, height=TEXT_WIDTH_IN / 3)
     fig.subplots_adjust(wspace=0.35)
     scatter = None
     for ax, name in zip(axes, names, strict=False):
-        tsne = analyses[name]["tsne"]
+        tsne = maps[name]
         ax.set_xticks([])
         ax.set_yticks([])
         ax.grid(False)
@@ -422,7 +422,7 @@ def interventions_figure(
 
 def make_figures(
     summary_path: str | Path,
-    analysis_paths: Mapping[str, str | Path],
+    tsne_paths: Mapping[str, str | Path],
     prediction_paths: Mapping[str, str | Path],
     manifest_paths: Mapping[str, str | Path],
     out_dir: str | Path,
@@ -430,7 +430,7 @@ def make_figures(
 ) -> None:
     """Draw every figure listed by `figure_files` into `out_dir`."""
     summary = json.loads(Path(summary_path).read_text())
-    analyses = {name: json.loads(Path(p).read_text()) for name, p in analysis_paths.items()}
+    tsne = {name: json.loads(Path(p).read_text())["tsne"] for name, p in tsne_paths.items()}
     predictions = {}
     for name, p in prediction_paths.items():
         with np.load(p, allow_pickle=False) as archive:
@@ -447,7 +447,7 @@ def make_figures(
     files = {key: out / name for key, name in figure_files(targets, bool(interventions)).items()}
     with plt.style.context(STYLE):
         cps_histogram(manifests, files["cps_histogram"])
-        tsne_figure(summary, analyses, manifests["test"]["cps"].to_numpy(float), files["tsne"])
+        tsne_figure(summary, tsne, manifests["test"]["cps"].to_numpy(float), files["tsne"])
         model_comparison(summary, files["model_comparison"])
         cca_figure(summary, files["cca"])
         verification_figure(summary, files["verification"])

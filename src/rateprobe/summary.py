@@ -10,7 +10,7 @@ Contract: docs/summary.md.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from itertools import combinations
 from pathlib import Path
@@ -31,6 +31,12 @@ from rateprobe.conventions import (
     prediction_key,
 )
 from rateprobe.decisions import ALPHA, CORRECTION, decide, too_few_speakers_reason
+from rateprobe.features import SCALE_FLOOR
+from rateprobe.inputs import (
+    assert_speaker_disjoint,
+    read_manifest,
+    target_matrix,
+)
 from rateprobe.io import write_json
 from rateprobe.metrics import (
     REGRESSION_METRICS,
@@ -41,17 +47,9 @@ from rateprobe.metrics import (
     regression_metrics,
     speaker_bootstrap,
 )
-from rateprobe.probing.data import (
-    assert_speaker_disjoint,
-    read_manifest,
-    target_matrix,
-)
 from rateprobe.probing.health import FAILED_FIT_MSE_RATIO
-from rateprobe.probing.ridge import SCALE_FLOOR
 from rateprobe.probing.run import (
     CONDITIONAL,
-    EER_DRAWS_KEY,
-    EER_JACKKNIFE_KEY,
     PROBES,
 )
 from rateprobe.speaker_decomposition import speaker_decomposition
@@ -92,29 +90,39 @@ def _regression_fields(records: Mapping[str, Mapping[str, Any]]) -> dict[str, An
     return fields
 
 
+def _read_json(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
 class ModelResults:
-    """One model's probe table, analysis JSON and test predictions."""
+    """One model's probe table, probing result, analyses and test predictions."""
 
     def __init__(
         self,
-        csv: str | Path,
-        analysis: str | Path,
+        table: str | Path,
+        result: str | Path,
         predictions: str | Path,
+        analyses: Sequence[str | Path],
         interventions: str | Path | None = None,
     ) -> None:
-        table = pd.read_csv(csv, dtype={"tap": str, "target": str, "probe": str})
+        frame = pd.read_csv(table, dtype={"tap": str, "target": str, "probe": str})
         self.metrics: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {}
-        for row in table.itertuples(index=False):
+        for row in frame.itertuples(index=False):
             record = {"value": row.value, "ci_low": row.ci_low, "ci_high": row.ci_high}
             clean = {k: None if pd.isna(v) else float(v) for k, v in record.items()}
             self.metrics.setdefault((row.tap, row.target, row.probe), {})[row.metric] = clean
-        self.analysis = json.loads(Path(analysis).read_text())
+        # The probing result and each analysis file hold distinct top-level sections.
+        self.analysis: dict[str, Any] = _read_json(result)
+        for path in analyses:
+            sections = _read_json(path)
+            shared = sorted(set(sections) & set(self.analysis))
+            if shared:
+                raise ValueError(f"{path}: sections {shared} are already given by another file")
+            self.analysis.update(sections)
         with np.load(predictions, allow_pickle=False) as archive:
             self.predictions = {key: archive[key] for key in archive.files}
         self.taps: list[str] = self.analysis["taps"]
-        self.interventions = (
-            None if interventions is None else json.loads(Path(interventions).read_text())
-        )
+        self.interventions = None if interventions is None else _read_json(interventions)
 
     def intervention_slopes(self, target: str, tap: str) -> dict[str, Any]:
         """Per intervention kind, the slope of the natural-speech probe's prediction against
@@ -150,12 +158,8 @@ class ModelResults:
         return best
 
     def eer(self) -> Estimate | None:
-        """The test EER with its speaker resamples (stored beside the predictions)."""
-        stored = {
-            "eer_draws": self.predictions.get(EER_DRAWS_KEY),
-            "eer_jackknife": self.predictions.get(EER_JACKKNIFE_KEY),
-        }
-        return eer_estimate(self.analysis["verification"] | stored)
+        """The test EER with its speaker resamples."""
+        return eer_estimate(self.analysis["verification"])
 
 
 class Scores:
@@ -794,9 +798,9 @@ def build_summary(
     cfg: dict[str, Any],
     manifest_paths: Mapping[str, str | Path],
     bad_report_paths: Mapping[str, str | Path],
-    model_paths: Mapping[str, Mapping[str, str | Path]],
+    model_paths: Mapping[str, Mapping[str, Any]],
 ) -> dict[str, Any]:
-    """The summary as a dictionary. `model_paths[name]` has keys csv, analysis, predictions."""
+    """The summary as a dictionary. `model_paths[name]` holds ModelResults' arguments."""
     targets = list(cfg["probes"]["targets"])
     manifests = {split: read_manifest(manifest_paths[split]) for split in SPLITS}
     assert_speaker_disjoint(manifests)
@@ -897,7 +901,7 @@ def write_summary(
     cfg: dict[str, Any],
     manifest_paths: Mapping[str, str | Path],
     bad_report_paths: Mapping[str, str | Path],
-    model_paths: Mapping[str, Mapping[str, str | Path]],
+    model_paths: Mapping[str, Mapping[str, Any]],
     out_path: str | Path,
 ) -> None:
     """Build the summary and write it atomically, rounded and with sorted keys."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rateprobe.probing.ridge import GramEigen
+from rateprobe.features import GramEigen
 
 
 def correlation(a: np.ndarray, b: np.ndarray) -> float | None:

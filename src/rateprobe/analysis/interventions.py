@@ -86,10 +86,10 @@ import pandas as pd
 
 from rateprobe.analysis.verification import equal_error_rate
 from rateprobe.conventions import EMBEDDING_TAP
+from rateprobe.features import Standardiser, gram_eigen
+from rateprobe.inputs import open_activations, read_manifest, target_matrix
 from rateprobe.io import write_json
 from rateprobe.metrics import Estimate, SpeakerBootstrap, cluster_estimates, speaker_bootstrap
-from rateprobe.probing.data import open_activations, read_manifest, target_matrix
-from rateprobe.probing.ridge import Standardiser, gram_eigen
 
 MIN_TARGET_CHANGE = 0.05
 INTERVALS = {
@@ -480,16 +480,16 @@ def intervention_analysis(
     intervention_activations: str | Path,
     manifest_paths: Mapping[str, str | Path],
     activation_paths: Mapping[str, str | Path],
-    analysis_path: str | Path,
+    probe_result_path: str | Path,
     bootstrap: Mapping[str, Any],
     out_json: str | Path,
 ) -> dict[str, Any]:
     """Write results/interventions/{model}.json (keys: module docstring).
 
     `manifest_paths` and `activation_paths` give the natural `train` and `test` splits;
-    `analysis_path` is the probing stage's JSON of this model; `bootstrap` is probes.bootstrap.
+    `probe_result_path` is the probing stage's JSON of this model; `bootstrap` is probes.bootstrap.
     """
-    analysis = json.loads(Path(analysis_path).read_text(encoding="utf-8"))
+    analysis = json.loads(Path(probe_result_path).read_text(encoding="utf-8"))
     manifests = {split: read_manifest(manifest_paths[split]) for split in ("train", "test")}
     manifests["interventions"] = read_manifest(intervention_manifest)
     targets = [
@@ -508,7 +508,7 @@ def intervention_analysis(
         taps = acts["train"].layer_names
         for index, tap in enumerate(taps):
             if tap not in alphas:
-                raise ValueError(f"{analysis_path}: no ridge alpha for tap '{tap}'")
+                raise ValueError(f"{probe_result_path}: no ridge alpha for tap '{tap}'")
             natural, manipulated = ridge_readout(
                 acts["train"].tap(tap),
                 y["train"],

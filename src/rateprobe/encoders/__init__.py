@@ -8,7 +8,7 @@ come out of the single forward pass.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,11 @@ import torch
 
 from rateprobe import frontend
 from rateprobe.encoders.base import SpeakerEncoder
-from rateprobe.encoders.checkpoints import CheckpointError, model_dir, read_wespeaker_checkpoint
+from rateprobe.encoders.checkpoints import (
+    CheckpointError,
+    declared_checkpoint,
+    read_wespeaker_checkpoint,
+)
 from rateprobe.encoders.resemblyzer import (
     PARTIALS_FRONTEND,
     ResemblyzerEncoder,
@@ -81,11 +85,13 @@ def load_wespeaker_encoder(source: str | Path, expected_arch: str | None = None)
     return encoder
 
 
-def load_encoder(model: dict[str, Any], checkpoint: str | Path | None = None) -> SpeakerEncoder:
+def load_encoder(
+    model: dict[str, Any], checkpoint: str | Path | Sequence[str | Path] | None = None
+) -> SpeakerEncoder:
     """The encoder of one resolved `models:` entry, in evaluation mode.
 
-    `checkpoint` overrides where a URL or path model is read from (default: data/models/{name}
-    for URLs, the source itself for paths).
+    A URL or path model is read from `checkpoint`: a model folder or .zip, or the files a rule
+    declared as its input (`declared_checkpoint`); the other sources need none.
     """
     kind = model["source_kind"]
     encoder: SpeakerEncoder
@@ -97,8 +103,11 @@ def load_encoder(model: dict[str, Any], checkpoint: str | Path | None = None) ->
         state = torch.load(path, map_location="cpu", weights_only=True)["model_state"]
         encoder.load_packaged_state(state, str(path))
     elif kind in ("url", "path"):
-        default = model_dir(model["name"]) if kind == "url" else model["source"]
-        encoder = load_wespeaker_encoder(checkpoint or default, model.get("arch"))
+        if checkpoint is None:
+            raise CheckpointError(f"model '{model['name']}': no checkpoint given to read")
+        if not isinstance(checkpoint, str | Path):
+            checkpoint = declared_checkpoint(checkpoint)
+        encoder = load_wespeaker_encoder(checkpoint, model.get("arch"))
     else:
         raise ValueError(f"model '{model['name']}': unknown source kind '{kind}'")
     return encoder.eval()

@@ -14,6 +14,7 @@ import os
 import tempfile
 import urllib.request
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,29 +22,28 @@ import torch
 import yaml
 from tqdm import tqdm
 
-CHECKPOINT_FILES = ("config.yaml", "avg_model.pt")
+from rateprobe.conventions import CHECKPOINT_FILES
+
 WESPEAKER_CLASSES = {"SimAM_ResNet34_ASP": "samresnet34", "SimAM_ResNet100_ASP": "samresnet100"}
 CLASSIFICATION_HEAD_PREFIX = "projection."
 DOWNLOAD_CHUNK = 1 << 20
-MODELS_DIR = Path("data/models")
 
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used; the message names the file and the problem."""
 
 
-def model_dir(name: str) -> Path:
-    """Where a URL model named `name` is fetched to."""
-    return MODELS_DIR / name
-
-
-def checkpoint_inputs(model: dict[str, Any]) -> list[str]:
-    """The files an activation job reads for a model: fetched files, a local path, or none."""
-    if model["source_kind"] == "url":
-        return [str(model_dir(model["name"]) / filename) for filename in CHECKPOINT_FILES]
-    if model["source_kind"] == "path":
-        return [model["source"]]
-    return []
+def declared_checkpoint(files: Sequence[str | Path]) -> Path:
+    """Where to read the checkpoint a rule declared as input (`checkpoint_inputs`): a model
+    folder or .zip given as one path, or the folder of the fetched config.yaml and
+    avg_model.pt."""
+    paths = [Path(f) for f in files]
+    if len(paths) == 1:
+        return paths[0]
+    folders = {p.parent for p in paths}
+    if sorted(p.name for p in paths) != sorted(CHECKPOINT_FILES) or len(folders) != 1:
+        raise CheckpointError(f"{[str(p) for p in paths]}: not one WeSpeaker model folder")
+    return folders.pop()
 
 
 def _zip_member(archive: zipfile.ZipFile, filename: str, origin: Path) -> bytes:

@@ -26,7 +26,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from rateprobe.probing.ridge import RidgeFit, Standardiser, fit_ridge, gram_eigen
+from rateprobe.features import Standardiser, gram_eigen
+from rateprobe.probing.ridge import RidgeFit, fit_ridge
 
 # A VAD can find very little speech; the floor keeps the logarithm finite.
 MIN_SECONDS = 0.01

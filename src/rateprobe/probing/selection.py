@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rateprobe.probing.data import ProbeInputError
+from rateprobe.inputs import ProbeInputError
 
 
 def dev_halves(speaker_ids: np.ndarray, seed: int) -> np.ndarray:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from rateprobe.conventions import EMBEDDING_TAP
+from rateprobe.metrics import SpeakerBootstrap, speaker_bootstrap
 
 
 class SplitLeakError(ValueError):
@@ -41,6 +42,22 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
             raise ProbeInputError(f"{path}: manifest has no column '{column}'")
     frame.attrs["path"] = str(path)
     return frame
+
+
+def read_manifests(paths: Mapping[str, str | Path]) -> dict[str, pd.DataFrame]:
+    """Each split's manifest, checked to share no speaker with another."""
+    manifests = {split: read_manifest(path) for split, path in paths.items()}
+    assert_speaker_disjoint(manifests)
+    return manifests
+
+
+def bootstrap_of_test_speakers(
+    manifests: Mapping[str, pd.DataFrame], settings: Mapping[str, Any]
+) -> SpeakerBootstrap:
+    """The speaker resamples of the test split (probes.bootstrap) that every interval of the
+    study uses, so that any two numbers can be compared paired."""
+    speakers = manifests["test"]["speaker_id"].to_numpy(dtype=str)
+    return speaker_bootstrap(speakers, int(settings["n"]), int(settings["seed"]))
 
 
 def assert_speaker_disjoint(manifests: Mapping[str, pd.DataFrame]) -> None:

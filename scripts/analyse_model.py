@@ -1,0 +1,19 @@
+"""Snakemake entry point: one side analysis of one model (rateprobe.analysis.run), the one the
+rule's `analysis` param names; its other params are that analysis's settings."""
+
+from rateprobe.analysis import run
+from rateprobe.conventions import SPLITS
+from rateprobe.joblog import job_log
+
+snakemake = globals()["snakemake"]
+with job_log(snakemake.log):
+    settings = dict(snakemake.params.items())
+    analyse = getattr(run, f"run_{settings.pop('analysis')}")
+    inputs = dict(snakemake.input.items())
+    analyse(
+        activation_paths=dict(zip(SPLITS, inputs.pop("activations"), strict=True)),
+        manifest_paths=dict(zip(SPLITS, inputs.pop("manifests"), strict=True)),
+        out_json=snakemake.output[0],
+        **inputs,
+        **settings,
+    )

@@ -1,0 +1,105 @@
+"""Standardised features and the eigendecomposition of their training Gram matrix.
+
+The linear algebra that probes and analyses share. The eigendecomposition X'X = V diag(s) V'
+of the standardised training features gives ridge weights for any alpha (rateprobe.probing.
+ridge), the principal components (the leading columns of V) and the unregularised
+least-squares fit (alpha -> 0) that the CCA analysis uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# A feature whose training spread is below this fraction of the tap's typical spread (the root
+# mean square of its features' standard deviations) is scaled as if it had that spread.
+SCALE_FLOOR = 1e-2
+
+
+@dataclass(frozen=True)
+class Standardiser:
+    """Feature centring and scaling learned on the training split, safe for sparse features.
+
+    z = clip((x - mean) / scale, z_min, z_max) with scale = max(sd, SCALE_FLOOR * rms(sd)) and
+    [z_min, z_max] the range of the training z-scores of that feature. Without the floor, a
+    feature that is zero on nearly every training utterance (ReLU-sparse embeddings) turns a
+    small test value into a z-score of thousands; without the clip, a feature constant on train
+    can still carry any value at test. With both, every transformed value lies in the range the
+    fitted model saw, so predictions stay bounded; a feature constant on train maps to 0.
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+    z_min: np.ndarray
+    z_max: np.ndarray
+
+    @classmethod
+    def fit(cls, features: np.ndarray) -> Standardiser:
+        features = np.asarray(features, dtype=np.float64)
+        mean = features.mean(axis=0)
+        sd = features.std(axis=0)
+        typical = float(np.sqrt(np.mean(sd**2)))
+        # All features constant: any positive scale keeps them at zero.
+        floor = SCALE_FLOOR * typical if typical > 0 else 1.0
+        scale = np.maximum(sd, floor)
+        z = (features - mean) / scale
+        return cls(mean=mean, scale=scale, z_min=z.min(axis=0), z_max=z.max(axis=0))
+
+    def transform(self, features: np.ndarray) -> np.ndarray:
+        z = (np.asarray(features, dtype=np.float64) - self.mean) / self.scale
+        return np.clip(z, self.z_min, self.z_max)
+
+
+@dataclass(frozen=True)
+class GramEigen:
+    """Eigenpairs (descending, non-zero) of the standardised training Gram matrix, and V'X'Y."""
+
+    eigenvalues: np.ndarray  # (r,)
+    eigenvectors: np.ndarray  # (d, r)
+    projected_targets: np.ndarray  # (r, n_targets): V' X' (Y - mean Y)
+    target_mean: np.ndarray  # (n_targets,)
+
+    def weights(self, alphas: np.ndarray, n_components: int | None = None) -> np.ndarray:
+        """Weights (d, n_alphas, n_targets) for each alpha; `n_components` keeps only the
+        leading principal components (regression on the top principal components)."""
+        keep = slice(None) if n_components is None else slice(0, n_components)
+        s = self.eigenvalues[keep]
+        z = self.projected_targets[keep]
+        shrunk = z[:, None, :] / (s[:, None, None] + np.asarray(alphas)[None, :, None])
+        r, n_alphas, n_targets = shrunk.shape
+        flat = self.eigenvectors[:, keep] @ shrunk.reshape(r, n_alphas * n_targets)
+        return flat.reshape(-1, n_alphas, n_targets)
+
+    def predict(self, standardised: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Predictions (n_alphas, n_targets, n) for standardised features (n, d)."""
+        d, n_alphas, n_targets = weights.shape
+        flat = standardised @ weights.reshape(d, n_alphas * n_targets)
+        predictions = flat.reshape(len(standardised), n_alphas, n_targets).transpose(1, 2, 0)
+        return predictions + self.target_mean[None, :, None]
+
+
+def gram_eigen(standardised_train: np.ndarray, targets: np.ndarray) -> GramEigen:
+    """Decompose the standardised training features (n, d) against targets (n, n_targets).
+
+    Uses the smaller of X'X (d x d) and XX' (n x n); eigenvalues below a relative tolerance
+    are dropped, so the alpha -> 0 limit is the minimum-norm least-squares fit.
+    """
+    x = standardised_train
+    targets = np.asarray(targets, dtype=np.float64).reshape(len(x), -1)
+    target_mean = targets.mean(axis=0)
+    n, d = x.shape
+    if d <= n:
+        eigenvalues, eigenvectors = np.linalg.eigh(x.T @ x)
+    else:
+        eigenvalues, left = np.linalg.eigh(x @ x.T)
+    order = np.argsort(eigenvalues)[::-1]
+    eigenvalues = eigenvalues[order]
+    keep = eigenvalues > max(eigenvalues[0], 0.0) * 1e-10
+    eigenvalues = eigenvalues[keep]
+    if d <= n:
+        eigenvectors = eigenvectors[:, order][:, keep]
+    else:
+        eigenvectors = (x.T @ left[:, order][:, keep]) / np.sqrt(eigenvalues)
+    projected = eigenvectors.T @ (x.T @ (targets - target_mean))
+    return GramEigen(eigenvalues, eigenvectors, projected, target_mean)
