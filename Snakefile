@@ -22,10 +22,10 @@ include: "rules/interventions.smk"
 
 
 rule all:
+    default_target: True
     input:
         "paper/main.pdf",
         "paper/overleaf.zip",
-    default_target: True
 
 
 rule manifests:

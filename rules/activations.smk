@@ -9,18 +9,18 @@ rule extract_activations:
         checkpoint=lambda wildcards: files.checkpoint_inputs(MODEL_BY_NAME[wildcards.model]),
     output:
         "results/activations/{model}/{split}.npz",
-    params:
-        model=lambda wildcards: MODEL_BY_NAME[wildcards.model],
-        settings=CFG["activations"],
+    log:
+        "logs/extract_activations/{model}/{split}.log",
+    conda:
+        "../envs/rateprobe.yaml"
     # Extraction takes every core Snakemake was given, so these jobs run one at a time: torch
     # jobs side by side on the same cores slowed each other down more than tenfold (--cores 8 on
     # 2 cores: 8 s per utterance instead of 0.6 s). On a cluster, the profile sets the threads.
     threads: GIVEN_CORES
     resources:
         mem_mb=8000,
-    log:
-        "logs/extract_activations/{model}/{split}.log",
-    conda:
-        "../envs/rateprobe.yaml"
+    params:
+        model=lambda wildcards: MODEL_BY_NAME[wildcards.model],
+        settings=CFG["activations"],
     script:
         "../scripts/extract_activations.py"

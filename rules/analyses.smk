@@ -14,13 +14,13 @@ rule verification:
         **ANALYSIS_INPUTS,
     output:
         expand(files.ANALYSIS, analysis="verification", allow_missing=True),
-    params:
-        analysis="verification",
-        bootstrap=CFG["probes"]["bootstrap"],
     log:
         "logs/verification/{model}.log",
     conda:
         "../envs/rateprobe.yaml"
+    params:
+        analysis="verification",
+        bootstrap=CFG["probes"]["bootstrap"],
     script:
         "../scripts/analyse_model.py"
 
@@ -30,13 +30,13 @@ rule tsne:
         **ANALYSIS_INPUTS,
     output:
         expand(files.ANALYSIS, analysis="tsne", allow_missing=True),
-    params:
-        analysis="tsne",
-        settings=CFG["analysis"]["tsne"],
     log:
         "logs/tsne/{model}.log",
     conda:
         "../envs/rateprobe.yaml"
+    params:
+        analysis="tsne",
+        settings=CFG["analysis"]["tsne"],
     script:
         "../scripts/analyse_model.py"
 
@@ -48,15 +48,15 @@ rule classification:
         probe_result=files.PROBE_RESULT,
     output:
         expand(files.ANALYSIS, analysis="classification", allow_missing=True),
+    log:
+        "logs/classification/{model}.log",
+    conda:
+        "../envs/rateprobe.yaml"
     params:
         analysis="classification",
         settings=CFG["analysis"]["classification"],
         bootstrap=CFG["probes"]["bootstrap"],
         seed=CFG["seed"],
-    log:
-        "logs/classification/{model}.log",
-    conda:
-        "../envs/rateprobe.yaml"
     script:
         "../scripts/analyse_model.py"
 
@@ -66,13 +66,13 @@ rule cca:
         **ANALYSIS_INPUTS,
     output:
         expand(files.ANALYSIS, analysis="cca", allow_missing=True),
-    params:
-        analysis="cca",
-        targets=CFG["probes"]["targets"],
-        settings=CFG["analysis"]["cca"],
     log:
         "logs/cca/{model}.log",
     conda:
         "../envs/rateprobe.yaml"
+    params:
+        analysis="cca",
+        targets=CFG["probes"]["targets"],
+        settings=CFG["analysis"]["cca"],
     script:
         "../scripts/analyse_model.py"

@@ -2,6 +2,9 @@
 # The schema rejects unknown keys and wrong types before any work; resolve_config then checks
 # what a schema cannot (per corpus kind) and fills defaults.
 
+import hashlib
+from pathlib import Path
+
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
@@ -31,10 +34,18 @@ MODEL_BY_NAME = {m["name"]: m for m in CFG["models"]}
 ACTIVATIONS = expand(files.ACTIVATIONS, model=MODELS, split=SPLITS)
 # The causal rate interventions each model's summary entry reads; none when they are disabled.
 INTERVENTION_RESULTS = (
-    expand(files.INTERVENTION_RESULT, model=MODELS)
-    if CFG["interventions"]["enabled"]
-    else []
+    expand(files.INTERVENTION_RESULT, model=MODELS) if CFG["interventions"]["enabled"] else []
 )
+
+
+def code_version(*sources):
+    """A digest of the library sources whose output a rule tracks, given relative to this
+    file: a param, so an edit of them reruns the rule while a moved checkout (whose absolute
+    paths differ) reruns nothing."""
+    digest = hashlib.sha256()
+    for source in sources:
+        digest.update(Path(workflow.source_path(source)).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 wildcard_constraints:

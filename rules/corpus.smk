@@ -4,26 +4,30 @@
 # under corpus.root, and each split's manifest labels every utterance with its speech rate.
 
 from rateprobe.corpus.download import completion_marker, corpus_root_of
-from rateprobe.corpus.splits import split_inputs, synthetic_report
+from rateprobe.corpus.splits import check_corpus_present, split_inputs, synthetic_report
 
 CORPUS = CFG["corpus"]
+try:
+    check_corpus_present(CORPUS)
+except FileNotFoundError as error:
+    raise WorkflowError(f"corpus.root {CORPUS['root']}: {error}") from None
 
 
 rule synthesize_corpus:
-    input:
-        # The corpus is what the generator writes: a change to it regenerates the corpus.
-        f"{workflow.basedir}/src/rateprobe/corpus/synthetic.py",
-        f"{workflow.basedir}/src/rateprobe/corpus/sentences.py",
     output:
         synthetic_report(CORPUS["root"]),
-    params:
-        corpus={k: CORPUS[k] for k in ("kind", "root", "splits", "synthetic")},
-        seed=CFG["seed"],
-    threads: 2
     log:
         "logs/synthesize_corpus.log",
     conda:
         "../envs/rateprobe.yaml"
+    threads: 2
+    params:
+        # The corpus is what the generator writes: a change to it regenerates the corpus.
+        code=code_version(
+            "../src/rateprobe/corpus/synthetic.py", "../src/rateprobe/corpus/sentences.py"
+        ),
+        corpus={k: CORPUS[k] for k in ("kind", "root", "splits", "synthetic")},
+        seed=CFG["seed"],
     script:
         "../scripts/synthesize_corpus.py"
 
@@ -36,16 +40,16 @@ localrules:
 rule download_subset:
     output:
         completion_marker(CORPUS["root"], "{subset}"),
+    log:
+        "logs/download_subset/{subset}.log",
+    wildcard_constraints:
+        subset="[A-Za-z0-9_.-]+",
+    conda:
+        "../envs/rateprobe.yaml"
     params:
         root=lambda wildcards, output: corpus_root_of(output[0]),
         mirrors=CORPUS["mirrors"],
         md5=CORPUS["md5"],
-    wildcard_constraints:
-        subset="[A-Za-z0-9_.-]+",
-    log:
-        "logs/download_subset/{subset}.log",
-    conda:
-        "../envs/rateprobe.yaml"
     script:
         "../scripts/download_subset.py"
 
@@ -56,14 +60,14 @@ rule manifest:
     output:
         manifest="results/manifests/{split}.csv",
         bad="results/manifests/{split}.bad.json",
-    params:
-        corpus={k: CORPUS.get(k) for k in ("kind", "root", "splits", "carve_by_speaker")},
-        vad=CFG["vad"],
-        on_bad_input=CFG["on_bad_input"],
-    threads: 2
     log:
         "logs/manifest/{split}.log",
     conda:
         "../envs/rateprobe.yaml"
+    threads: 2
+    params:
+        corpus={k: CORPUS.get(k) for k in ("kind", "root", "splits", "carve_by_speaker")},
+        vad=CFG["vad"],
+        on_bad_input=CFG["on_bad_input"],
     script:
         "../scripts/build_manifest.py"

@@ -3,8 +3,6 @@
 
 import os
 
-
-
 FIGURES = expand(
     f"{files.FIGURES_DIR}/{{file}}",
     file=files.figure_files(list(CFG["probes"]["targets"]), bool(INTERVENTION_RESULTS)).values(),
@@ -18,16 +16,16 @@ rule figures:
         predictions=expand(files.PREDICTIONS, model=MODELS),
         manifests=expand(files.MANIFEST, split=SPLITS),
         interventions=INTERVENTION_RESULTS,
-        # Redrawing is cheap: a change to the drawing code redraws every figure.
-        code=workflow.source_path("../src/rateprobe/figures.py"),
     output:
         [report(figure, category="Figures") for figure in FIGURES],
-    params:
-        models=MODELS,
-        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
     log:
         "logs/figures.log",
     conda:
         "../envs/rateprobe.yaml"
+    params:
+        # Redrawing is cheap: a change to the drawing code redraws every figure.
+        code=code_version("../src/rateprobe/figures.py"),
+        models=MODELS,
+        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
     script:
         "../scripts/make_figures.py"

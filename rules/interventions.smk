@@ -14,21 +14,21 @@ rule intervention_manifest:
     input:
         manifest="results/manifests/test.csv",
         report=[synthetic_report(CORPUS["root"])] if CORPUS["kind"] == "synthetic" else [],
-        # The variants are what this code makes: a change to it makes them again.
-        code=workflow.source_path("../src/rateprobe/interventions.py"),
     output:
         manifest="results/interventions/manifest.csv",
         audio=directory("data/interventions"),
-    params:
-        settings=INTERVENTIONS,
-        kind=CORPUS["kind"],
-        vad=CFG["vad"],
-        seed=CFG["seed"],
-    threads: 2
     log:
         "logs/intervention_manifest.log",
     conda:
         "../envs/rateprobe.yaml"
+    threads: 2
+    params:
+        # The variants are what this code makes: a change to it makes them again.
+        code=code_version("../src/rateprobe/interventions.py"),
+        settings=INTERVENTIONS,
+        kind=CORPUS["kind"],
+        vad=CFG["vad"],
+        seed=CFG["seed"],
     script:
         "../scripts/make_interventions.py"
 
@@ -39,17 +39,17 @@ rule extract_intervention_activations:
         checkpoint=lambda wildcards: files.checkpoint_inputs(MODEL_BY_NAME[wildcards.model]),
     output:
         "results/interventions/activations/{model}.npz",
-    params:
-        model=lambda wildcards: MODEL_BY_NAME[wildcards.model],
-        settings=CFG["activations"],
-    # As extract_activations: every core, one extraction at a time.
-    threads: GIVEN_CORES
-    resources:
-        mem_mb=8000,
     log:
         "logs/extract_intervention_activations/{model}.log",
     conda:
         "../envs/rateprobe.yaml"
+    # As extract_activations: every core, one extraction at a time.
+    threads: GIVEN_CORES
+    resources:
+        mem_mb=8000,
+    params:
+        model=lambda wildcards: MODEL_BY_NAME[wildcards.model],
+        settings=CFG["activations"],
     script:
         "../scripts/extract_activations.py"
 
@@ -63,15 +63,15 @@ rule intervention_analysis:
             "results/activations/{{model}}/{split}.npz", split=["train", "test"]
         ),
         probe_result=files.PROBE_RESULT,
-        code=workflow.source_path("../src/rateprobe/analysis/interventions.py"),
     output:
         "results/interventions/{model}.json",
-    params:
-        bootstrap=CFG["probes"]["bootstrap"],
-    threads: 1
     log:
         "logs/intervention_analysis/{model}.log",
     conda:
         "../envs/rateprobe.yaml"
+    threads: 1
+    params:
+        code=code_version("../src/rateprobe/analysis/interventions.py"),
+        bootstrap=CFG["probes"]["bootstrap"],
     script:
         "../scripts/intervention_analysis.py"

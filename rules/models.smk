@@ -14,15 +14,15 @@ localrules:
 rule fetch_model:
     output:
         multiext("data/models/{model}/", "config.yaml", "avg_model.pt"),
-    params:
-        url=lambda wildcards: MODEL_BY_NAME[wildcards.model]["source"],
-        sha256=lambda wildcards: MODEL_BY_NAME[wildcards.model].get("sha256"),
+    log:
+        "logs/fetch_model/{model}.log",
     wildcard_constraints:
         model="|".join(URL_MODELS) or "no-url-models",
     retries: 2
-    log:
-        "logs/fetch_model/{model}.log",
     conda:
         "../envs/rateprobe.yaml"
+    params:
+        url=lambda wildcards: MODEL_BY_NAME[wildcards.model]["source"],
+        sha256=lambda wildcards: MODEL_BY_NAME[wildcards.model].get("sha256"),
     script:
         "../scripts/fetch_model.py"

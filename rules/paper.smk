@@ -6,15 +6,16 @@
 import os
 from pathlib import Path
 
+import rateprobe.paper
 from rateprobe.paper.overleaf import style_files
 from rateprobe.paper.render import SECTIONS
 
 PAPER_SOURCES = {
     "templates": sorted(str(p) for p in Path("paper/templates").glob("*.tex.j2")),
-    "code": sorted(str(p) for p in Path("src/rateprobe/paper").glob("*.py")),
     "bib": "paper/references.bib",
     "styles": [f"paper/{name}" for name in style_files(CFG["paper"])],
 }
+PAPER_MODULES = sorted(p.name for p in Path(rateprobe.paper.__file__).parent.glob("*.py"))
 PAPER_TEX = ["paper/main.tex", *expand("paper/generated/{section}.tex", section=SECTIONS)]
 
 
@@ -23,19 +24,20 @@ rule paper_render:
         summary="results/summary.json",
         figures=FIGURES,
         templates=PAPER_SOURCES["templates"],
-        code=PAPER_SOURCES["code"],
     output:
         tex=PAPER_TEX,
         figures=directory("paper/figures"),
-    params:
-        paper=CFG["paper"],
-        paper_dir=lambda wildcards, output: os.path.dirname(output.tex[0]),
-        templates_dir=lambda wildcards, input: os.path.dirname(input.templates[0]),
-        figures_dir=lambda wildcards, input: os.path.dirname(input.figures[0]),
     log:
         "logs/paper_render.log",
     conda:
         "../envs/rateprobe.yaml"
+    params:
+        # The rendering code is part of the text: an edit of it renders again.
+        code=code_version(*(f"../src/rateprobe/paper/{name}" for name in PAPER_MODULES)),
+        paper=CFG["paper"],
+        paper_dir=lambda wildcards, output: os.path.dirname(output.tex[0]),
+        templates_dir=lambda wildcards, input: os.path.dirname(input.templates[0]),
+        figures_dir=lambda wildcards, input: os.path.dirname(input.figures[0]),
     script:
         "../scripts/render_paper.py"
 
@@ -48,13 +50,13 @@ rule paper_pdf:
         styles=PAPER_SOURCES["styles"],
     output:
         pdf=report("paper/main.pdf", category="Paper"),
-    params:
-        paper_dir=lambda wildcards, output: os.path.dirname(output.pdf),
-        engine=CFG["paper"]["engine"],
     log:
         "logs/paper_pdf.log",
     conda:
         "../envs/rateprobe.yaml"
+    params:
+        paper_dir=lambda wildcards, output: os.path.dirname(output.pdf),
+        engine=CFG["paper"]["engine"],
     script:
         "../scripts/build_paper.py"
 
@@ -67,12 +69,12 @@ rule paper_overleaf:
         styles=PAPER_SOURCES["styles"],
     output:
         zip="paper/overleaf.zip",
-    params:
-        paper=CFG["paper"],
-        paper_dir=lambda wildcards, input: os.path.dirname(input.tex[0]),
     log:
         "logs/paper_overleaf.log",
     conda:
         "../envs/rateprobe.yaml"
+    params:
+        paper=CFG["paper"],
+        paper_dir=lambda wildcards, input: os.path.dirname(input.tex[0]),
     script:
         "../scripts/overleaf_zip.py"

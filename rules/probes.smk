@@ -13,18 +13,18 @@ rule probe_model:
         table=report(files.PROBE_TABLE, category="Probes", subcategory="{model}"),
         result=files.PROBE_RESULT,
         predictions=files.PREDICTIONS,
+    log:
+        "logs/probe_model/{model}.log",
+    benchmark:
+        "results/benchmarks/probe_model/{model}.tsv"
+    conda:
+        "../envs/rateprobe.yaml"
+    threads: CFG["probes"]["threads"]
     params:
         # Only what changes the probes: adding a model, editing the paper or an analysis
         # setting re-probes nothing.
         seed=CFG["seed"],
         probes=RESULT_SETTINGS["probes"],
-    threads: CFG["probes"]["threads"]
-    benchmark:
-        "results/benchmarks/probe_model/{model}.tsv"
-    log:
-        "logs/probe_model/{model}.log",
-    conda:
-        "../envs/rateprobe.yaml"
     script:
         "../scripts/probe_model.py"
 
@@ -40,6 +40,10 @@ rule summary:
         interventions=INTERVENTION_RESULTS,
     output:
         report(files.SUMMARY, category="Summary"),
+    log:
+        "logs/summary.log",
+    conda:
+        "../envs/rateprobe.yaml"
     params:
         # What the summary reads and prints; the paper's own settings rerun only the paper.
         cfg={
@@ -47,9 +51,5 @@ rule summary:
             for key in ("seed", "corpus", "activations", "probes", "analysis", "models")
         },
         models=MODELS,
-    log:
-        "logs/summary.log",
-    conda:
-        "../envs/rateprobe.yaml"
     script:
         "../scripts/summarize.py"

@@ -7,6 +7,7 @@ per rule with what the change should cause; nothing is rebuilt and every edit is
 from __future__ import annotations
 
 import os
+import shutil
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,5 +57,45 @@ def test_adding_a_model_plans_only_its_jobs(small_study: Path, tmp_path: Path) -
     # The new model's three splits, its probes and its reading of the existing intervention
     # audio (made once for all models); then everything that gathers all models.
     own = {"extract_activations": 3, "probe_model": 1}
+    own |= {"verification": 1, "tsne": 1, "classification": 1, "cca": 1}
     own |= {"extract_intervention_activations": 1, "intervention_analysis": 1}
     assert plan == Counter(own | {"summary": 1, "figures": 1} | PAPER_RULES)
+
+
+def _settings_file(directory: Path, settings: dict) -> Path:
+    path = directory / "settings.yaml"
+    path.write_text(yaml.safe_dump(settings))
+    return path
+
+
+def test_settings_that_cannot_change_a_result_rerun_nothing(
+    small_study: Path, tmp_path: Path
+) -> None:
+    runtime = _settings_file(
+        tmp_path, {"probes": {"threads": 2}, "activations": {"batch_seconds": 3, "device": "cpu"}}
+    )
+    assert planned_jobs(small_study, "all", configfiles=(runtime,)) == Counter()
+
+
+def test_a_t_sne_setting_reruns_the_maps_and_what_prints_them(
+    small_study: Path, tmp_path: Path
+) -> None:
+    perplexity = _settings_file(tmp_path, {"analysis": {"tsne": {"perplexity": 3}}})
+    plan = planned_jobs(small_study, "all", configfiles=(perplexity,))
+    assert plan == Counter({"tsne": 2, "summary": 1, "figures": 1} | PAPER_RULES)
+
+
+def test_a_probe_setting_reruns_the_probes_not_the_extraction(
+    small_study: Path, tmp_path: Path
+) -> None:
+    alphas = _settings_file(tmp_path, {"probes": {"ridge_alphas": [0.1, 1.0, 10.0]}})
+    plan = planned_jobs(small_study, "all", configfiles=(alphas,))
+    # Classifiers read the dev-chosen tap; the interventions read the chosen ridge alphas.
+    probes = {"probe_model": 2, "classification": 2, "intervention_analysis": 2}
+    assert plan == Counter(probes | {"summary": 1, "figures": 1} | PAPER_RULES)
+
+
+def test_a_moved_checkout_reruns_nothing(small_study: Path, tmp_path: Path) -> None:
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(small_study, moved, symlinks=True)  # copy2 keeps the time stamps
+    assert planned_jobs(moved, "all") == Counter()

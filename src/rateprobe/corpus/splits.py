@@ -12,6 +12,7 @@ import numpy as np
 from rateprobe.conventions import SPLITS
 from rateprobe.corpus.download import completion_marker
 from rateprobe.corpus.librispeech import (
+    AUDIO_SUFFIX,
     TRANSCRIPT_SUFFIX,
     chapter_dirs,
     corpus_dir,
@@ -77,13 +78,24 @@ def required_subsets(corpus: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def check_corpus_present(corpus: Mapping[str, Any]) -> None:
+    """Raise FileNotFoundError naming the folder when a LibriSpeech corpus that is not to be
+    downloaded is absent, before any planning: otherwise the planner would take manifests
+    left by another corpus as up to date."""
+    if corpus["kind"] == "librispeech" and not corpus.get("download"):
+        for subset in required_subsets(corpus):
+            subset_speakers(corpus["root"], subset)
+
+
 def split_inputs(corpus: Mapping[str, Any], split: str) -> list[str]:
     """The files a split's manifest depends on, for the workflow to track.
 
     synthetic: the generator's report; downloaded LibriSpeech: the completion markers of the
     subsets it reads; an existing extraction: its chapter folders (their time stamps change when
-    audio files come or go), transcripts and SPEAKERS.TXT. A carved split depends on the whole
-    pool, since which speakers it gets depends on all of them.
+    audio files come or go), transcripts, audio files (one replaced in place has a newer time
+    stamp) and SPEAKERS.TXT. A carved split depends on the whole pool, since which speakers it
+    gets depends on all of them. Synthetic and downloaded audio are the workflow's own outputs:
+    their generator and the MD5 check vouch for them.
     """
     root = Path(corpus["root"])
     if corpus["kind"] == "synthetic":
@@ -96,9 +108,11 @@ def split_inputs(corpus: Mapping[str, Any], split: str) -> list[str]:
         subset_speakers(root, subset)  # fails early, naming a missing subset
     chapters = chapter_dirs(root, subsets)
     transcripts = [c / f"{c.parent.name}-{c.name}{TRANSCRIPT_SUFFIX}" for c in chapters]
+    audio = [path for chapter in chapters for path in sorted(chapter.glob(f"*{AUDIO_SUFFIX}"))]
     speakers_table = corpus_dir(root) / "SPEAKERS.TXT"
     extra = [speakers_table] if speakers_table.is_file() else []
-    return [str(p) for p in [*chapters, *(t for t in transcripts if t.is_file()), *extra]]
+    present = [t for t in transcripts if t.is_file()]
+    return [str(p) for p in [*chapters, *present, *audio, *extra]]
 
 
 def synthetic_report(root: str | Path) -> Path:
