@@ -71,7 +71,7 @@ def _model_arch(model: dict[str, Any]) -> str:
 def study_from_config(configfile: Path) -> tuple[dict[str, tuple[str, float]], Counter[str]]:
     """Audio to extract per job input (each split, and the test split's intervention variants:
     every rate factor plus the padded copy, each the length of its source or near it), as
-    (description, hours), and the number of models per architecture (seeded twins expanded)."""
+    (description, hours), and the number of models per architecture (seeded controls expanded)."""
     base = yaml.safe_load((REPO / "config.yaml").read_text())
     config = resolve_config(merge_config(base, yaml.safe_load(configfile.read_text()) or {}))
     corpus = config["corpus"]

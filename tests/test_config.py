@@ -98,14 +98,14 @@ def test_resolve_config_names_the_key(case: str) -> None:
         resolve_config(config)
 
 
-def test_a_seeded_random_model_becomes_a_band_of_twins() -> None:
+def test_a_seeded_random_model_becomes_a_band_of_controls() -> None:
     resolved = resolve_config(DEFAULT)
     names = [m["name"] for m in resolved["models"]]
-    twins = [f"resemblyzer_random_s{seed}" for seed in (0, 1, 2)]
-    assert names == ["resemblyzer", *twins, "samresnet34_random"]
+    controls = [f"resemblyzer_random_s{seed}" for seed in (0, 1, 2)]
+    assert names == ["resemblyzer", *controls, "samresnet34_random"]
     by_name = {m["name"]: m for m in resolved["models"]}
-    assert by_name["resemblyzer"]["controls"] == twins
-    assert [by_name[t]["seed"] for t in twins] == [0, 1, 2]
+    assert by_name["resemblyzer"]["controls"] == controls
+    assert [by_name[t]["seed"] for t in controls] == [0, 1, 2]
     assert all("seeds" not in m for m in resolved["models"])
     assert by_name["samresnet34_random"]["controls"] == []
 

@@ -69,6 +69,8 @@ def test_split_sources_and_tracked_inputs(tmp_path: Path) -> None:
     inputs = split_inputs(corpus, "dev")
     assert str(tmp_path / "LibriSpeech/dev-clean/3/7") in inputs
     assert str(tmp_path / "LibriSpeech/dev-clean/3/7/3-7.trans.txt") in inputs
+    # Audio replaced in place leaves its folder's time stamp alone: the file itself is tracked.
+    assert str(tmp_path / "LibriSpeech/dev-clean/3/7/3-7-0000.flac") in inputs
     listed = {**corpus, "carve_by_speaker": None, "splits": {"train": ["dev-clean"],
               "dev": ["dev-clean"], "test": ["test-clean"]}}  # fmt: skip
     assert split_source(listed, "test").subsets == ("test-clean",)

@@ -50,7 +50,7 @@ def test_synthetic_manifests_and_reruns(tmp_path: Path) -> None:
     assert "synthesize_corpus" in plan and "Params have changed" in plan
 
 
-def test_librispeech_carving_and_reruns_when_audio_is_added(tmp_path: Path) -> None:
+def test_librispeech_carving_and_reruns_when_audio_changes(tmp_path: Path) -> None:
     root = tmp_path / "corpus"
     for speaker in ("11", "12", "13", "14", "15"):
         write_chapter(root, "dev-clean", speaker, "100", {0: "SOME WORDS HERE"}, 0.6)
@@ -61,6 +61,10 @@ def test_librispeech_carving_and_reruns_when_audio_is_added(tmp_path: Path) -> N
     speakers = [set(pd.read_csv(tmp_path / p, dtype=str).speaker_id) for p in MANIFESTS]
     assert [len(s) for s in speakers] == [3, 1, 1] and len(set.union(*speakers)) == 5
     chapter = root / "LibriSpeech/dev-clean/12/100"
+    # Replaced in place: the manifest's durations and rates would be stale.
+    sf.write(chapter / "12-100-0000.flac", speech_like(1.5), 16000)
+    plan = snakemake(tmp_path, config, "-n", *MANIFESTS)
+    assert plan.count("rule manifest:") == 3
     sf.write(chapter / "12-100-0001.flac", speech_like(0.5), 16000)
     with (chapter / "12-100.trans.txt").open("a") as transcript:
         transcript.write("12-100-0001 ONE MORE\n")

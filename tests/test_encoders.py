@@ -229,7 +229,7 @@ def test_partial_windows_are_those_of_embed_utterance() -> None:
 
 
 def voice_encoder_with(encoder: SpeakerEncoder, weights: str):
-    """Resemblyzer's VoiceEncoder with its packaged weights, or with the random twin's."""
+    """Resemblyzer's VoiceEncoder with its packaged weights, or with the random control's."""
     from resemblyzer import VoiceEncoder
 
     reference = VoiceEncoder(device="cpu", verbose=False).eval()
@@ -261,7 +261,7 @@ def package_partials(reference, waveform: np.ndarray) -> tuple[np.ndarray, ...]:
 @pytest.mark.parametrize("audio", AUDIO)
 def test_ge2e_embedding_and_taps_are_those_of_embed_utterance(weights: str, audio: str) -> None:
     """The pipeline's GE2E embedding is Resemblyzer's embed_utterance of the waveform as read,
-    for the packaged weights and for the random twin; its frontend gives the windows the
+    for the packaged weights and for the random control; its frontend gives the windows the
     package feeds its network, and the lstm3 tap pools the package's own LSTM output."""
     waveforms = librispeech(4) if audio == "librispeech" else synthetic([0.3, 1.6, 2.41, 7.0])
     waveforms.append(waveforms[-1] * 0.01)  # far below -30 dBFS: its level must stay as read

@@ -76,8 +76,8 @@ def decided_everywhere(summary: dict, outcome: bool) -> dict:
         layers["middle_beats_deepest"] = outcome
         layers["best_minus_deepest"]["decided"] = outcome
         layers["beats_controls"] = outcome
-        for twin in layers["controls"]:
-            twin["comparison"]["decided"] = outcome
+        for control in layers["controls"]:
+            control["comparison"]["decided"] = outcome
         comparison = summary["comparisons"][target]
         comparison["best_model"] = winner
         comparison["ranking"] = [winner, loser]

@@ -60,11 +60,11 @@ def test_claims_follow_the_planted_signal(study: dict, tmp_path: Path) -> None:
     assert layers["controls"][0]["comparison"]["decided"] is True
     assert blank["layers"]["cps"]["beats_controls"] is None
     assert blank["layers"]["cps"]["beats_controls_reason"] == "no control model"
-    # The blank twin has no speaker information at all; the good model separates speakers.
+    # The blank control has no speaker information at all; the good model separates speakers.
     assert good["beats_controls_eer"] is True
     assert summary["sanity"]["broken_pretrained_models"] == []
     assert summary["sanity"]["unconfirmed_pretrained_models"] == []
-    # The twin is compared through its model's control claims, not ranked beside it.
+    # The control is compared through its model's control claims, not ranked beside it.
     assert summary["studied_models"] == ["good"]
     assert summary["comparisons"]["cps"]["ranking"] == ["good"]
     assert good["cca"]["headline_target"] == "cps"

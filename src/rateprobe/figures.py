@@ -121,8 +121,8 @@ def _chosen_r2(entry: dict[str, Any]) -> float:
     return np.nan if value is None else float(value)
 
 
-def _twin_band(summary: dict[str, Any], name: str, target: str, n_taps: int) -> np.ndarray:
-    """(2, n_taps): lowest and highest R² of the model's twins at each tap."""
+def _control_band(summary: dict[str, Any], name: str, target: str, n_taps: int) -> np.ndarray:
+    """(2, n_taps): lowest and highest R² of the model's controls at each tap."""
     curves = [
         [_chosen_r2(e) for e in summary["models"][c]["layers"][target]["per_tap"]]
         for c in summary["models"][name]["controls"]
@@ -134,8 +134,8 @@ def _twin_band(summary: dict[str, Any], name: str, target: str, n_taps: int) -> 
 
 
 def layer_curves(summary: dict[str, Any], target: str, path: Path) -> None:
-    """Per studied model: test R² by tap (ridge, MLP, the band of its random twins), and
-    below it the paired difference from the twins' mean at each tap."""
+    """Per studied model: test R² by tap (ridge, MLP, the band of its random controls), and
+    below it the paired difference from the controls' mean at each tap."""
     models = summary["models"]
     names = summary["studied_models"]
     columns = min(2, len(names))
@@ -173,7 +173,7 @@ def layer_curves(summary: dict[str, Any], target: str, path: Path) -> None:
         _curve(
             top, x, [e["mlp"] for e in per_tap], "r2", color=MLP_COLOUR, linestyle="--", label="MLP"
         )
-        band = _twin_band(summary, name, target, len(per_tap))
+        band = _control_band(summary, name, target, len(per_tap))
         if np.isfinite(band).any():
             top.fill_between(
                 x,

@@ -153,7 +153,7 @@ class Estimate:
 
 
 def mean_estimate(estimates: Sequence[Estimate]) -> Estimate:
-    """The mean of estimates on the same resamples and speakers (e.g. a band of twins as one
+    """The mean of estimates on the same resamples and speakers (e.g. a band of controls as one
     predictor): every field is linear in the metric, so each is the mean of the fields. It is
     studentised when all are."""
     deviations = [e.resample_deviations for e in estimates if e.resample_deviations is not None]

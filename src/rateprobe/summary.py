@@ -330,16 +330,16 @@ def _tap_fields(results: ModelResults, target: str, tap: str) -> dict[str, Any]:
 def _minus_controls_curve(
     name: str, target: str, controls: list[str], scores: Scores
 ) -> list[dict[str, Any] | None]:
-    """Per tap: R² of the model minus the mean R² of its twins at the same tap, paired over
+    """Per tap: R² of the model minus the mean R² of its controls at the same tap, paired over
     speaker resamples (what the layer figure draws); None where a fit failed."""
     curve: list[dict[str, Any] | None] = []
     for tap in scores.results[name].taps:
         own = scores.r2(name, target, tap)
-        twins = [scores.r2(control, target, tap) for control in controls]
-        if own is None or not twins or any(t is None for t in twins):
+        control_r2s = [scores.r2(control, target, tap) for control in controls]
+        if own is None or not control_r2s or any(r2 is None for r2 in control_r2s):
             curve.append(None)
             continue
-        record = own.minus(mean_estimate([t for t in twins if t is not None])).record()
+        record = own.minus(mean_estimate([r2 for r2 in control_r2s if r2 is not None])).record()
         ci = None if record["ci_low"] is None else [record["ci_low"], record["ci_high"]]
         curve.append({"delta_r2": record["value"], "delta_r2_ci": ci})
     return curve
@@ -412,22 +412,26 @@ def _layers_section(
         else:
             reason = "not a claim of the paper (the model is a control)"
         section["middle_beats_deepest_reason"] = reason
-    twins = []
+    control_entries = []
     for control in controls:
         decision = decisions.get(claim_key(name, target, "best_vs_control", control))
-        twin_best = scores.results[control].best(target)
-        twin_fields = (
-            _tap_fields(scores.results[control], target, twin_best["tap"]) if twin_best else {}
+        control_best = scores.results[control].best(target)
+        control_tap_fields = (
+            _tap_fields(scores.results[control], target, control_best["tap"])
+            if control_best
+            else {}
         )
-        twins.append({"name": control, **twin_fields, "comparison": decision})
-    section["controls"] = twins
-    band = [t["r2"] for t in twins if t.get("r2") is not None]
+        control_entries.append({"name": control, **control_tap_fields, "comparison": decision})
+    section["controls"] = control_entries
+    band = [t["r2"] for t in control_entries if t.get("r2") is not None]
     section["control_band"] = [min(band), max(band)] if band else None
     at_embedding = [scores.r2(control, target, EMBEDDING_TAP) for control in controls]
     points = [e.point for e in at_embedding if e is not None]
     section["control_embedding_band"] = [min(points), max(points)] if points else None
     section["beats_controls"] = (
-        _verdict([t["comparison"] for t in twins if t["comparison"]]) if twins else None
+        _verdict([t["comparison"] for t in control_entries if t["comparison"]])
+        if control_entries
+        else None
     )
     if not controls:
         section["beats_controls_reason"] = "no control model"
@@ -598,7 +602,7 @@ def _claim_tests(
 ) -> dict[str, dict[str, Any] | None]:
     """Every paired test behind a claim the paper states, oriented so that > 0 favours the
     first named; None where a side is not computable (its fits failed). The paper speaks of
-    the studied models (twins enter only as their controls), so only their claims form the
+    the studied models (controls enter only as their controls), so only their claims form the
     family: a test nobody reads would only dilute the correction."""
     tests: dict[str, dict[str, Any] | None] = {}
     for target in targets:
@@ -632,7 +636,7 @@ def _claim_tests(
             tests[claim_key(name, "erasure_eer_change")] = erasure["eer_change"]
         own_eer = scores.results[name].eer()
         for control in controls[name]:
-            # A lower EER is better: the twin's minus the model's.
+            # A lower EER is better: the control's minus the model's.
             tests[claim_key(name, "eer_vs_control", control)] = paired_test(
                 scores.results[control].eer(), own_eer
             )
@@ -763,7 +767,7 @@ def _model_entry(
 
 
 def _sanity(models: Mapping[str, Any], targets: list[str]) -> dict[str, Any]:
-    """Pretrained models whose EER is decided worse than a twin's (broken), or not decided
+    """Pretrained models whose EER is decided worse than a control's (broken), or not decided
     better (unconfirmed); every failed probe fit; every ridge alpha chosen at a grid edge."""
     checked = {n: m for n, m in models.items() if m["pretrained"] and m["controls"]}
     failed, at_edge = [], []
@@ -824,9 +828,9 @@ def build_summary(
         for t, target in enumerate(targets)
     }
 
-    # Twins enter the paper through their model's control comparison, not one by one.
-    twins = {control for group in controls.values() for control in group}
-    studied = [name for name in names if name not in twins] or names
+    # Controls enter the paper through their model's control comparison, not one by one.
+    all_controls = {control for group in controls.values() for control in group}
+    studied = [name for name in names if name not in all_controls] or names
     scores = Scores(results, targets, boot)
     pretrained = {n for n in names if models_cfg[n].get("source_kind", "random") != "random"}
     tests = _claim_tests(studied, pretrained, controls, targets, scores)

@@ -1,7 +1,7 @@
 """Speaker-verification sanity check: cosine scores of test pairs and the equal error rate.
 
 A pretrained speaker encoder must separate same-speaker from different-speaker pairs far
-better than its random-initialised twin; if it does not, its checkpoint or frontend is broken
+better than its random-initialised control; if it does not, its checkpoint or frontend is broken
 and its probes mean nothing.
 """
 

@@ -192,7 +192,7 @@ def _band(model: dict[str, Any], target: str) -> Latex:
 def control_sentence(
     summary: Summary, name: str, model: dict[str, Any], target: str
 ) -> Latex | None:
-    """Trained model versus the band of its random-initialised twins; None without twins."""
+    """Trained model versus the band of its random-initialised controls; None without controls."""
     controls = model.get("controls") or []
     if not controls or model["layers"][target]["best"] is None:
         return None
@@ -278,7 +278,7 @@ def _pair_phrase(pair: dict[str, Any]) -> str:
 
 
 def sanity_sentence(summary: Summary) -> Latex:
-    """Whether the pretrained models tell speakers apart better than their twins."""
+    """Whether the pretrained models tell speakers apart better than their controls."""
     sanity = summary["sanity"]
     broken, unconfirmed = (
         sanity["broken_pretrained_models"],
@@ -613,7 +613,7 @@ def _clauses(parts: list[Latex]) -> Latex:
 
 
 def studied_models(summary: Summary) -> dict[str, Any]:
-    """The models the text discusses one by one (the twins enter through their model's
+    """The models the text discusses one by one (the controls enter through their model's
     control sentence and the tables)."""
     return {name: summary["models"][name] for name in summary["studied_models"]}
 
