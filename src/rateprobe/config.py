@@ -28,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
         "synthetic": {"utterances_per_speaker": 9, "min_wpm": 90, "max_wpm": 320},
     },
     "vad": {"aggressiveness": 2, "frame_ms": 30},
+    "labels": {"min_duration_s": 0.5, "max_duration_s": 60.0, "min_cps": 1.0, "max_cps": 40.0},
     "activations": {
         "pooling": ["mean", "std"],
         "max_seconds": None,
@@ -233,6 +234,12 @@ def _resolve_models(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return resolved
 
 
+def _check_label_bounds(bounds: dict[str, Any]) -> None:
+    for low, high in (("min_duration_s", "max_duration_s"), ("min_cps", "max_cps")):
+        if bounds[low] >= bounds[high]:
+            raise ConfigError(f"labels.{low}", f"must be below labels.{high}")
+
+
 def _check_probes(cfg: dict[str, Any]) -> None:
     if not cfg["probes"]["targets"]:
         raise ConfigError("probes.targets", "must name at least one manifest column")
@@ -253,5 +260,6 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
     cfg = merge_config(DEFAULTS, config)
     cfg["corpus"] = _resolve_corpus(cfg["corpus"], cfg["seed"])
     cfg["models"] = _resolve_models(cfg["models"])
+    _check_label_bounds(cfg["labels"])
     _check_probes(cfg)
     return cfg

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import tempfile
 import urllib.request
 import zipfile
@@ -21,11 +20,14 @@ import torch
 import yaml
 from tqdm import tqdm
 
+from rateprobe.io import remove_leftovers, write_bytes
+
 CHECKPOINT_FILES = ("config.yaml", "avg_model.pt")
 WESPEAKER_CLASSES = {"SimAM_ResNet34_ASP": "samresnet34", "SimAM_ResNet100_ASP": "samresnet100"}
 CLASSIFICATION_HEAD_PREFIX = "projection."
 DOWNLOAD_CHUNK = 1 << 20
 MODELS_DIR = Path("data/models")
+DOWNLOAD_SCRATCH_PREFIX = ".download-"
 
 
 class CheckpointError(ValueError):
@@ -113,7 +115,8 @@ def fetch_model(url: str, destination: str | Path, sha256: str | None = None) ->
     """
     destination = Path(destination)
     destination.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=destination, prefix=".download-") as scratch:
+    remove_leftovers(destination, f"{DOWNLOAD_SCRATCH_PREFIX}*")  # a killed download's
+    with tempfile.TemporaryDirectory(dir=destination, prefix=DOWNLOAD_SCRATCH_PREFIX) as scratch:
         archive = Path(scratch) / "model.zip"
         try:
             actual = _download(url, archive)
@@ -129,7 +132,5 @@ def fetch_model(url: str, destination: str | Path, sha256: str | None = None) ->
         except CheckpointError as err:
             raise CheckpointError(f"{url}: downloaded file is unusable: {err}") from err
         for filename in CHECKPOINT_FILES:
-            partial = Path(scratch) / filename
-            partial.write_bytes(files[filename])
-            os.replace(partial, destination / filename)
+            write_bytes(destination / filename, files[filename])
     return destination
