@@ -13,7 +13,7 @@ from rateprobe.conventions import SPLITS
 from rateprobe.corpus.download import completion_marker
 from rateprobe.corpus.librispeech import (
     TRANSCRIPT_SUFFIX,
-    chapter_dirs,
+    chapter_folders,
     corpus_dir,
     subset_speakers,
 )
@@ -94,7 +94,7 @@ def split_inputs(corpus: Mapping[str, Any], split: str) -> list[str]:
         return [str(completion_marker(root, subset)) for subset in subsets]
     for subset in subsets:
         subset_speakers(root, subset)  # fails early, naming a missing subset
-    chapters = chapter_dirs(root, subsets)
+    chapters, _ = chapter_folders(root, subsets)  # the manifest reports the others
     transcripts = [c / f"{c.parent.name}-{c.name}{TRANSCRIPT_SUFFIX}" for c in chapters]
     speakers_table = corpus_dir(root) / "SPEAKERS.TXT"
     extra = [speakers_table] if speakers_table.is_file() else []
