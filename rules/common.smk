@@ -6,7 +6,12 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from rateprobe import conventions
-from rateprobe.config import ConfigError, check_schema, resolve_config
+from rateprobe.config import (
+    ConfigError,
+    check_schema,
+    exact_alternatives,
+    resolve_config,
+)
 
 try:
     check_schema(config, workflow.source_path("../schemas/config.schema.yaml"))
@@ -36,4 +41,4 @@ INTERVENTION_RESULTS = (
 
 wildcard_constraints:
     split="train|dev|test",
-    model="|".join(MODELS),
+    model=exact_alternatives(MODELS),

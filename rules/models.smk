@@ -18,7 +18,7 @@ rule fetch_model:
         url=lambda wildcards: MODEL_BY_NAME[wildcards.model]["source"],
         sha256=lambda wildcards: MODEL_BY_NAME[wildcards.model].get("sha256"),
     wildcard_constraints:
-        model="|".join(URL_MODELS) or "no-url-models",
+        model=exact_alternatives(URL_MODELS) or "no-url-models",
     retries: 2
     log:
         "logs/fetch_model/{model}.log",

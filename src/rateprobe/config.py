@@ -8,6 +8,8 @@ defaults, so that every later stage reads one complete, consistent dictionary.
 from __future__ import annotations
 
 import copy
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +123,12 @@ def merge_config(defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, A
     return merged
 
 
+def exact_alternatives(names: Iterable[str]) -> str:
+    """A regular expression, such as a Snakemake wildcard constraint, that matches exactly one
+    of `names` (a '.' in a name is a dot, not any character)."""
+    return "|".join(re.escape(name) for name in names)
+
+
 def model_source_kind(source: str) -> str:
     """Classify a model source: 'url', 'resemblyzer', 'random' or 'path'."""
     if source in ("resemblyzer", "random"):
@@ -215,6 +223,12 @@ def _resolve_models(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
     resolved = []
     for i, model in enumerate(expanded):
         key = f"models[{i}] ({model['name']})"
+        if model["name"] in (".", "..") or "/" in model["name"]:
+            raise ConfigError(
+                f"{key}.name",
+                "a model's name is a folder name (results/activations/<name>/): "
+                "'.', '..' and names with '/' are not allowed",
+            )
         kind = model_source_kind(model["source"])
         model["source_kind"] = kind
         if kind == "random":
