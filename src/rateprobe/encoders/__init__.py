@@ -17,7 +17,12 @@ import torch
 
 from rateprobe import frontend
 from rateprobe.encoders.base import SpeakerEncoder
-from rateprobe.encoders.checkpoints import CheckpointError, model_dir, read_wespeaker_checkpoint
+from rateprobe.encoders.checkpoints import (
+    CheckpointError,
+    check_state_dict,
+    model_dir,
+    read_wespeaker_checkpoint,
+)
 from rateprobe.encoders.resemblyzer import (
     PARTIALS_FRONTEND,
     ResemblyzerEncoder,
@@ -94,8 +99,11 @@ def load_encoder(model: dict[str, Any], checkpoint: str | Path | None = None) ->
     elif kind == "resemblyzer":
         encoder = ResemblyzerEncoder()
         path = packaged_weights_path()
-        state = torch.load(path, map_location="cpu", weights_only=True)["model_state"]
-        encoder.load_packaged_state(state, str(path))
+        packaged = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(packaged, dict) or "model_state" not in packaged:
+            raise CheckpointError(f"{path}: not Resemblyzer's weights (no model_state entry)")
+        check_state_dict(packaged["model_state"], f"{path}: model_state")
+        encoder.load_packaged_state(packaged["model_state"], str(path))
     elif kind in ("url", "path"):
         default = model_dir(model["name"]) if kind == "url" else model["source"]
         encoder = load_wespeaker_encoder(checkpoint or default, model.get("arch"))
