@@ -5,7 +5,8 @@
     <root>/LibriSpeech/SPEAKERS.TXT   (optional: speaker sex)
 
 Scanning never stops at the first problem: every inconsistency between transcripts and audio
-files is returned as an InputProblem, so the caller can report all of them at once.
+files, every transcript that is not UTF-8 and every speaker or chapter folder that is not named by
+a number is returned as an InputProblem, so the caller can report all of them at once.
 """
 
 from __future__ import annotations
