@@ -9,7 +9,13 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from rateprobe import conventions as files
-from rateprobe.config import ConfigError, check_schema, resolve_config, result_settings
+from rateprobe.config import (
+    ConfigError,
+    check_schema,
+    exact_alternatives,
+    resolve_config,
+    result_settings,
+)
 
 try:
     check_schema(config, workflow.source_path("../schemas/config.schema.yaml"))
@@ -50,4 +56,4 @@ def code_version(*sources):
 
 wildcard_constraints:
     split="train|dev|test",
-    model="|".join(MODELS),
+    model=exact_alternatives(MODELS),

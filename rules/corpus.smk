@@ -68,6 +68,7 @@ rule manifest:
     params:
         corpus={k: CORPUS.get(k) for k in ("kind", "root", "splits", "carve_by_speaker")},
         vad=CFG["vad"],
+        label_bounds=CFG["labels"],
         on_bad_input=CFG["on_bad_input"],
     script:
         "../scripts/build_manifest.py"

@@ -17,7 +17,7 @@ rule fetch_model:
     log:
         "logs/fetch_model/{model}.log",
     wildcard_constraints:
-        model="|".join(URL_MODELS) or "no-url-models",
+        model=exact_alternatives(URL_MODELS) or "no-url-models",
     retries: 2
     conda:
         "../envs/rateprobe.yaml"

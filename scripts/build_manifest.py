@@ -12,5 +12,6 @@ with job_log(snakemake.log):
         snakemake.wildcards.split,
         snakemake.output.manifest,
         snakemake.output.bad,
+        bounds=snakemake.params.label_bounds,
         workers=snakemake.threads,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -14,7 +15,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from rateprobe.config import ConfigError, check_schema, resolve_config
+from rateprobe.config import ConfigError, check_schema, exact_alternatives, resolve_config
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "schemas" / "config.schema.yaml"
@@ -39,6 +40,8 @@ SCHEMA_ERRORS = {
     "wrong type of a flag": (lambda c: c["corpus"].update(download="yes"), "download"),
     "empty split": (librispeech_splits({"train": [], "dev": ["dev-clean"]}), "train"),
     "out of range": (lambda c: c["corpus"]["synthetic"].update(max_wpm=900), "max_wpm"),
+    "path in a model name": (lambda c: c["models"][0].update(name="a/b"), "name"),
+    "negative label bound": (lambda c: c.update(labels={"min_cps": -1}), "min_cps"),
 }
 
 
@@ -83,6 +86,16 @@ RESOLVE_ERRORS = {
     "seeds on a pretrained model": (
         lambda c: c["models"][0].update(seeds=[0, 1]), r"models\[0\] \(resemblyzer\).seeds"
     ),
+    "model named .": (lambda c: c["models"][0].update(name="."), r"models\[0\] \(\.\)\.name"),
+    "model named ..": (
+        lambda c: c["models"][0].update(name=".."), r"models\[0\] \(\.\.\)\.name"
+    ),
+    "label bounds reversed": (
+        lambda c: c.update(labels={"min_cps": 50, "max_cps": 40}), "labels.min_cps"
+    ),
+    "empty duration range": (
+        lambda c: c.update(labels={"min_duration_s": 60}), "labels.min_duration_s"
+    ),
     "control naming nothing": (
         lambda c: c["models"][0].update(control="nobody"), r"models\[0\] \(resemblyzer\).control"
     ),
@@ -126,3 +139,26 @@ def test_snakemake_stops_before_any_work(tmp_path: Path) -> None:
     assert run.returncode != 0
     assert "config key 'on_bad_input'" in output and "config key 'corpus_kind'" in output
     assert "Building DAG" not in output and "Job stats" not in output
+
+
+def test_a_slash_in_a_model_name_is_refused_without_the_schema_too() -> None:
+    with pytest.raises(ConfigError, match=r"models\[0\] \(a/b\)\.name"):
+        resolve_config(changed(lambda c: c["models"][0].update(name="a/b")))
+
+
+def test_model_names_are_literal_in_wildcard_constraints(tmp_path: Path) -> None:
+    assert re.fullmatch(exact_alternatives(["a.b", "c+"]), "a.b")
+    assert not re.fullmatch(exact_alternatives(["a.b", "c+"]), "aXb")
+    assert not re.fullmatch(exact_alternatives(["a.b", "c+"]), "ccc")
+    models = tmp_path / "models.yaml"
+    models.write_text("models: [{name: a.b, source: random, arch: resemblyzer}]\n")
+
+    def dry_run(target: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(SNAKEMAKE), "-n", "--cores", "1", target, "--configfile", str(models)],
+            cwd=REPO, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    assert dry_run("results/activations/a.b/test.npz").returncode == 0
+    wrong = dry_run("results/activations/aXb/test.npz")
+    assert wrong.returncode != 0 and "MissingRuleException" in wrong.stdout + wrong.stderr

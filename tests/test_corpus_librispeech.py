@@ -1,16 +1,23 @@
-"""The LibriSpeech reader, speaker table and speaker-disjoint carving."""
+"""The LibriSpeech reader, speaker table and speaker-disjoint carving; input that does not
+follow the LibriSpeech layout is named."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
 from librispeech_tree import write_chapter
 
+from rateprobe.config import DEFAULTS
 from rateprobe.corpus.librispeech import read_speaker_sex, scan_subsets, subset_speakers
 from rateprobe.corpus.splits import carve_speakers, split_inputs, split_source
+from rateprobe.labels import BadInputError, build_manifest
 
 FRACTIONS = {"train": 0.6, "dev": 0.2, "test": 0.2}
+VAD = DEFAULTS["vad"]
+BOUNDS = DEFAULTS["labels"]
 
 
 def test_scan_reads_several_subsets_in_utt_id_order(tmp_path: Path) -> None:
@@ -80,3 +87,64 @@ def test_split_sources_and_tracked_inputs(tmp_path: Path) -> None:
     assert split_inputs(downloading, "test") == [
         str(tmp_path / ".rateprobe/test-clean.complete.json")
     ]
+
+
+def manifest_of(root: Path, policy: str) -> tuple[list[str], dict]:
+    """The utterance ids a dev manifest keeps under `policy`, and its bad-input report."""
+    corpus = {"kind": "librispeech", "root": str(root), "carve_by_speaker": None,
+              "splits": {split: ["dev-clean"] for split in ("train", "dev", "test")}}  # fmt: skip
+    out = root / "results"
+    manifest = build_manifest(
+        corpus, VAD, policy, "dev", out / "dev.csv", out / "dev.bad.json", bounds=BOUNDS
+    )
+    return list(manifest.utt_id), json.loads((out / "dev.bad.json").read_text())
+
+
+def test_a_transcript_that_is_not_utf8_is_named_and_obeys_the_policy(tmp_path: Path) -> None:
+    write_chapter(tmp_path, "dev-clean", "84", "121123", {0: "A GOOD CHAPTER"}, 1.0)
+    write_chapter(tmp_path, "dev-clean", "61", "70968", {0: "CAFE", 1: "NAIVE"}, 1.0)
+    transcript = tmp_path / "LibriSpeech/dev-clean/61/70968/61-70968.trans.txt"
+    transcript.write_bytes("61-70968-0000 CAFÉ\n61-70968-0001 NAÏVE\n".encode("latin-1"))
+    utterances, problems = scan_subsets(tmp_path, ["dev-clean"])
+    assert [u.utt_id for u in utterances] == ["84-121123-0000"]
+    assert [(p.path, p.kind) for p in problems] == [(str(transcript), "transcript not UTF-8")]
+    assert "2 audio files are not read" in problems[0].problem
+    with pytest.raises(BadInputError, match=re.escape(f"{transcript}: transcript not UTF-8")):
+        manifest_of(tmp_path, "fail")
+    kept, report = manifest_of(tmp_path, "skip")
+    assert kept == ["84-121123-0000"] and report["skipped"] == {"transcript not UTF-8": 1}
+
+
+def test_a_speakers_table_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    table = tmp_path / "LibriSpeech" / "SPEAKERS.TXT"
+    table.parent.mkdir()
+    table.write_bytes("14 | F | dev-clean | 1.0 | Zoë\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=re.escape(f"{table}: not UTF-8")):
+        read_speaker_sex(tmp_path)
+
+
+def test_folders_that_are_not_librispeech_ids_are_reported(tmp_path: Path) -> None:
+    for speaker in ("1", "2", "3"):
+        write_chapter(tmp_path, "dev-clean", speaker, "10", {0: "HELLO THERE"}, 1.0)
+    write_chapter(tmp_path, "dev-clean", "1_old", "10", {0: "A STRAY COPY"}, 1.0)
+    (tmp_path / "LibriSpeech/dev-clean/2/.ipynb_checkpoints").mkdir()
+    (tmp_path / "LibriSpeech/dev-clean/3/notes.txt").write_text("a file, not a folder")
+    stray = {
+        str(tmp_path / "LibriSpeech/dev-clean/1_old"): "not a LibriSpeech speaker folder",
+        str(tmp_path / "LibriSpeech/dev-clean/2/.ipynb_checkpoints"): (
+            "not a LibriSpeech chapter folder"
+        ),
+    }
+    utterances, problems = scan_subsets(tmp_path, ["dev-clean"])
+    assert {u.speaker_id for u in utterances} == {"1", "2", "3"}
+    assert {p.path: p.kind for p in problems} == stray
+    assert subset_speakers(tmp_path, "dev-clean") == ["1", "2", "3"]  # the carving pool
+    with pytest.raises(BadInputError) as caught:
+        manifest_of(tmp_path, "fail")
+    assert all(f"{path}: {kind}" in str(caught.value) for path, kind in stray.items())
+    kept, report = manifest_of(tmp_path, "skip")
+    assert kept == ["1-10-0000", "2-10-0000", "3-10-0000"]
+    assert report["skipped"] == {
+        "not a LibriSpeech chapter folder": 1,
+        "not a LibriSpeech speaker folder": 1,
+    }

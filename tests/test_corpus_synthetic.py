@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import shutil
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -105,3 +107,20 @@ def test_synthesis_never_replaces_a_foreign_corpus(tmp_path: Path) -> None:
         synthesize_corpus(small_corpus(tmp_path), 0, tmp_path / "report.json")
     assert (tmp_path / "LibriSpeech" / "dev-clean").is_dir()
     assert [p.name for p in tmp_path.iterdir()] == ["LibriSpeech"]
+
+
+@needs_espeak
+def test_the_corpus_is_readable_by_everyone_and_a_killed_run_leaves_nothing(
+    tmp_path: Path,
+) -> None:
+    killed = tmp_path / ".LibriSpeech.partial-k1ll3d" / "synthetic-dev"  # what SIGKILL left
+    killed.mkdir(parents=True)
+    previous = os.umask(0o022)
+    try:
+        synthesize_corpus(small_corpus(tmp_path), 5, tmp_path / "report.json", workers=2)
+    finally:
+        os.umask(previous)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["LibriSpeech", "report.json"]
+    modes = {p: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.rglob("*")}
+    assert {oct(m) for p, m in modes.items() if p.is_dir()} == {"0o755"}
+    assert {oct(m) for p, m in modes.items() if p.is_file()} == {"0o644"}

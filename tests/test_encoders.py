@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 import zipfile
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from encoder_support import (
 
 from rateprobe.activations import extract_taps
 from rateprobe.encoders import SpeakerEncoder, load_encoder, load_wespeaker_encoder, random_encoder
-from rateprobe.encoders.checkpoints import CheckpointError
+from rateprobe.encoders.checkpoints import CHECKPOINT_FILES, CheckpointError
 from rateprobe.encoders.resemblyzer import PARTIAL_FRAMES, partial_mels, partial_starts
 
 OFFICIAL_CLASSES = {"samresnet34": "SimAM_ResNet34_ASP", "samresnet100": "SimAM_ResNet100_ASP"}
@@ -159,6 +160,54 @@ def test_checkpoint_of_the_wrong_architecture_is_refused(tmp_path: Path) -> None
     unknown = write_checkpoint_folder(tmp_path / "ecapa", state, model_class="ECAPA_TDNN")
     with pytest.raises(CheckpointError, match="ECAPA_TDNN"):
         load_wespeaker_encoder(unknown)
+
+
+BROKEN_CHECKPOINTS = {
+    "config not a mapping": ("config.yaml", b"- SimAM_ResNet34_ASP\n", "config.yaml holds a list"),
+    "config not YAML": ("config.yaml", b"model: [unclosed\n", "config.yaml is not valid YAML"),
+    "model_args not a mapping": (
+        "config.yaml", b"model: SimAM_ResNet34_ASP\nmodel_args: 64\n",
+        "config.yaml model_args is not a mapping: 64",
+    ),
+    "bare tensor": (
+        "avg_model.pt", torch.zeros(3), "avg_model.pt holds a Tensor, not a state dict"
+    ),
+    "training checkpoint": (
+        "avg_model.pt", {"epoch": 3, "model": {}},
+        "avg_model.pt is not a state dict: entry 'epoch' is not a tensor but int",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", BROKEN_CHECKPOINTS, ids=list(BROKEN_CHECKPOINTS))
+def test_a_broken_checkpoint_names_the_file_and_the_problem(tmp_path: Path, case: str) -> None:
+    filename, content, problem = BROKEN_CHECKPOINTS[case]
+    folder = write_checkpoint_folder(tmp_path / "model", official_state(seed=7))
+    if isinstance(content, bytes):
+        (folder / filename).write_bytes(content)
+    else:
+        torch.save(content, folder / filename)
+    archive = tmp_path / "model.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for name in CHECKPOINT_FILES:
+            zipped.write(folder / name, f"model/{name}")
+    for source in (folder, archive):
+        with pytest.raises(CheckpointError, match=re.escape(f"{source}: {problem}")):
+            load_wespeaker_encoder(source)
+
+
+def test_broken_resemblyzer_weights_name_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    weights = tmp_path / "pretrained.pt"
+    monkeypatch.setattr("rateprobe.encoders.packaged_weights_path", lambda: weights)
+    model = {"name": "r", "source": "resemblyzer", "source_kind": "resemblyzer"}
+    torch.save(torch.zeros(3), weights)
+    with pytest.raises(CheckpointError, match=re.escape(f"{weights}: not Resemblyzer's weights")):
+        load_encoder(model)
+    torch.save({"model_state": torch.zeros(3)}, weights)
+    with pytest.raises(CheckpointError, match=re.escape(f"{weights}: model_state holds a Tensor")):
+        load_encoder(model)
 
 
 def test_random_encoder_is_seeded_and_leaves_global_rng_alone() -> None:

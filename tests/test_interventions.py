@@ -20,6 +20,7 @@ from rateprobe.analysis.interventions import (
     slope_record,
 )
 from rateprobe.audio import TARGET_RATE, read_audio
+from rateprobe.config import DEFAULTS
 from rateprobe.corpus.splits import synthetic_report
 from rateprobe.corpus.synthetic import synthesize_corpus, synthesize_utterance
 from rateprobe.features import Standardiser, gram_eigen
@@ -37,6 +38,7 @@ from rateprobe.probing.ridge import fit_ridge
 REPO = Path(__file__).resolve().parents[1]
 LIBRISPEECH_SAMPLE = REPO.parent / "shared" / "librispeech-sample" / "LibriSpeech"
 VAD = {"aggressiveness": 2, "frame_ms": 30}
+BOUNDS = DEFAULTS["labels"]
 SETTINGS = {
     "enabled": True,
     "rate_factors": [0.8, 1.25],
@@ -273,7 +275,8 @@ def synthetic_test_split(tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
     report = synthetic_report(corpus["root"])
     synthesize_corpus(corpus, seed=0, report_path=report, workers=2)
     manifest = root / "test.csv"
-    build_manifest(corpus, VAD, "fail", "test", manifest, root / "test.bad.json", workers=2)
+    bad = root / "test.bad.json"
+    build_manifest(corpus, VAD, "fail", "test", manifest, bad, bounds=BOUNDS, workers=2)
     return {"root": root, "manifest": manifest, "report": report}
 
 

@@ -1,5 +1,8 @@
 import logging
+import os
+import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -31,3 +34,13 @@ def test_job_log_records_the_failure(tmp_path: Path) -> None:
 def test_job_log_without_log_file_is_a_no_op() -> None:
     with job_log([]):
         pass
+
+
+def test_sigterm_becomes_an_exit_inside_the_job_only(tmp_path: Path) -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as raised, job_log([str(tmp_path / "job.log")]):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler interrupts this
+    assert raised.value.code == 128 + signal.SIGTERM
+    assert "job failed" in (tmp_path / "job.log").read_text()
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -19,12 +19,14 @@ from librispeech_tree import (
 )
 
 from rateprobe.audio import AudioError, read_audio
+from rateprobe.config import DEFAULTS
 from rateprobe.labels import COLUMNS, BadInputError, VadSettings, build_manifest, count_chars
 from rateprobe.labels import voiced_duration as vad_seconds
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SAMPLE = SHARED / "librispeech-sample"
 VAD = {"aggressiveness": 2, "frame_ms": 30}
+BOUNDS = DEFAULTS["labels"]
 
 
 def corpus_config(root: Path, subsets: list[str]) -> dict:
@@ -32,10 +34,12 @@ def corpus_config(root: Path, subsets: list[str]) -> dict:
     return {"kind": "librispeech", "root": str(root), "splits": splits, "carve_by_speaker": None}
 
 
-def run_manifest(root: Path, policy: str, out: Path, subsets: list[str] | None = None):
+def run_manifest(
+    root: Path, policy: str, out: Path, subsets: list[str] | None = None, bounds=BOUNDS
+):
     return build_manifest(
         corpus_config(root, subsets or ["dev-clean"]), VAD, policy, "dev",
-        out / "dev.csv", out / "dev.bad.json",
+        out / "dev.csv", out / "dev.bad.json", bounds=bounds,
     )  # fmt: skip
 
 
@@ -168,3 +172,45 @@ def test_cps_matches_the_independent_reference(tmp_path: Path) -> None:
     assert relative.max() < 1e-4
     assert 9 < manifest.cps.mean() < 15  # read speech: about 12 characters per second
     assert (manifest.articulation_rate >= manifest.cps).all()
+
+
+def make_implausible_corpus(root: Path) -> dict[str, str]:
+    """One plausible utterance and three that are not; returns file name -> expected problem."""
+    write_chapter(root, "dev-clean", "5", "50", {0: "A PLAUSIBLE SENTENCE"}, 1.5)
+    clip = write_chapter(root, "dev-clean", "6", "60", {0: "TEN LETTERS"}, 0.05)  # CPS 200
+    fast = write_chapter(root, "dev-clean", "7", "70", {0: "A" * 50}, 1.0)  # 50 CPS
+    slow = write_chapter(root, "dev-clean", "8", "80", {0: "NO"}, 4.0)  # 0.5 CPS
+    return {
+        clip[0].name: "implausible duration: 0.05 s (CPS 200)",
+        fast[0].name: "implausible speech rate: CPS 50",
+        slow[0].name: "implausible speech rate: CPS 0.5",
+    }
+
+
+def test_implausible_utterances_are_named_under_fail(tmp_path: Path) -> None:
+    expected = make_implausible_corpus(tmp_path)
+    with pytest.raises(BadInputError) as caught:
+        run_manifest(tmp_path, "fail", tmp_path / "out")
+    lines = str(caught.value).splitlines()
+    for name, problem in expected.items():
+        assert any(name in line and problem in line for line in lines), (name, lines)
+    assert "labels.min_duration_s" in str(caught.value) and "5-50-0000" not in str(caught.value)
+
+
+def test_implausible_utterances_are_counted_under_skip(tmp_path: Path) -> None:
+    expected = make_implausible_corpus(tmp_path)
+    manifest = run_manifest(tmp_path, "skip", tmp_path / "out")
+    assert list(manifest.utt_id) == ["5-50-0000"]
+    report = json.loads((tmp_path / "out" / "dev.bad.json").read_text())
+    assert report["skipped"] == {"implausible duration": 1, "implausible speech rate": 2}
+    assert sorted(Path(f["path"]).name for f in report["files"]) == sorted(expected)
+
+
+def test_label_bounds_come_from_the_configuration(tmp_path: Path) -> None:
+    make_implausible_corpus(tmp_path)
+    lenient = {"min_duration_s": 0.01, "max_duration_s": 60, "min_cps": 0.1, "max_cps": 300}
+    manifest = run_manifest(tmp_path, "fail", tmp_path / "out", bounds=lenient)
+    assert len(manifest) == 4
+    strict = {**lenient, "max_duration_s": 1.2}
+    skipped = run_manifest(tmp_path, "skip", tmp_path / "out", bounds=strict)
+    assert "5-50-0000" not in set(skipped.utt_id)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from rateprobe.audio import read_audio
 from rateprobe.encoders import SpeakerEncoder, compute_features, frontend_description, load_encoder
 from rateprobe.encoders.taps import PoolingRecorder
 from rateprobe.frontend import SAMPLE_RATE
+from rateprobe.io import write_npz
 
 FLOAT16_MAX = float(np.finfo(np.float16).max)
 MANIFEST_COLUMNS = ("utt_id", "path", "duration_s")
@@ -115,18 +115,6 @@ def extract_taps(
     return {name: outputs[name] for name in tap_names}
 
 
-def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            np.savez(out, **arrays)  # type: ignore[arg-type]  # numpy stubs: keywords as options
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def _read_manifest(manifest: Path) -> pd.DataFrame:
     table = pd.read_csv(manifest, dtype={"utt_id": str, "path": str}, keep_default_na=False)
     missing = [c for c in MANIFEST_COLUMNS if c not in table.columns]
@@ -198,7 +186,7 @@ def extract_activations(
         "meta_json": np.array(json.dumps(meta)),
         **{f"tap/{name}": values for name, values in pooled.items()},
     }
-    _atomic_savez(output, arrays)
+    write_npz(output, arrays)
 
 
 @dataclass

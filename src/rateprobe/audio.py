@@ -16,6 +16,8 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from rateprobe.io import write_atomic
+
 TARGET_RATE = 16000
 BLOCK_FRAMES = 1 << 16
 # libsndfile reports this frame count when a FLAC header declares no total (0 = "unknown").
@@ -97,3 +99,10 @@ def read_audio(path: str | Path) -> Audio:
     for note in conversions:
         log.warning("%s: %s", path, note)
     return Audio(np.ascontiguousarray(samples, dtype=np.float32), rate, channels, conversions)
+
+
+def write_flac(path: str | Path, samples: np.ndarray) -> None:
+    """Write 16 kHz mono samples in [-1, 1) as a 16-bit FLAC, atomically."""
+    write_atomic(
+        path, lambda handle: sf.write(handle, samples, TARGET_RATE, format="FLAC", subtype="PCM_16")
+    )

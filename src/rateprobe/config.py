@@ -10,6 +10,8 @@ key and its default.
 from __future__ import annotations
 
 import copy
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
         "synthetic": {"utterances_per_speaker": 9, "min_wpm": 90, "max_wpm": 320},
     },
     "vad": {"aggressiveness": 2, "frame_ms": 30},
+    "labels": {"min_duration_s": 0.5, "max_duration_s": 60.0, "min_cps": 1.0, "max_cps": 40.0},
     "activations": {
         "pooling": ["mean", "std"],
         "max_seconds": None,
@@ -131,6 +134,12 @@ def merge_config(defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, A
     return merged
 
 
+def exact_alternatives(names: Iterable[str]) -> str:
+    """A regular expression, such as a Snakemake wildcard constraint, that matches exactly one
+    of `names` (a '.' in a name is a dot, not any character)."""
+    return "|".join(re.escape(name) for name in names)
+
+
 def model_source_kind(source: str) -> str:
     """Classify a model source: 'url', 'resemblyzer', 'random' or 'path'."""
     if source in ("resemblyzer", "random"):
@@ -225,6 +234,12 @@ def _resolve_models(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
     resolved = []
     for i, model in enumerate(expanded):
         key = f"models[{i}] ({model['name']})"
+        if model["name"] in (".", "..") or "/" in model["name"]:
+            raise ConfigError(
+                f"{key}.name",
+                "a model's name is a folder name (results/activations/<name>/): "
+                "'.', '..' and names with '/' are not allowed",
+            )
         kind = model_source_kind(model["source"])
         model["source_kind"] = kind
         if kind == "random":
@@ -253,6 +268,12 @@ def result_settings(cfg: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
+def _check_label_bounds(bounds: dict[str, Any]) -> None:
+    for low, high in (("min_duration_s", "max_duration_s"), ("min_cps", "max_cps")):
+        if bounds[low] >= bounds[high]:
+            raise ConfigError(f"labels.{low}", f"must be below labels.{high}")
+
+
 def _check_probes(cfg: dict[str, Any]) -> None:
     if not cfg["probes"]["targets"]:
         raise ConfigError("probes.targets", "must name at least one manifest column")
@@ -273,5 +294,6 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
     cfg = merge_config(DEFAULTS, config)
     cfg["corpus"] = _resolve_corpus(cfg["corpus"], cfg["seed"])
     cfg["models"] = _resolve_models(cfg["models"])
+    _check_label_bounds(cfg["labels"])
     _check_probes(cfg)
     return cfg

@@ -61,7 +61,7 @@ import pandas as pd
 import soundfile as sf
 from tqdm import tqdm
 
-from rateprobe.audio import TARGET_RATE, read_audio
+from rateprobe.audio import TARGET_RATE, read_audio, write_flac
 from rateprobe.corpus.librispeech import Utterance
 from rateprobe.corpus.synthetic import (
     PlannedUtterance,
@@ -69,7 +69,7 @@ from rateprobe.corpus.synthetic import (
     plan_utterances,
     synthesize_utterance,
 )
-from rateprobe.io import write_atomic
+from rateprobe.io import write_text
 from rateprobe.labels import COLUMNS, VadSettings, label_utterance
 
 RATE, PAUSE, STRETCH, PAD = "rate", "pause", "stretch", "pad"
@@ -220,10 +220,7 @@ def pad_silence(samples: np.ndarray, seconds: float, rng: np.random.Generator) -
 
 
 def _write_flac(path: Path, samples: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(
-        path, np.clip(samples, -1.0, 32767 / 32768), TARGET_RATE, format="FLAC", subtype="PCM_16"
-    )
+    write_flac(path, np.clip(samples, -1.0, 32767 / 32768))
 
 
 def render(job: VariantJob) -> None:
@@ -341,8 +338,7 @@ def build_interventions(
     rows = _run_jobs(jobs, VadSettings(**vad_settings), workers)
     manifest = pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))
     manifest = manifest.sort_values("utt_id", ignore_index=True)
-    text = manifest.to_csv(index=False).encode("utf-8")
-    write_atomic(out_manifest, lambda handle: handle.write(text))
+    write_text(out_manifest, manifest.to_csv(index=False))
     return manifest
 
 

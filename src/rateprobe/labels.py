@@ -7,10 +7,7 @@ offline, so that pauses do not count as slow speech.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,12 +24,15 @@ from tqdm import tqdm
 from rateprobe.audio import TARGET_RATE, AudioError, read_audio
 from rateprobe.corpus.librispeech import InputProblem, Utterance, read_speaker_sex, scan_subsets
 from rateprobe.corpus.splits import split_source
+from rateprobe.io import write_json, write_text
 
 COLUMNS = (
     "utt_id", "speaker_id", "chapter_id", "sex", "path", "text", "n_chars", "duration_s", "cps",
     "voiced_duration_s", "articulation_rate",
 )  # fmt: skip
 NO_SPEECH = "no speech detected"
+IMPLAUSIBLE_DURATION = "implausible duration"
+IMPLAUSIBLE_RATE = "implausible speech rate"
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,36 @@ class BadInputError(ValueError):
 class VadSettings:
     aggressiveness: int = 2
     frame_ms: int = 30
+
+
+@dataclass(frozen=True)
+class LabelBounds:
+    """What a read utterance plausibly is (config `labels:`); outside it, audio and transcript
+    do not belong together (a clip cut short, a wrong transcript), and the label is no rate."""
+
+    min_duration_s: float
+    max_duration_s: float
+    min_cps: float
+    max_cps: float
+
+    def problem(self, row: Mapping[str, Any]) -> InputProblem | None:
+        """The implausibility of one manifest row, or None."""
+        duration, cps = row["duration_s"], row["cps"]
+        if not self.min_duration_s <= duration <= self.max_duration_s:
+            return InputProblem(
+                row["path"],
+                IMPLAUSIBLE_DURATION,
+                f"{duration:.3g} s (CPS {cps:.3g}), outside labels.min_duration_s.."
+                f"max_duration_s = {self.min_duration_s:g}..{self.max_duration_s:g} s",
+            )
+        if not self.min_cps <= cps <= self.max_cps:
+            return InputProblem(
+                row["path"],
+                IMPLAUSIBLE_RATE,
+                f"CPS {cps:.3g} ({row['n_chars']} characters in {duration:.3g} s), outside "
+                f"labels.min_cps..max_cps = {self.min_cps:g}..{self.max_cps:g}",
+            )
+        return None
 
 
 def count_chars(text: str) -> int:
@@ -119,18 +149,6 @@ def label_utterances(
         yield from tqdm(results, total=len(utterances), desc=desc, unit="utt")
 
 
-def _write_atomic(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def build_manifest(
     corpus: Mapping[str, Any],
     vad_settings: Mapping[str, Any],
@@ -138,16 +156,19 @@ def build_manifest(
     split: str,
     manifest_path: str | Path,
     bad_path: str | Path,
+    *,
+    bounds: Mapping[str, Any],
     workers: int = 1,
 ) -> pd.DataFrame:
     """Label every utterance of one split and write its manifest and bad-input report.
 
-    `corpus` and `vad_settings` are those sections of the resolved configuration
-    (rateprobe.config.resolve_config); `policy` is its on_bad_input.
+    `corpus`, `vad_settings` and `bounds` are the sections `corpus`, `vad` and `labels` of the
+    resolved configuration (rateprobe.config.resolve_config); `policy` is its on_bad_input.
     """
     if policy not in ("fail", "skip"):
         raise ValueError(f"on_bad_input must be 'fail' or 'skip', got {policy!r}")
     vad = VadSettings(**vad_settings)
+    plausible = LabelBounds(**bounds)
     source = split_source(corpus, split)
     utterances, problems = scan_subsets(corpus["root"], source.subsets, source.speakers)
     sex = read_speaker_sex(corpus["root"])
@@ -156,6 +177,10 @@ def build_manifest(
     for result in label_utterances(utterances, vad, workers, desc=f"labels {split}"):
         if isinstance(result, InputProblem):
             problems.append(result)
+            continue
+        implausible = plausible.problem(result)
+        if implausible is not None:
+            problems.append(implausible)
             continue
         for note in result.pop("conversions"):
             converted.append({"path": result["path"], "conversion": note})
@@ -175,6 +200,6 @@ def build_manifest(
         "files": [{"path": p.path, "problem": p.problem} for p in problems],
         "converted": converted,
     }
-    _write_atomic(Path(bad_path), lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2)))
-    _write_atomic(Path(manifest_path), lambda tmp: manifest.to_csv(tmp, index=False))
+    write_json(bad_path, report)
+    write_text(manifest_path, manifest.to_csv(index=False))
     return manifest

@@ -9,11 +9,10 @@ scratch folder and moves the subset into place, so a failure leaves no partial s
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import http.client
-import json
 import logging
-import os
 import shutil
 import tarfile
 import tempfile
@@ -21,11 +20,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from tqdm import tqdm
 
 from rateprobe.corpus.librispeech import corpus_dir
+from rateprobe.io import remove_leftovers, write_json
 
 # Published in https://www.openslr.org/resources/12/md5sum.txt
 OFFICIAL_MD5 = {
@@ -173,7 +172,9 @@ def _install(archive: Path, root: Path, subset: str) -> None:
     """Extract into a scratch folder beside the corpus, then move the subset into place."""
     libri = corpus_dir(root)
     libri.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(dir=state_dir(root), prefix=f"extract-{subset}-"))
+    prefix = f"extract-{subset}."
+    remove_leftovers(state_dir(root), f"{glob.escape(prefix)}*")  # a killed extraction's
+    scratch = Path(tempfile.mkdtemp(dir=state_dir(root), prefix=prefix))
     try:
         safe_extract(archive, scratch)
         extracted = scratch / "LibriSpeech"
@@ -188,13 +189,6 @@ def _install(archive: Path, root: Path, subset: str) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _write_marker(path: Path, record: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(record, indent=2), encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def download_subset(
     root: str | Path,
     subset: str,
@@ -207,7 +201,7 @@ def download_subset(
     marker = Path(marker)
     if (corpus_dir(root) / subset).is_dir():
         log.info("%s already present, not downloading", corpus_dir(root) / subset)
-        _write_marker(marker, {"subset": subset, "source": "already present"})
+        write_json(marker, {"subset": subset, "source": "already present"})
         return
     md5 = expected_md5(subset, md5_overrides)
     downloads = state_dir(root) / "downloads"
@@ -216,7 +210,7 @@ def download_subset(
         _download_verified(subset, mirrors, md5, archive)
     _install(archive, root, subset)
     archive.unlink()
-    _write_marker(marker, {"subset": subset, "md5": md5})
+    write_json(marker, {"subset": subset, "md5": md5})
 
 
 def _download_verified(subset: str, mirrors: Sequence[str], md5: str, archive: Path) -> None:

@@ -5,17 +5,20 @@
     <root>/LibriSpeech/SPEAKERS.TXT   (optional: speaker sex)
 
 Scanning never stops at the first problem: every inconsistency between transcripts and audio
-files is returned as an InputProblem, so the caller can report all of them at once.
+files, every transcript that is not UTF-8 and every speaker or chapter folder that is not named by
+a number is returned as an InputProblem, so the caller can report all of them at once.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 AUDIO_SUFFIX = ".flac"
 TRANSCRIPT_SUFFIX = ".trans.txt"
+LIBRISPEECH_ID = re.compile(r"[0-9]+")  # speaker and chapter folders are numbers
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,12 @@ def read_speaker_sex(root: str | Path) -> dict[str, str]:
     table = corpus_dir(root) / "SPEAKERS.TXT"
     if not table.is_file():
         return {}
+    try:
+        text = table.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{table}: not UTF-8 ({err.reason} at byte {err.start})") from err
     sex = {}
-    for number, line in enumerate(table.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.lstrip().startswith(";"):
             continue
         # Names may themselves contain '|' (e.g. "|CBW|Simon"), so split off the fixed fields only.
@@ -71,18 +78,37 @@ def subset_speakers(root: str | Path, subset: str) -> list[str]:
             f"LibriSpeech subset '{subset}' not found: no folder {directory} "
             "(set corpus.download: true to fetch it, or point corpus.root at an extraction)"
         )
-    return sorted(p.name for p in directory.iterdir() if p.is_dir())
+    return [p.name for p in _numbered_folders(directory, "speaker")[0]]
 
 
-def chapter_dirs(root: str | Path, subsets: Iterable[str]) -> list[Path]:
-    return sorted(
-        chapter
-        for subset in subsets
-        for speaker in subset_dir(root, subset).glob("*")
-        if speaker.is_dir()
-        for chapter in speaker.glob("*")
-        if chapter.is_dir()
-    )
+def _numbered_folders(parent: Path, level: str) -> tuple[list[Path], list[InputProblem]]:
+    """The sorted subfolders of `parent` named by a LibriSpeech id, and a problem for each other
+    subfolder (a stray copy, a notebook's checkpoints): it is not read."""
+    folders = sorted(p for p in parent.iterdir() if p.is_dir())
+    problems = [
+        InputProblem(
+            str(p), f"not a LibriSpeech {level} folder", "its name is not a number; not read"
+        )
+        for p in folders
+        if not LIBRISPEECH_ID.fullmatch(p.name)
+    ]
+    return [p for p in folders if LIBRISPEECH_ID.fullmatch(p.name)], problems
+
+
+def chapter_folders(
+    root: str | Path, subsets: Iterable[str]
+) -> tuple[list[Path], list[InputProblem]]:
+    """The chapter folders of the subsets, sorted, and the folders that are not LibriSpeech's."""
+    chapters: list[Path] = []
+    problems: list[InputProblem] = []
+    for subset in subsets:
+        speakers, stray = _numbered_folders(subset_dir(root, subset), "speaker")
+        problems += stray
+        for speaker in speakers:
+            found, stray = _numbered_folders(speaker, "chapter")
+            chapters += found
+            problems += stray
+    return sorted(chapters), problems
 
 
 def _scan_chapter(chapter: Path) -> tuple[list[Utterance], list[InputProblem]]:
@@ -92,7 +118,13 @@ def _scan_chapter(chapter: Path) -> tuple[list[Utterance], list[InputProblem]]:
     utterances: list[Utterance] = []
     problems: list[InputProblem] = []
     transcribed: set[str] = set()
-    lines = transcript.read_text(encoding="utf-8").splitlines() if transcript.is_file() else []
+    try:
+        lines = transcript.read_text(encoding="utf-8").splitlines() if transcript.is_file() else []
+    except UnicodeDecodeError as err:
+        detail = (
+            f"{err.reason} at byte {err.start}; the chapter's {len(audio)} audio files are not read"
+        )
+        return [], [InputProblem(str(transcript), "transcript not UTF-8", detail)]
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -126,13 +158,14 @@ def _scan_chapter(chapter: Path) -> tuple[list[Utterance], list[InputProblem]]:
 def scan_subsets(
     root: str | Path, subsets: Iterable[str], speakers: Container[str] | None = None
 ) -> tuple[list[Utterance], list[InputProblem]]:
-    """All utterances of the subsets (optionally only some speakers), sorted by utt_id."""
+    """All utterances of the subsets (optionally only some speakers), sorted by utt_id, and the
+    problems of the files and folders that are not read."""
     subsets = list(subsets)
     for subset in subsets:
         subset_speakers(root, subset)  # a missing subset is a configuration error, not bad input
     utterances: list[Utterance] = []
-    problems: list[InputProblem] = []
-    for chapter in chapter_dirs(root, subsets):
+    chapters, problems = chapter_folders(root, subsets)
+    for chapter in chapters:
         if speakers is not None and chapter.parent.name not in speakers:
             continue
         found, trouble = _scan_chapter(chapter)

@@ -14,7 +14,7 @@ from rateprobe.corpus.download import completion_marker
 from rateprobe.corpus.librispeech import (
     AUDIO_SUFFIX,
     TRANSCRIPT_SUFFIX,
-    chapter_dirs,
+    chapter_folders,
     corpus_dir,
     subset_speakers,
 )
@@ -106,7 +106,7 @@ def split_inputs(corpus: Mapping[str, Any], split: str) -> list[str]:
         return [str(completion_marker(root, subset)) for subset in subsets]
     for subset in subsets:
         subset_speakers(root, subset)  # fails early, naming a missing subset
-    chapters = chapter_dirs(root, subsets)
+    chapters, _ = chapter_folders(root, subsets)  # the manifest reports the others
     transcripts = [c / f"{c.parent.name}-{c.name}{TRANSCRIPT_SUFFIX}" for c in chapters]
     audio = [path for chapter in chapters for path in sorted(chapter.glob(f"*{AUDIO_SUFFIX}"))]
     speakers_table = corpus_dir(root) / "SPEAKERS.TXT"

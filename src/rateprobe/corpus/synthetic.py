@@ -13,7 +13,6 @@ reader handles this corpus exactly like the real one.
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import tempfile
@@ -29,11 +28,12 @@ import soundfile as sf
 from scipy.signal import resample_poly
 from tqdm import tqdm
 
-from rateprobe.audio import TARGET_RATE
+from rateprobe.audio import TARGET_RATE, write_flac
 from rateprobe.conventions import SPLITS
 from rateprobe.corpus.librispeech import corpus_dir
 from rateprobe.corpus.sentences import make_sentence
 from rateprobe.corpus.splits import synthetic_subset
+from rateprobe.io import current_umask, remove_leftovers, write_json
 
 ESPEAK = "espeak-ng"
 ESPEAK_RATE = 22050
@@ -58,6 +58,7 @@ WORD_GAP_RANGE = (0, 12)  # espeak-ng -g, in 10 ms units at the default speed
 WORDS_PER_SENTENCE = (6, 12)
 FIRST_SPEAKER_ID = 1001
 OWNER_TAG = ".rateprobe-synthetic"
+PARTIAL_TREE_PREFIX = ".LibriSpeech.partial-"  # the tree being built, beside its final place
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,7 @@ def synthesize_utterance(plan: PlannedUtterance, corpus_root: Path) -> int:
     if rate != ESPEAK_RATE:
         raise RuntimeError(f"espeak-ng wrote {rate} Hz audio, expected {ESPEAK_RATE} Hz")
     speech = np.clip(resample_poly(samples, 320, 441), -1.0, 1.0)  # 22050 Hz -> 16000 Hz
-    sf.write(target, speech, TARGET_RATE, format="FLAC", subtype="PCM_16")
+    write_flac(target, speech)
     return len(speech)
 
 
@@ -240,14 +241,16 @@ def synthesize_corpus(
     final = corpus_dir(corpus["root"])
     _check_replaceable(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(final.parent, f"{PARTIAL_TREE_PREFIX}*")
     started = time.perf_counter()
-    tree = Path(tempfile.mkdtemp(dir=final.parent, prefix=".LibriSpeech.partial-"))
+    tree = Path(tempfile.mkdtemp(dir=final.parent, prefix=PARTIAL_TREE_PREFIX))
     try:
         with ProcessPoolExecutor(max(1, workers)) as pool:
             written = pool.map(synthesize_utterance, plans, [tree] * len(plans), chunksize=8)
             counts = list(tqdm(written, total=len(plans), desc="espeak-ng", unit="utt"))
         n_samples = {p.utt_id: n for p, n in zip(plans, counts, strict=True)}
         _write_layout_files(tree, speakers, plans, n_samples)
+        tree.chmod(0o777 & ~current_umask())
         _replace_tree(tree, final)
     except BaseException:
         shutil.rmtree(tree, ignore_errors=True)
@@ -263,9 +266,5 @@ def synthesize_corpus(
         "synthesis_seconds": time.perf_counter() - started,
         "workers": workers,
     }
-    report_path = Path(report_path)
-    report_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = report_path.with_name(f".{report_path.name}.tmp")
-    tmp.write_text(json.dumps(report, indent=2), encoding="utf-8")
-    tmp.replace(report_path)
+    write_json(report_path, report)
     return report

@@ -19,6 +19,7 @@ from rateprobe import frontend
 from rateprobe.encoders.base import SpeakerEncoder
 from rateprobe.encoders.checkpoints import (
     CheckpointError,
+    check_state_dict,
     declared_checkpoint,
     read_wespeaker_checkpoint,
 )
@@ -100,8 +101,11 @@ def load_encoder(
     elif kind == "resemblyzer":
         encoder = ResemblyzerEncoder()
         path = packaged_weights_path()
-        state = torch.load(path, map_location="cpu", weights_only=True)["model_state"]
-        encoder.load_packaged_state(state, str(path))
+        packaged = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(packaged, dict) or "model_state" not in packaged:
+            raise CheckpointError(f"{path}: not Resemblyzer's weights (no model_state entry)")
+        check_state_dict(packaged["model_state"], f"{path}: model_state")
+        encoder.load_packaged_state(packaged["model_state"], str(path))
     elif kind in ("url", "path"):
         if checkpoint is None:
             raise CheckpointError(f"model '{model['name']}': no checkpoint given to read")

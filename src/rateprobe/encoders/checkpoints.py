@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import tempfile
 import urllib.request
 import zipfile
@@ -23,10 +22,12 @@ import yaml
 from tqdm import tqdm
 
 from rateprobe.conventions import CHECKPOINT_FILES
+from rateprobe.io import remove_leftovers, write_bytes
 
 WESPEAKER_CLASSES = {"SimAM_ResNet34_ASP": "samresnet34", "SimAM_ResNet100_ASP": "samresnet100"}
 CLASSIFICATION_HEAD_PREFIX = "projection."
 DOWNLOAD_CHUNK = 1 << 20
+DOWNLOAD_SCRATCH_PREFIX = ".download-"
 
 
 class CheckpointError(ValueError):
@@ -77,19 +78,51 @@ def read_wespeaker_checkpoint(source: str | Path) -> tuple[str, dict[str, Any], 
     if not source.exists():
         raise CheckpointError(f"{source}: no such checkpoint folder or archive")
     files = _checkpoint_bytes(source)
-    config = yaml.safe_load(files["config.yaml"]) or {}
+    config = _read_config(files["config.yaml"], source)
     model_class = config.get("model")
     if model_class not in WESPEAKER_CLASSES:
         raise CheckpointError(
             f"{source}: config.yaml names model {model_class!r}; "
             f"supported: {sorted(WESPEAKER_CLASSES)}"
         )
+    model_args = config.get("model_args") or {}
+    if not isinstance(model_args, dict):
+        raise CheckpointError(f"{source}: config.yaml model_args is not a mapping: {model_args!r}")
     try:
         state = torch.load(io.BytesIO(files["avg_model.pt"]), map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises several types for corrupt or foreign files
         raise CheckpointError(f"{source}: avg_model.pt cannot be read ({err})") from err
+    check_state_dict(state, f"{source}: avg_model.pt")
     backbone = {k: v for k, v in state.items() if not k.startswith(CLASSIFICATION_HEAD_PREFIX)}
-    return WESPEAKER_CLASSES[model_class], dict(config.get("model_args") or {}), backbone
+    return WESPEAKER_CLASSES[model_class], dict(model_args), backbone
+
+
+def _read_config(text: bytes, source: Path) -> dict[str, Any]:
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise CheckpointError(f"{source}: config.yaml is not valid YAML ({err})") from err
+    if not isinstance(config, dict):
+        raise CheckpointError(
+            f"{source}: config.yaml holds a {type(config).__name__}, not a mapping "
+            "with model: and model_args:"
+        )
+    return config
+
+
+def check_state_dict(state: object, origin: str) -> None:
+    """Raise CheckpointError unless `state` maps parameter names to tensors (what torch.save of
+    a module's state_dict() holds), naming `origin` and what it holds instead."""
+    if not isinstance(state, dict):
+        raise CheckpointError(
+            f"{origin} holds a {type(state).__name__}, not a state dict (parameter name -> tensor)"
+        )
+    for key, value in state.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise CheckpointError(
+                f"{origin} is not a state dict: entry {key!r} is not a tensor but "
+                f"{type(value).__name__} (a training checkpoint? save the model's state_dict())"
+            )
 
 
 def _download(url: str, destination: Path) -> str:
@@ -113,7 +146,8 @@ def fetch_model(url: str, destination: str | Path, sha256: str | None = None) ->
     """
     destination = Path(destination)
     destination.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=destination, prefix=".download-") as scratch:
+    remove_leftovers(destination, f"{DOWNLOAD_SCRATCH_PREFIX}*")  # a killed download's
+    with tempfile.TemporaryDirectory(dir=destination, prefix=DOWNLOAD_SCRATCH_PREFIX) as scratch:
         archive = Path(scratch) / "model.zip"
         try:
             actual = _download(url, archive)
@@ -129,7 +163,5 @@ def fetch_model(url: str, destination: str | Path, sha256: str | None = None) ->
         except CheckpointError as err:
             raise CheckpointError(f"{url}: downloaded file is unusable: {err}") from err
         for filename in CHECKPOINT_FILES:
-            partial = Path(scratch) / filename
-            partial.write_bytes(files[filename])
-            os.replace(partial, destination / filename)
+            write_bytes(destination / filename, files[filename])
     return destination

@@ -7,15 +7,18 @@ and latexmk read it to pick the engine).
 
 from __future__ import annotations
 
-import os
+import stat
 import zipfile
 from pathlib import Path
+from typing import IO
 
+from rateprobe.io import write_atomic
 from rateprobe.paper.render import PROJECT_STYLE
 
 FONT_STYLE = "rateprobe-fonts.sty"
 BIBLIOGRAPHY = "references.bib"
 LATEXMKRC_PDF_MODE = {"xelatex": 5, "lualatex": 4}
+MEMBER_MODE = 0o644
 
 
 def style_files(paper_cfg: dict) -> list[str]:
@@ -45,15 +48,29 @@ def project_files(paper_dir: Path, paper_cfg: dict) -> list[Path]:
     return names
 
 
+def _readable(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
+    """A compressed regular-file member readable by everyone, whatever the mode of the file on
+    disk (zipfile would copy that mode, or give 0600 to a member written from memory)."""
+    info.external_attr = (stat.S_IFREG | MEMBER_MODE) << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
+
+
 def make_overleaf_zip(paper_dir: Path, output_zip: Path, paper_cfg: dict) -> Path:
     """Write output_zip atomically; it compiles as it is in an empty directory."""
     paper_dir, output_zip = Path(paper_dir), Path(output_zip)
-    tmp = output_zip.with_name(f".{output_zip.name}.tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name in project_files(paper_dir, paper_cfg):
-            archive.write(paper_dir / name, name.as_posix())
-        rc = latexmkrc(paper_cfg["engine"])
-        if rc is not None:
-            archive.writestr("latexmkrc", rc)
-    os.replace(tmp, output_zip)
+    members = []
+    for name in project_files(paper_dir, paper_cfg):
+        info = zipfile.ZipInfo.from_file(paper_dir / name, name.as_posix())
+        members.append((_readable(info), (paper_dir / name).read_bytes()))
+    rc = latexmkrc(paper_cfg["engine"])
+    if rc is not None:
+        members.append((_readable(zipfile.ZipInfo("latexmkrc")), rc.encode("utf-8")))
+
+    def write_zip(handle: IO[bytes]) -> None:
+        with zipfile.ZipFile(handle, "w") as archive:
+            for info, data in members:
+                archive.writestr(info, data)
+
+    write_atomic(output_zip, write_zip)
     return output_zip

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from rateprobe.io import write_bytes, write_text
 from rateprobe.paper import latex
 from rateprobe.paper.claims import build_claims, embedding_methods, model_ref, target_name
 
@@ -200,14 +198,6 @@ def build_context(
     }
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def copy_figures(summary: dict[str, Any], figures_dir: Path, paper_dir: Path) -> list[Path]:
     """Copy each figure named in summary['figures'] from figures_dir into paper/."""
     copied = []
@@ -219,10 +209,7 @@ def copy_figures(summary: dict[str, Any], figures_dir: Path, paper_dir: Path) ->
                 "run the figures stage first"
             )
         target = paper_dir / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
+        write_bytes(target, source.read_bytes())
         copied.append(target)
     return copied
 
@@ -258,6 +245,6 @@ def render_paper(
         except jinja2.TemplateError as err:
             raise PaperRenderError(f"template {templates_dir}/{template_name}: {err}") from err
         target = paper_dir / f"{name}.tex"
-        _write_atomic(target, text)
+        write_text(target, text)
         written.append(target)
     return written + copy_figures(summary, Path(figures_dir), paper_dir)
