@@ -18,6 +18,13 @@ PAPER_SOURCES = {
 PAPER_TEX = ["paper/main.tex", *expand("paper/generated/{section}.tex", section=SECTIONS)]
 
 
+# Compute nodes rarely have TeX: the paper is rendered and compiled where Snakemake runs.
+localrules:
+    paper_render,
+    paper_pdf,
+    paper_overleaf,
+
+
 rule paper_render:
     input:
         summary="results/summary.json",
