@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -35,35 +36,45 @@ else exec "$REAL_PYTHON" "$@"; fi""",
 }
 
 
-def _setup(tmp_path: Path, uid: int, *args: str) -> tuple[subprocess.CompletedProcess[str], str]:
-    """Run the repository's bin/setup in a copy under the shims; (its result, the calls)."""
-    repo, shims = tmp_path / "repo", tmp_path / "shims"
+NOBODY = 65534
+
+
+def _setup(
+    workspace: Path, uid: int, *args: str, as_user: bool = False
+) -> tuple[subprocess.CompletedProcess[str], str]:
+    """Run the repository's bin/setup in a copy under the shims; (its result, the calls).
+
+    `as_user`: really run as `uid` (needs root), with the real `id` and `sudo`.
+    """
+    repo, shims = workspace / "repo", workspace / "shims"
     if not repo.exists():
         (repo / "bin").mkdir(parents=True)
         shutil.copy2(REPO / "bin" / "setup", repo / "bin" / "setup")
         shutil.copy2(REPO / "pyproject.toml", repo / "pyproject.toml")
         shims.mkdir()
         for name, body in SHIMS.items():
+            if as_user and name in ("id", "sudo"):
+                continue
             (shims / name).write_text(f"#!/usr/bin/env bash\n{body}\n")
             (shims / name).chmod(0o755)
-    calls = tmp_path / "calls.txt"
+    calls = workspace / "calls.txt"
     calls.write_text("")
+    command = ["bash", str(repo / "bin" / "setup"), *args]
+    if as_user:
+        for path in (workspace, *workspace.rglob("*")):
+            os.chown(path, uid, uid)
+        command = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", *command]
     env = {
         "PATH": f"{shims}:/usr/bin:/bin",
-        "HOME": str(tmp_path),
+        "HOME": str(workspace),
         "FAKE_UID": str(uid),
         "CALLS": str(calls),
         "SHIM_DIR": str(shims),
-        "REAL_PYTHON": sys.executable,
+        "REAL_PYTHON": "/usr/bin/python3" if as_user else sys.executable,
         "PYTHON": str(shims / "python"),
     }
     result = subprocess.run(
-        ["bash", str(repo / "bin" / "setup"), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+        command, env=env, capture_output=True, text=True, timeout=60, check=False
     )
     return result, calls.read_text()
 
@@ -86,6 +97,24 @@ def test_without_root_setup_lists_missing_packages_by_stage_and_installs_python(
     assert "venv-python -m pip install -q -e ." in calls
     assert (tmp_path / "repo" / ".venv" / ".rateprobe-installed").read_text().endswith(" plain\n")
     assert log.rstrip().endswith("ready, except the stages above that need missing Debian packages")
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None or not Path("/usr/bin/python3").exists(),
+    reason="running as another user needs root, setpriv and /usr/bin/python3",
+)
+def test_as_a_real_user_without_sudo_setup_installs_python_and_no_debian_package() -> None:
+    workspace = Path(tempfile.mkdtemp(prefix="rateprobe-setup-"))  # outside root's 0700 tmp
+    try:
+        workspace.chmod(0o755)
+        result, calls = _setup(workspace, NOBODY, as_user=True)
+    finally:
+        shutil.rmtree(workspace)
+
+    assert result.returncode == 0, result.stderr
+    assert "not root and no passwordless sudo" in result.stderr
+    assert "apt-get" not in calls
+    assert "venv-python -m pip install -q -e ." in calls
 
 
 def test_a_second_run_without_root_installs_nothing_again(tmp_path: Path) -> None:
