@@ -14,9 +14,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rateprobe.corpus.synthetic import synthesize_corpus
+from rateprobe.interventions import time_stretch
 from rateprobe.system_tools import DEBIAN_PACKAGE, MissingProgramError, require_program
 
 REPO = Path(__file__).resolve().parents[1]
@@ -159,3 +161,10 @@ def test_the_synthetic_corpus_stops_before_any_work_without_espeak(
         synthesize_corpus({}, seed=0, report_path=tmp_path / "report.json")
 
     assert os.listdir(tmp_path) == []
+
+
+def test_time_stretching_stops_naming_rubberband_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "")
+
+    with pytest.raises(MissingProgramError, match="install Debian package rubberband-cli"):
+        time_stretch(np.zeros(16000, dtype=np.float32), 1.25)
