@@ -10,6 +10,11 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+# The whole environment as one image (container/Dockerfile, container/rateprobe.def), used only
+# with --software-deployment-method apptainer; without it Snakemake ignores this line.
+container: "container/rateprobe.sif"
+
+
 include: "rules/common.smk"
 include: "rules/corpus.smk"
 include: "rules/models.smk"

@@ -77,16 +77,23 @@ def study_from_config(configfile: Path) -> tuple[dict[str, tuple[str, float]], C
     corpus = config["corpus"]
     if corpus["kind"] != "librispeech":
         raise SystemExit(f"{configfile}: corpus.kind is {corpus['kind']}, not librispeech")
-    if corpus.get("carve_by_speaker"):
-        # Carved splits share the pool's audio; only the total matters for the estimate.
-        splits = {"all": list(corpus["carve_by_speaker"]["subsets"])}
+    carve = corpus.get("carve_by_speaker")
+    if carve:
+        # Carving splits the pool's speakers by these fractions; each split gets about that
+        # share of its audio.
+        shares = dict(carve["fractions"])
+        splits = {split: list(carve["subsets"]) for split in shares}
     else:
+        shares = dict.fromkeys(corpus["splits"], 1.0)
         splits = {split: list(subsets) for split, subsets in corpus["splits"].items()}
     unknown = sorted({s for subsets in splits.values() for s in subsets} - set(SUBSET_HOURS))
     if unknown:
         raise SystemExit(f"unknown LibriSpeech subsets {unknown} (known: {sorted(SUBSET_HOURS)})")
     inputs = {
-        split: (", ".join(subsets), sum(SUBSET_HOURS[s] for s in subsets))
+        split: (
+            ", ".join(subsets) + (f" x {shares[split]:g} of its speakers" if carve else ""),
+            shares[split] * sum(SUBSET_HOURS[s] for s in subsets),
+        )
         for split, subsets in splits.items()
     }
     interventions = config["interventions"]

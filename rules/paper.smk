@@ -19,6 +19,13 @@ PAPER_MODULES = sorted(p.name for p in Path(rateprobe.paper.__file__).parent.glo
 PAPER_TEX = ["paper/main.tex", *expand("paper/generated/{section}.tex", section=SECTIONS)]
 
 
+# Compute nodes rarely have TeX: the paper is rendered and compiled where Snakemake runs.
+localrules:
+    paper_render,
+    paper_pdf,
+    paper_overleaf,
+
+
 rule paper_render:
     input:
         summary="results/summary.json",

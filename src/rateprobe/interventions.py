@@ -47,7 +47,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import shutil
 import subprocess
 import tempfile
 import zlib
@@ -64,6 +63,7 @@ from tqdm import tqdm
 from rateprobe.audio import TARGET_RATE, read_audio, write_flac
 from rateprobe.corpus.librispeech import Utterance
 from rateprobe.corpus.synthetic import (
+    ESPEAK,
     PlannedUtterance,
     SyntheticSpeaker,
     plan_utterances,
@@ -71,6 +71,7 @@ from rateprobe.corpus.synthetic import (
 )
 from rateprobe.io import write_text
 from rateprobe.labels import COLUMNS, VadSettings, label_utterance
+from rateprobe.system_tools import require_program
 
 RATE, PAUSE, STRETCH, PAD = "rate", "pause", "stretch", "pad"
 CORPUS_KINDS = ("synthetic", "librispeech")
@@ -161,11 +162,7 @@ def select_sources(
 
 def time_stretch(samples: np.ndarray, factor: float) -> np.ndarray:
     """Tempo times `factor` (duration / factor), pitch kept, with Rubber Band's R3 engine."""
-    if shutil.which(RUBBERBAND) is None:
-        raise RuntimeError(
-            "rubberband is not installed; time-stretch interventions need it: "
-            "apt-get install -y rubberband-cli (bin/setup does this)"
-        )
+    require_program(RUBBERBAND, "time-stretching real speech (rate interventions)")
     with tempfile.TemporaryDirectory() as scratch:
         source, target = Path(scratch) / "in.wav", Path(scratch) / "out.wav"
         sf.write(source, samples, TARGET_RATE, subtype="FLOAT")
@@ -328,6 +325,8 @@ def build_interventions(
         dtype={"utt_id": str, "speaker_id": str, "chapter_id": str, "sex": str},
         keep_default_na=False,
     )
+    if kind == "synthetic":
+        require_program(ESPEAK, "re-synthesising the test utterances at other rates")
     plans = _checked_plans(test, synthesis_report) if kind == "synthetic" else None
 
     def eligible(utt_id: str) -> bool:

@@ -34,6 +34,7 @@ from rateprobe.corpus.librispeech import corpus_dir
 from rateprobe.corpus.sentences import make_sentence
 from rateprobe.corpus.splits import synthetic_subset
 from rateprobe.io import current_umask, remove_leftovers, write_json
+from rateprobe.system_tools import require_program
 
 ESPEAK = "espeak-ng"
 ESPEAK_RATE = 22050
@@ -166,14 +167,6 @@ def synthesize_utterance(plan: PlannedUtterance, corpus_root: Path) -> int:
     return len(speech)
 
 
-def _check_espeak() -> None:
-    if shutil.which(ESPEAK) is None:
-        raise RuntimeError(
-            "espeak-ng is not installed; the synthetic corpus needs it: "
-            "apt-get install -y espeak-ng (bin/setup does this)"
-        )
-
-
 def _write_layout_files(
     tree: Path,
     speakers: Sequence[SyntheticSpeaker],
@@ -228,7 +221,7 @@ def synthesize_corpus(
     and swapped in only when complete, so an interrupted run never leaves a half-written corpus
     that looks finished.
     """
-    _check_espeak()
+    require_program(ESPEAK, "the synthetic corpus")
     synthetic = corpus["synthetic"]
     speakers = design_speakers(corpus["splits"], seed)
     plans = plan_utterances(

@@ -1,0 +1,23 @@
+"""Every ready configuration in config/ is valid on top of the default config.yaml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rateprobe.config import check_schema, merge_config, resolve_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "config").glob("*.yaml")), ids=lambda p: p.name)
+def test_a_shipped_configuration_passes_the_schema_and_resolves(path: Path) -> None:
+    base = yaml.safe_load((REPO / "config.yaml").read_text())
+    config = merge_config(base, yaml.safe_load(path.read_text()))
+
+    check_schema(config, REPO / "schemas" / "config.schema.yaml")
+    resolved = resolve_config(config)
+
+    assert resolved["corpus"]["kind"] == "librispeech"
