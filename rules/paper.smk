@@ -6,6 +6,7 @@
 import os
 from pathlib import Path
 
+from rateprobe.conventions import PAPER_NUMBERS
 from rateprobe.paper.overleaf import style_files
 from rateprobe.paper.render import SECTIONS
 
@@ -15,7 +16,11 @@ PAPER_SOURCES = {
     "bib": "paper/references.bib",
     "styles": [f"paper/{name}" for name in style_files(CFG["paper"])],
 }
-PAPER_TEX = ["paper/main.tex", *expand("paper/generated/{section}.tex", section=SECTIONS)]
+PAPER_TEX = [
+    "paper/main.tex",
+    *expand("paper/generated/{section}.tex", section=SECTIONS),
+    f"paper/{PAPER_NUMBERS}",
+]
 
 
 rule paper_render:
@@ -76,3 +81,28 @@ rule paper_overleaf:
         "../envs/rateprobe.yaml"
     script:
         "../scripts/overleaf_zip.py"
+
+
+localrules:
+    overleaf_push,
+
+
+# Pushes the same files as the zip into the Overleaf project of config `overleaf` (always runs
+# when asked for; credentials: README.md, Overleaf workflow). RATEPROBE_OVERLEAF_FORCE=1 in the
+# environment overwrites pipeline-owned files that were edited on Overleaf.
+rule overleaf_push:
+    input:
+        tex=PAPER_TEX,
+        figures="paper/figures",
+        bib=PAPER_SOURCES["bib"],
+        styles=PAPER_SOURCES["styles"],
+    params:
+        paper=CFG["paper"],
+        overleaf=CFG["overleaf"],
+        paper_dir=lambda wildcards, input: os.path.dirname(input.tex[0]),
+    log:
+        "logs/overleaf_push.log",
+    conda:
+        "../envs/rateprobe.yaml"
+    script:
+        "../scripts/overleaf_push.py"

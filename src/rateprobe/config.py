@@ -72,6 +72,7 @@ DEFAULTS: dict[str, Any] = {
         "engine": "pdflatex",
         "date": None,
     },
+    "overleaf": {"remote": None, "branch": "master"},
 }
 
 DEFAULT_CARVE_FRACTIONS = {"train": 0.6, "dev": 0.2, "test": 0.2}

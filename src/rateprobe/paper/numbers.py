@@ -162,8 +162,8 @@ _ASSERT_CLAIM = r"""\makeatletter
       see the list of claims at the end of generated/numbers.tex.}}{%
     \edef\rp@expected{#1}\edef\rp@decided{\csname rp@claim@#2\endcsname}%
     \ifx\rp@expected\rp@decided\else
-      \PackageError{rateprobe}{Claim '#2' no longer holds: the results decide it
-        \rp@decided, the text expects #1}{Rewrite the sentence that relies on it.}%
+      \PackageError{rateprobe}{Claim '#2' no longer holds: summary.json now
+        says \rp@decided, the text expects #1}{Rewrite the sentence that relies on it.}%
     \fi}}
 """
 
