@@ -18,8 +18,10 @@ from rateprobe.paper.overleaf_sync import (
     FORCE_ENV,
     KEPT_ASIDE,
     MANIFEST,
+    TOKEN_ENV,
     OverleafSyncError,
     OwnershipConflict,
+    _Git,
     pipeline_files,
     push_configured,
     push_project,
@@ -249,3 +251,22 @@ def test_the_remote_checkout_compiles_alone_with_the_persons_prose(
     assert done.returncode == 0, done.stdout[-3000:]
     text = normalised_text(clone / "main.pdf")
     assert "Эмбеддинг даёт" in text and latex.number(r2) in text.split("Эмбеддинг даёт")[1]
+
+
+def test_the_token_reaches_git_through_a_credential_helper_not_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(TOKEN_ENV, "olp_secret")
+    git_cli = _Git(tmp_path, "https://git.overleaf.com/0123")
+    assert all("olp_secret" not in option for option in git_cli.options)
+
+    done = subprocess.run(
+        ["git", *git_cli.options, "credential", "fill"],
+        input="protocol=https\nhost=git.overleaf.com\n\n",
+        env=git_cli.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert "username=git\n" in done.stdout and "password=olp_secret\n" in done.stdout
