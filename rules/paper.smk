@@ -21,6 +21,13 @@ PAPER_TEX = [
     *expand("paper/generated/{section}.tex", section=SECTIONS),
     f"paper/{PAPER_NUMBERS}",
 ]
+# Everything compiling the paper needs: the PDF, the zip and the Overleaf push read the same.
+PAPER_PROJECT = {
+    "tex": PAPER_TEX,
+    "figures": "paper/figures",
+    "bib": PAPER_SOURCES["bib"],
+    "styles": PAPER_SOURCES["styles"],
+}
 
 
 rule paper_render:
@@ -47,10 +54,7 @@ rule paper_render:
 
 rule paper_pdf:
     input:
-        tex=PAPER_TEX,
-        figures="paper/figures",
-        bib=PAPER_SOURCES["bib"],
-        styles=PAPER_SOURCES["styles"],
+        **PAPER_PROJECT,
     output:
         pdf=report("paper/main.pdf", category="Paper"),
     params:
@@ -66,10 +70,7 @@ rule paper_pdf:
 
 rule paper_overleaf:
     input:
-        tex=PAPER_TEX,
-        figures="paper/figures",
-        bib=PAPER_SOURCES["bib"],
-        styles=PAPER_SOURCES["styles"],
+        **PAPER_PROJECT,
     output:
         zip="paper/overleaf.zip",
     params:
@@ -92,10 +93,7 @@ localrules:
 # environment overwrites pipeline-owned files that were edited on Overleaf.
 rule overleaf_push:
     input:
-        tex=PAPER_TEX,
-        figures="paper/figures",
-        bib=PAPER_SOURCES["bib"],
-        styles=PAPER_SOURCES["styles"],
+        **PAPER_PROJECT,
     params:
         paper=CFG["paper"],
         overleaf=CFG["overleaf"],

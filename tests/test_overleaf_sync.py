@@ -19,9 +19,9 @@ from rateprobe.paper.overleaf_sync import (
     KEPT_ASIDE,
     MANIFEST,
     TOKEN_ENV,
+    GitCommand,
     OverleafSyncError,
     OwnershipConflict,
-    _Git,
     pipeline_files,
     push_configured,
     push_project,
@@ -257,7 +257,7 @@ def test_the_token_reaches_git_through_a_credential_helper_not_the_command_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(TOKEN_ENV, "olp_secret")
-    git_cli = _Git(tmp_path, "https://git.overleaf.com/0123")
+    git_cli = GitCommand(tmp_path, "https://git.overleaf.com/0123")
     assert all("olp_secret" not in option for option in git_cli.options)
 
     done = subprocess.run(

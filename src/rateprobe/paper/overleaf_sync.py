@@ -117,7 +117,7 @@ def _remote_argument(remote: str) -> str:
     return str(Path(remote).expanduser().resolve())
 
 
-class _Git:
+class GitCommand:
     """The git CLI in one working directory, with the token helper when TOKEN_ENV is set."""
 
     def __init__(self, workdir: Path, remote: str) -> None:
@@ -144,7 +144,7 @@ class _Git:
         return done
 
 
-def _checkout(git: _Git, branch: str) -> bool:
+def _checkout(git: GitCommand, branch: str) -> bool:
     """Fetch the remote branch into git.workdir; False when it has no such branch yet."""
     git("init", "-q")
     git("remote", "add", "origin", _remote_argument(git.remote))
@@ -212,7 +212,7 @@ def _manifest_text(files: Mapping[str, bytes]) -> str:
     return json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
 
 
-def _commit(git: _Git, message: str) -> str:
+def _commit(git: GitCommand, message: str) -> str:
     identity: list[str] = []
     if git("config", "user.email", check=False).returncode != 0:
         name, email = FALLBACK_IDENTITY
@@ -234,7 +234,7 @@ def push_project(
         raise OverleafSyncError(f"{paper_dir} holds {MANIFEST} or {PAPER_PROSE}: names reserved")
     with tempfile.TemporaryDirectory(prefix="rateprobe-overleaf-") as tmp:
         checkout = Path(tmp)
-        git = _Git(checkout, remote)
+        git = GitCommand(checkout, remote)
         _checkout(git, branch)
         last_push = _last_push(checkout, force)
         problems = ownership_conflicts(checkout, last_push or {}, files)
