@@ -49,6 +49,11 @@ def test_every_macro_prints_a_summary_number_exactly_as_the_paper_does(paper_dir
     assert found["rpModelsResemblyzerEmbeddingCpsRTwoCi"][0] == latex.interval(r2["r2_ci"])
     test = summary["corpus"]["splits"]["test"]
     assert found["rpCorpusSplitsTestNUtterances"][0] == str(test["n_utterances"])
+    taps = summary["models"]["resemblyzer"]["taps"]
+    assert found["rpModelsResemblyzerTapsLength"] == (
+        str(len(taps)),
+        "models.resemblyzer.taps.length",
+    )
 
 
 def test_main_tex_inputs_the_numbers_and_the_optional_prose(paper_dir: Path) -> None:

@@ -9,7 +9,8 @@ prints exactly the text the paper prints, and only numbers the paper prints get 
 Macro names (TeX names hold letters only): `\\rp` followed by each key of the path in summary.json,
 split into words at underscores and other non-letters, each word capitalised, and each digit
 spelled out in English. `models.resemblyzer.embedding.cps.r2_ci` becomes
-`\\rpModelsResemblyzerEmbeddingCpsRTwoCi`; list positions are digits too (`...LayersThree...`).
+`\\rpModelsResemblyzerEmbeddingCpsRTwoCi`; list positions are digits too (`...LayersThree...`),
+and the length of a list the paper counts is keyed `<list>.length` (`...TapsLength`).
 A value the paper prints in two forms (a fraction as `0,04` and as `4,0 %`) gets one macro per
 form, suffixed with the formatter's name (`...EerPct`, `...EerNum`).
 
@@ -49,7 +50,7 @@ class TrackedInt(int):
 
 
 class TrackedList(list[Any]):
-    """A list of numbers (an interval, a grid) of summary.json that knows its key path."""
+    """A list of summary.json (an interval, a grid, the taps) that knows its key path."""
 
     summary_path: KeyPath
 
@@ -68,10 +69,8 @@ def track(value: Any, path: KeyPath = ()) -> Any:
     if isinstance(value, dict):
         return {key: track(item, (*path, key)) for key, item in value.items()}
     if isinstance(value, list):
-        if value and all(_is_number(item) or item is None for item in value):
-            items = (track(item, (*path, index)) for index, item in enumerate(value))
-            return _tagged(TrackedList(items), path)
-        return [track(item, (*path, index)) for index, item in enumerate(value)]
+        items = (track(item, (*path, index)) for index, item in enumerate(value))
+        return _tagged(TrackedList(items), path)
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, int):
@@ -79,6 +78,13 @@ def track(value: Any, path: KeyPath = ()) -> Any:
     if isinstance(value, float):
         return _tagged(TrackedFloat(value), path)
     return value
+
+
+def tracked_length(value: Any) -> int:
+    """The `length` filter: the length of a summary list is a number of the summary too,
+    keyed `<list>.length` (the paper prints how many taps or twins a model has)."""
+    path = getattr(value, "summary_path", None)
+    return len(value) if path is None else _tagged(TrackedInt(len(value)), (*path, "length"))
 
 
 def dotted(path: KeyPath) -> str:

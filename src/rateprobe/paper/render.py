@@ -24,7 +24,7 @@ import jinja2
 from rateprobe.conventions import PAPER_NUMBERS
 from rateprobe.paper import latex
 from rateprobe.paper.claims import build_claims, embedding_methods, model_ref, target_name
-from rateprobe.paper.numbers import PrintedNumbers, numbers_tex, track
+from rateprobe.paper.numbers import PrintedNumbers, numbers_tex, track, tracked_length
 
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_./-]+$")
 ARCH_NAMES = {
@@ -133,6 +133,7 @@ def make_environment(templates_dir: Path) -> jinja2.Environment:
         arch=arch_name,
         sentence=latex.sentence,
         path=file_path,
+        length=tracked_length,
     )
     return env
 
