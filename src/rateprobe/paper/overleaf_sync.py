@@ -144,17 +144,15 @@ class GitCommand:
         return done
 
 
-def _checkout(git: GitCommand, branch: str) -> bool:
-    """Fetch the remote branch into git.workdir; False when it has no such branch yet."""
+def _checkout(git: GitCommand, branch: str) -> None:
+    """Fetch the remote branch into git.workdir; an unborn branch when the remote lacks it."""
     git("init", "-q")
     git("remote", "add", "origin", _remote_argument(git.remote))
-    heads = git("ls-remote", "--heads", "origin", f"refs/heads/{branch}").stdout.strip()
-    if not heads:
+    if not git("ls-remote", "--heads", "origin", f"refs/heads/{branch}").stdout.strip():
         git("checkout", "-q", "--orphan", branch)
-        return False
+        return
     git("fetch", "-q", "origin", f"refs/heads/{branch}")
     git("checkout", "-q", "-B", branch, "FETCH_HEAD")
-    return True
 
 
 def _last_push(checkout: Path, force: bool) -> dict[str, str] | None:
