@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import rateprobe.paper
+from rateprobe.conventions import PAPER_NUMBERS
 from rateprobe.paper.overleaf import style_files
 from rateprobe.paper.render import SECTIONS
 
@@ -16,14 +17,27 @@ PAPER_SOURCES = {
     "styles": [f"paper/{name}" for name in style_files(CFG["paper"])],
 }
 PAPER_MODULES = sorted(p.name for p in Path(rateprobe.paper.__file__).parent.glob("*.py"))
-PAPER_TEX = ["paper/main.tex", *expand("paper/generated/{section}.tex", section=SECTIONS)]
+PAPER_TEX = [
+    "paper/main.tex",
+    *expand("paper/generated/{section}.tex", section=SECTIONS),
+    f"paper/{PAPER_NUMBERS}",
+]
+# Everything compiling the paper needs: the PDF, the zip and the Overleaf push read the same.
+PAPER_PROJECT = {
+    "tex": PAPER_TEX,
+    "figures": "paper/figures",
+    "bib": PAPER_SOURCES["bib"],
+    "styles": PAPER_SOURCES["styles"],
+}
 
 
-# Compute nodes rarely have TeX: the paper is rendered and compiled where Snakemake runs.
+# Compute nodes rarely have TeX (nor a route to Overleaf): the paper is rendered, compiled and
+# pushed where Snakemake runs.
 localrules:
     paper_render,
     paper_pdf,
     paper_overleaf,
+    overleaf_push,
 
 
 rule paper_render:
@@ -51,10 +65,7 @@ rule paper_render:
 
 rule paper_pdf:
     input:
-        tex=PAPER_TEX,
-        figures="paper/figures",
-        bib=PAPER_SOURCES["bib"],
-        styles=PAPER_SOURCES["styles"],
+        **PAPER_PROJECT,
     output:
         pdf=report("paper/main.pdf", category="Paper"),
     log:
@@ -70,10 +81,7 @@ rule paper_pdf:
 
 rule paper_overleaf:
     input:
-        tex=PAPER_TEX,
-        figures="paper/figures",
-        bib=PAPER_SOURCES["bib"],
-        styles=PAPER_SOURCES["styles"],
+        **PAPER_PROJECT,
     output:
         zip="paper/overleaf.zip",
     log:
@@ -85,3 +93,21 @@ rule paper_overleaf:
         paper_dir=lambda wildcards, input: os.path.dirname(input.tex[0]),
     script:
         "../scripts/overleaf_zip.py"
+
+
+# Pushes the same files as the zip into the Overleaf project of config `overleaf` (always runs
+# when asked for; credentials: README.md, Overleaf workflow). RATEPROBE_OVERLEAF_FORCE=1 in the
+# environment overwrites pipeline-owned files that were edited on Overleaf.
+rule overleaf_push:
+    input:
+        **PAPER_PROJECT,
+    params:
+        paper=CFG["paper"],
+        overleaf=CFG["overleaf"],
+        paper_dir=lambda wildcards, input: os.path.dirname(input.tex[0]),
+    log:
+        "logs/overleaf_push.log",
+    conda:
+        "../envs/rateprobe.yaml"
+    script:
+        "../scripts/overleaf_push.py"

@@ -16,7 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from rateprobe.paper.render import render_paper
+from rateprobe.paper.render import SECTIONS, render_paper
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE_SUMMARY = REPO / "tests" / "fixtures" / "summary.json"
@@ -70,12 +70,10 @@ def render_project(
 
 
 def rendered_text(paper_dir: Path) -> str:
+    """The rendered templates (the number macros of generated/numbers.tex are no prose)."""
     return "\n".join(
         (paper_dir / name).read_text(encoding="utf-8")
-        for name in [
-            "main.tex",
-            *sorted(f"generated/{p.name}" for p in (paper_dir / "generated").glob("*.tex")),
-        ]
+        for name in ["main.tex", *(f"generated/{section}.tex" for section in SECTIONS)]
     )
 
 

@@ -82,6 +82,7 @@ DEFAULTS: dict[str, Any] = {
         "engine": "pdflatex",
         "date": None,
     },
+    "overleaf": {"remote": None, "branch": "master"},
 }
 
 # Settings that decide how a job runs but not what it computes: they are left out of the

@@ -30,6 +30,10 @@ INTERVENTION_ACTIVATIONS = "results/interventions/activations/{model}.npz"
 INTERVENTION_RESULT = "results/interventions/{model}.json"
 SUMMARY = "results/summary.json"
 FIGURES_DIR = "results/figures"
+# The paper project, relative to the paper directory: the macros of every printed number
+# (written by the render) and the optional prose file a person owns (main.tex inputs it).
+PAPER_NUMBERS = "generated/numbers.tex"
+PAPER_PROSE = "prose.tex"
 
 # The tap that holds a model's final speaker embedding, beside its named layers.
 EMBEDDING_TAP = "embedding"

@@ -18,9 +18,11 @@ from typing import Any
 
 import jinja2
 
+from rateprobe.conventions import PAPER_NUMBERS
 from rateprobe.io import write_bytes, write_text
 from rateprobe.paper import latex
 from rateprobe.paper.claims import build_claims, embedding_methods, model_ref, target_name
+from rateprobe.paper.numbers import PrintedNumbers, numbers_tex, track, tracked_length
 
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_./-]+$")
 ARCH_NAMES = {
@@ -129,6 +131,7 @@ def make_environment(templates_dir: Path) -> jinja2.Environment:
         arch=arch_name,
         sentence=latex.sentence,
         path=file_path,
+        length=tracked_length,
     )
     return env
 
@@ -214,6 +217,37 @@ def copy_figures(summary: dict[str, Any], figures_dir: Path, paper_dir: Path) ->
     return copied
 
 
+def render_sources(
+    summary: dict[str, Any],
+    templates_dir: Path,
+    paper_dir: Path,
+    paper_cfg: dict[str, Any],
+    today: dt.date,
+    source: Path,
+) -> tuple[dict[str, str], PrintedNumbers]:
+    """The text of main.tex and of each generated section (by name relative to paper/), and
+    the numbers of the summary they print. `source` names the summary in error messages."""
+    env = make_environment(Path(templates_dir))
+    try:
+        context = build_context(track(summary), paper_cfg, paper_dir, today)
+    except KeyError as err:
+        raise PaperRenderError(f"{source} lacks the key {err} the paper needs") from err
+    printed = PrintedNumbers()
+    texts = {}
+    with latex.recording(printed.record):
+        for name in ("main", *(f"generated/{s}" for s in SECTIONS)):
+            template_name = f"{Path(name).name}.tex.j2"
+            try:
+                texts[f"{name}.tex"] = env.get_template(template_name).render(context)
+            except jinja2.UndefinedError as err:
+                raise PaperRenderError(
+                    f"template {templates_dir}/{template_name}: {err} (missing in {source}?)"
+                ) from err
+            except jinja2.TemplateError as err:
+                raise PaperRenderError(f"template {templates_dir}/{template_name}: {err}") from err
+    return texts, printed
+
+
 def render_paper(
     summary_path: Path,
     figures_dir: Path,
@@ -222,29 +256,23 @@ def render_paper(
     paper_cfg: dict[str, Any],
     today: dt.date | None = None,
 ) -> list[Path]:
-    """Write paper/main.tex, paper/generated/<section>.tex and paper/figures/*; return them."""
+    """Write paper/main.tex, paper/generated/<section>.tex, the number macros of
+    paper/generated/numbers.tex and paper/figures/*; return them."""
     summary_path, paper_dir = Path(summary_path), Path(paper_dir)
     try:
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
         raise PaperRenderError(f"cannot read {summary_path}: {err}") from err
-    env = make_environment(Path(templates_dir))
+    texts, printed = render_sources(
+        summary, Path(templates_dir), paper_dir, paper_cfg, today or dt.date.today(), summary_path
+    )
     try:
-        context = build_context(summary, paper_cfg, paper_dir, today or dt.date.today())
-    except KeyError as err:
-        raise PaperRenderError(f"{summary_path} lacks the key {err} the paper needs") from err
+        texts[PAPER_NUMBERS] = numbers_tex(printed, summary)
+    except ValueError as err:
+        raise PaperRenderError(f"{PAPER_NUMBERS} from {summary_path}: {err}") from err
     written = []
-    for name in ("main", *(f"generated/{s}" for s in SECTIONS)):
-        template_name = f"{Path(name).name}.tex.j2"
-        try:
-            text = env.get_template(template_name).render(context)
-        except jinja2.UndefinedError as err:
-            raise PaperRenderError(
-                f"template {templates_dir}/{template_name}: {err} (missing in {summary_path}?)"
-            ) from err
-        except jinja2.TemplateError as err:
-            raise PaperRenderError(f"template {templates_dir}/{template_name}: {err}") from err
-        target = paper_dir / f"{name}.tex"
+    for name, text in texts.items():
+        target = paper_dir / name
         write_text(target, text)
         written.append(target)
     return written + copy_figures(summary, Path(figures_dir), paper_dir)
