@@ -101,13 +101,13 @@ rule paper_overleaf:
 rule overleaf_push:
     input:
         **PAPER_PROJECT,
-    params:
-        paper=CFG["paper"],
-        overleaf=CFG["overleaf"],
-        paper_dir=lambda wildcards, input: os.path.dirname(input.tex[0]),
     log:
         "logs/overleaf_push.log",
     conda:
         "../envs/rateprobe.yaml"
+    params:
+        paper=CFG["paper"],
+        overleaf=CFG["overleaf"],
+        paper_dir=lambda wildcards, input: os.path.dirname(input.tex[0]),
     script:
         "../scripts/overleaf_push.py"
