@@ -4,9 +4,10 @@ Every figure is drawn from results/summary.json plus the per-model analysis JSON
 coordinates), test predictions and the manifests; none computes a result of its own.
 
 One typographic scale with the text: each figure is drawn at the width the paper prints it at
-(`conventions.figure_width_in`) and included at natural size, in the paper's Times-like face
-(Tempora from TeX Live when installed, else Liberation Serif or DejaVu Serif, all with
-Cyrillic) at 8 pt, tick labels at 7 pt, against the body's 10 pt and the captions' 9 pt.
+(`conventions.figure_width_in`) and included at natural size, in a Times face like the
+paper's Tempora: STIX, which matplotlib ships (so every machine draws the same figures), has
+Cyrillic and embeds as TrueType (Tempora's OpenType outlines embed in a form poppler flags).
+Text is 8 pt, tick labels 7 pt, against the body's 10 pt and the captions' 9 pt.
 Legends sit outside the axes, never over data.
 """
 
@@ -14,8 +15,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib import font_manager
 
 from rateprobe.conventions import (
     PAPER_TEXT_WIDTH_IN,
@@ -40,14 +38,10 @@ from rateprobe.io import write_atomic
 
 TEXT_WIDTH_IN = PAPER_TEXT_WIDTH_IN
 PANEL_HEIGHT_IN = 1.9
-# The paper's face first (rateprobe-fonts.sty); the others have Cyrillic too.
-PAPER_FONT = "Tempora"
-SERIF_FONTS = [PAPER_FONT, "Liberation Serif", "DejaVu Serif"]
-PAPER_FONT_FILES = ("Regular", "Bold", "Italic", "BoldItalic")
 STYLE: dict[str, Any] = {
     "font.family": "serif",
-    "font.serif": SERIF_FONTS,
-    "mathtext.fontset": "stix",  # Times-like mathematics beside Times-like text
+    "font.serif": ["STIXGeneral"],
+    "mathtext.fontset": "stix",
     "font.size": 8,
     "axes.titlesize": 8,
     "axes.labelsize": 8,
@@ -72,24 +66,6 @@ MODEL_COLOUR = "tab:blue"
 MLP_COLOUR = "tab:orange"
 CONTROL_COLOUR = "tab:gray"
 BASELINE_COLOUR = "tab:red"
-
-
-def register_paper_font() -> bool:
-    """Make TeX Live's Tempora OpenType files known to matplotlib; False when not installed."""
-    if PAPER_FONT in {font.name for font in font_manager.fontManager.ttflist}:
-        return True
-    if shutil.which("kpsewhich") is None:
-        return False
-    found = subprocess.run(
-        ["kpsewhich", f"{PAPER_FONT}-Regular.otf"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    if not found:
-        return False
-    for style in PAPER_FONT_FILES:
-        path = Path(found).with_name(f"{PAPER_FONT}-{style}.otf")
-        if path.is_file():
-            font_manager.fontManager.addfont(str(path))
-    return True
 
 
 def stage_ticks(taps: list[str]) -> tuple[list[int], list[str]]:
@@ -493,7 +469,6 @@ def make_figures(
         name: json.loads(Path(p).read_text()) for name, p in (intervention_paths or {}).items()
     }
     files = {key: out / name for key, name in figure_files(targets, bool(interventions)).items()}
-    register_paper_font()
     with plt.style.context(STYLE):
         cps_histogram(manifests, files["cps_histogram"])
         tsne_figure(summary, analyses, manifests["test"]["cps"].to_numpy(float), files["tsne"])
