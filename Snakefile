@@ -10,6 +10,10 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+# `snakemake --report`: opens with this description; each report() output has its caption.
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/corpus.smk"
 include: "rules/models.smk"

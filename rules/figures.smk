@@ -21,7 +21,10 @@ rule figures:
         # Redrawing is cheap: a change to the drawing code redraws every figure.
         code=workflow.source_path("../src/rateprobe/figures.py"),
     output:
-        [report(figure, category="Figures") for figure in FIGURES],
+        [
+            report(figure, caption="../report/figure.rst", category="Figures")
+            for figure in FIGURES
+        ],
     params:
         models=MODELS,
         out_dir=lambda wildcards, output: os.path.dirname(output[0]),

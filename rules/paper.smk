@@ -47,7 +47,7 @@ rule paper_pdf:
         bib=PAPER_SOURCES["bib"],
         styles=PAPER_SOURCES["styles"],
     output:
-        pdf=report("paper/main.pdf", category="Paper"),
+        pdf=report("paper/main.pdf", caption="../report/paper.rst", category="Paper"),
     params:
         paper_dir=lambda wildcards, output: os.path.dirname(output.pdf),
         engine=CFG["paper"]["engine"],

@@ -17,7 +17,14 @@ rule probe_model:
         manifests=expand("results/manifests/{split}.csv", split=SPLITS),
     output:
         **PROBE_OUTPUTS
-        | {"csv": report(PROBE_OUTPUTS["csv"], category="Probes", subcategory="{model}")},
+        | {
+            "csv": report(
+                PROBE_OUTPUTS["csv"],
+                caption="../report/probe_table.rst",
+                category="Probes",
+                subcategory="{model}",
+            )
+        },
     params:
         # Only what probing reads: adding a model or editing the paper must not re-probe.
         cfg={key: CFG[key] for key in ("seed", "probes", "analysis")},
@@ -39,7 +46,7 @@ rule summary:
         **{key: expand(path, model=MODELS) for key, path in PROBE_OUTPUTS.items()},
         interventions=INTERVENTION_RESULTS,
     output:
-        report("results/summary.json", category="Summary"),
+        report("results/summary.json", caption="../report/summary.rst", category="Summary"),
     params:
         cfg=CFG,
         models=MODELS,
