@@ -6,10 +6,19 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from rateprobe import conventions
-from rateprobe.config import ConfigError, check_schema, resolve_config
+from rateprobe.config import (
+    ConfigError,
+    check_schema,
+    coerce_command_line_strings,
+    load_schema,
+    resolve_config,
+)
 
+SCHEMA_PATH = workflow.source_path("../schemas/config.schema.yaml")
+# Values nested in --config 'section={...}' arrive as strings: give them the schema's types.
+config.update(coerce_command_line_strings(config, load_schema(SCHEMA_PATH)))
 try:
-    check_schema(config, workflow.source_path("../schemas/config.schema.yaml"))
+    check_schema(config, SCHEMA_PATH)
     validate(config, "../schemas/config.schema.yaml")
     CFG = resolve_config(config)
 except ConfigError as error:
