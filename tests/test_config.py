@@ -157,8 +157,8 @@ def test_values_nested_in_command_line_config_get_the_schema_types() -> None:
 
 
 def test_extra_models_extend_the_models_list() -> None:
-    extra = {"name": "samresnet100_random", "source": "random", "arch": "samresnet100"}
-    config = changed(lambda c: c.update(extra_models=[extra]))
+    added = yaml.safe_load((REPO / "config" / "add-samresnet100.yaml").read_text())
+    config = changed(lambda c: c.update(added))
     check_schema(config, SCHEMA)
     resolved = resolve_config(config)
     names = [m["name"] for m in resolved["models"]]
@@ -166,11 +166,8 @@ def test_extra_models_extend_the_models_list() -> None:
     assert names[-1] == "samresnet100_random" and "extra_models" not in resolved
 
 
-def test_snakemake_takes_nested_command_line_config_and_an_added_model(tmp_path: Path) -> None:
-    added = tmp_path / "add-model.yaml"
-    added.write_text(
-        "extra_models:\n  - {name: samresnet100_random, source: random, arch: samresnet100}\n"
-    )
+def test_snakemake_takes_nested_command_line_config_and_an_added_model() -> None:
+    added = REPO / "config" / "add-samresnet100.yaml"
     run = subprocess.run(
         [str(SNAKEMAKE), "-n", "--cores", "1", "all_activations", "--configfile", str(added),
          "--config", 'probes={"threads": 2}', 'vad={"frame_ms": 20}'],
