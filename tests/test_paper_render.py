@@ -241,7 +241,7 @@ def test_every_figure_caption_ends_with_its_source(tmp_path: Path) -> None:
     captions = re.findall(r"\\includegraphics\{[^}]*\}\s*\\caption\{(.*?)\}\s*\\label", text, re.S)
     assert len(captions) == len(re.findall(r"\\includegraphics", text))
     assert all(caption.rstrip().endswith(r"\figuresource") for caption in captions)
-    assert r"\texttt{scripts/\allowbreak make\_figures.py}" in text
+    assert r"\texttt{scripts/make\_figures.py}" in text
 
 
 def test_abstract_words_ignore_commands_and_citations() -> None:

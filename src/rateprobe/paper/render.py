@@ -97,11 +97,6 @@ def abstract_words(tex: str) -> int:
     return sum(1 for token in tokens if re.search(r"\w", token))
 
 
-def breakable_path(path: str) -> latex.Latex:
-    """A path in running text that may break after each slash."""
-    return latex.Latex("/\\allowbreak ".join(latex.escape(part) for part in path.split("/")))
-
-
 def build_stamp_text(build: dict[str, Any]) -> dict[str, latex.Latex]:
     """The summary's build stamp for the first page (Russian) and the PDF metadata (ASCII)."""
     commit = build["commit"]
@@ -230,8 +225,7 @@ def build_context(
         "title": paper_cfg["title"],
         "keywords": list(KEYWORDS),
         "build_stamp": build_stamp_text(summary["build"]),
-        # the script's path may break after a slash, so that no caption line is stretched
-        "figure_source": {"script": breakable_path(FIGURE_SCRIPT), "rule": FIGURE_RULE},
+        "figure_source": {"script": latex.escape(FIGURE_SCRIPT), "rule": FIGURE_RULE},
         # minipage widths of the figures set side by side: the widths they are drawn at
         "figure_width": {key: latex.Latex(f"{figure_width_in(key)}in") for key in figures},
         "author": {key: author.get(key, "") for key in ("name", "affiliation", "email")},
