@@ -15,6 +15,10 @@ configfile: "config.yaml"
 container: "container/rateprobe.sif"
 
 
+# `snakemake --report`: opens with this description; each report() output has its caption.
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/corpus.smk"
 include: "rules/models.smk"

@@ -12,13 +12,18 @@ from rateprobe import conventions as files
 from rateprobe.config import (
     ConfigError,
     check_schema,
+    coerce_command_line_strings,
     exact_alternatives,
+    load_schema,
     resolve_config,
     result_settings,
 )
 
+SCHEMA_PATH = workflow.source_path("../schemas/config.schema.yaml")
+# Values nested in --config 'section={...}' arrive as strings: give them the schema's types.
+config.update(coerce_command_line_strings(config, load_schema(SCHEMA_PATH)))
 try:
-    check_schema(config, workflow.source_path("../schemas/config.schema.yaml"))
+    check_schema(config, SCHEMA_PATH)
     validate(config, "../schemas/config.schema.yaml")
     CFG = resolve_config(config)
     # The settings that can change a result; batch size, device, threads and progress output

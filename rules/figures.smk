@@ -17,7 +17,7 @@ rule figures:
         manifests=expand(files.MANIFEST, split=SPLITS),
         interventions=INTERVENTION_RESULTS,
     output:
-        [report(figure, category="Figures") for figure in FIGURES],
+        [report(figure, caption="../report/figure.rst", category="Figures") for figure in FIGURES],
     log:
         "logs/figures.log",
     conda:

@@ -67,7 +67,7 @@ rule paper_pdf:
     input:
         **PAPER_PROJECT,
     output:
-        pdf=report("paper/main.pdf", category="Paper"),
+        pdf=report("paper/main.pdf", caption="../report/paper.rst", category="Paper"),
     log:
         "logs/paper_pdf.log",
     conda:

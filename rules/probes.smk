@@ -10,7 +10,12 @@ rule probe_model:
         activations=expand(files.ACTIVATIONS, split=SPLITS, allow_missing=True),
         manifests=expand(files.MANIFEST, split=SPLITS),
     output:
-        table=report(files.PROBE_TABLE, category="Probes", subcategory="{model}"),
+        table=report(
+            files.PROBE_TABLE,
+            caption="../report/probe_table.rst",
+            category="Probes",
+            subcategory="{model}",
+        ),
         result=files.PROBE_RESULT,
         predictions=files.PREDICTIONS,
     log:
@@ -39,7 +44,7 @@ rule summary:
         analyses=expand(files.ANALYSIS, model=MODELS, analysis=files.ANALYSES),
         interventions=INTERVENTION_RESULTS,
     output:
-        report(files.SUMMARY, category="Summary"),
+        report(files.SUMMARY, caption="../report/summary.rst", category="Summary"),
     log:
         "logs/summary.log",
     conda:

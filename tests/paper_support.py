@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from rateprobe.conventions import figure_width_in
 from rateprobe.paper.render import SECTIONS, render_paper
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,14 +36,12 @@ def load_fixture() -> dict[str, Any]:
 
 
 def draw_figures(summary: dict[str, Any], figures_dir: Path) -> None:
-    """A stand-in PDF for every figure the summary names, at the figure stage's sizes."""
+    """A stand-in PDF for every figure the summary names, at the width the paper prints it."""
     figures_dir.mkdir(parents=True, exist_ok=True)
     for key, relative in summary["figures"].items():
-        width = 2.75 if key == "cps_histogram" else 5.5
-        fig, ax = plt.subplots(figsize=(width, 1.9))
+        fig, ax = plt.subplots(figsize=(figure_width_in(key), 1.9), layout="constrained")
         ax.plot([0, 1, 2], [1, 3, 2])
         ax.set_title(key)
-        fig.tight_layout()
         fig.savefig(figures_dir / Path(relative).name)
         plt.close(fig)
 

@@ -15,7 +15,13 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from rateprobe.config import ConfigError, check_schema, exact_alternatives, resolve_config
+from rateprobe.config import (
+    ConfigError,
+    check_schema,
+    coerce_command_line_strings,
+    exact_alternatives,
+    resolve_config,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "schemas" / "config.schema.yaml"
@@ -162,3 +168,49 @@ def test_model_names_are_literal_in_wildcard_constraints(tmp_path: Path) -> None
     assert dry_run("results/activations/a.b/test.npz").returncode == 0
     wrong = dry_run("results/activations/aXb/test.npz")
     assert wrong.returncode != 0 and "MissingRuleException" in wrong.stdout + wrong.stderr
+
+
+def test_values_nested_in_command_line_config_get_the_schema_types() -> None:
+    # What Snakemake 9 hands over for --config 'probes={"threads": 2, ...}' 'vad={...}'
+    given = {
+        "seed": 3,
+        "probes": {"threads": "2", "mlp": {"seeds": ["0", "1", "2"], "lr": "1e-3"}},
+        "vad": {"frame_ms": "20"},
+        "activations": {"simam_taps": "true", "max_seconds": "null"},
+        "paper": {"title": "2024", "neurips_sty": "null"},
+        "extra_models": [{"name": "x", "source": "random", "arch": "resemblyzer", "seed": "1"}],
+        "corpus": {"splits": {"test": "30"}},
+    }
+    schema = yaml.safe_load(SCHEMA.read_text())
+    coerced = coerce_command_line_strings(given, schema)
+    assert coerced["probes"] == {"threads": 2, "mlp": {"seeds": [0, 1, 2], "lr": 0.001}}
+    assert coerced["vad"]["frame_ms"] == 20
+    assert coerced["activations"] == {"simam_taps": True, "max_seconds": None}
+    assert coerced["paper"] == {"title": "2024", "neurips_sty": None}  # a title stays text
+    assert coerced["extra_models"][0]["seed"] == 1 and coerced["extra_models"][0]["name"] == "x"
+    assert coerced["corpus"]["splits"]["test"] == 30  # oneOf: integer or list of names
+    wrong = coerce_command_line_strings({"probes": {"threads": "many"}}, schema)
+    assert wrong["probes"]["threads"] == "many"  # left for the schema to reject
+
+
+def test_extra_models_extend_the_models_list() -> None:
+    added = yaml.safe_load((REPO / "config" / "add-samresnet100.yaml").read_text())
+    config = changed(lambda c: c.update(added))
+    check_schema(config, SCHEMA)
+    resolved = resolve_config(config)
+    names = [m["name"] for m in resolved["models"]]
+    assert names[:-1] == [m["name"] for m in resolve_config(DEFAULT)["models"]]
+    assert names[-1] == "samresnet100_random" and "extra_models" not in resolved
+
+
+def test_snakemake_takes_nested_command_line_config_and_an_added_model() -> None:
+    added = REPO / "config" / "add-samresnet100.yaml"
+    run = subprocess.run(
+        [str(SNAKEMAKE), "-n", "--cores", "1", "all_activations", "--configfile", str(added),
+         "--config", 'probes={"threads": 2}', 'vad={"frame_ms": 20}'],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-3000:]
+    assert "results/activations/samresnet100_random/test.npz" in output
+    assert "results/activations/resemblyzer/test.npz" in output

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from fake_study import run_fake_study
+from paper_support import REPO
 
-from rateprobe.conventions import ANALYSES, figure_files
+from rateprobe.conventions import (
+    ANALYSES,
+    FIGURE_RULE,
+    FIGURE_SCRIPT,
+    figure_files,
+    figure_width_in,
+)
 from rateprobe.figures import make_figures, stage_ticks
 from rateprobe.summary import write_summary
 
@@ -76,3 +84,35 @@ def test_figures_are_vector_with_russian_text(figures: tuple[Path, dict]) -> Non
     assert "R² на тесте" in text
     assert "случайные двойники" in text
     assert "предсказание средним" in text  # the mean-predictor baseline is drawn
+
+
+@pytest.mark.skipif(shutil.which("pdfinfo") is None, reason="needs poppler's pdfinfo")
+def test_each_figure_is_drawn_at_the_width_the_paper_prints_it(figures: tuple[Path, dict]) -> None:
+    out, study = figures
+    for key, name in figure_files(study["cfg"]["probes"]["targets"]).items():
+        info = subprocess.run(
+            ["pdfinfo", str(out / name)], capture_output=True, text=True, check=True
+        ).stdout
+        width_pt = float(re.search(r"Page size:\s+([\d.]+) x", info).group(1))  # type: ignore[union-attr]
+        assert width_pt == pytest.approx(72 * figure_width_in(key), abs=0.5), key
+
+
+@pytest.mark.skipif(shutil.which("pdffonts") is None, reason="needs poppler's pdffonts")
+def test_figures_use_one_times_face_embedded_as_truetype(figures: tuple[Path, dict]) -> None:
+    out, _ = figures
+    for pdf in out.glob("*.pdf"):
+        fonts = subprocess.run(
+            ["pdffonts", str(pdf)], capture_output=True, text=True, check=True
+        ).stdout.splitlines()[2:]
+        assert fonts and all(" CID TrueType " in line for line in fonts), pdf.name
+        assert {line.split()[0].split("+")[-1].split("-")[0] for line in fonts} <= {
+            "STIXGeneral"
+        }, pdf.name
+
+
+def test_captions_name_the_rule_and_script_that_draw_the_figures() -> None:
+    rules = (REPO / "rules" / "figures.smk").read_text(encoding="utf-8")
+    rule = re.search(rf"^rule {FIGURE_RULE}:\n(.*?)(?=^\S|\Z)", rules, re.M | re.S)
+    assert rule is not None
+    assert f'script:\n        "../{FIGURE_SCRIPT}"' in rule.group(1)
+    assert (REPO / FIGURE_SCRIPT).is_file()

@@ -1,5 +1,6 @@
-"""Compiling the paper: page budget, numbers in the PDF, the Overleaf archive compiled in an
-empty directory, and LaTeX failures reported with their log lines."""
+"""Compiling the paper: page budget, numbers in the PDF, a clean LaTeX log, provenance in the
+PDF, the Overleaf archive compiled in an empty directory, and LaTeX failures reported with
+their log lines and their own log file."""
 
 from __future__ import annotations
 
@@ -17,10 +18,13 @@ from paper_support import (
     body_pages,
     load_fixture,
     normalised_text,
+    page_texts,
     render_project,
+    rendered_text,
 )
 
-from rateprobe.paper.build import PaperBuildError, build_pdf, compile_latex
+from rateprobe.paper import build
+from rateprobe.paper.build import PaperBuildError, build_pdf, compile_latex, log_defects
 from rateprobe.paper.overleaf import make_overleaf_zip
 
 pytestmark = pytest.mark.skipif(
@@ -106,3 +110,85 @@ def test_latex_error_fails_the_build_with_its_log_line(tmp_path: Path) -> None:
     )
     with pytest.raises(PaperBuildError, match="Undefined control sequence"):
         compile_latex(tmp_path)
+
+
+def test_the_paper_log_is_clean(built: dict[str, Any]) -> None:
+    log = (built["paper_dir"] / "build" / "main.log").read_text(errors="replace")
+    assert log_defects(log) == []
+    assert "multiply defined" not in log and "Overfull" not in log
+
+
+def test_pdf_metadata_and_build_stamp(built: dict[str, Any]) -> None:
+    info = subprocess.run(
+        ["pdfinfo", str(built["pdf"])], capture_output=True, text=True, check=True
+    ).stdout
+    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+    stamp = built["summary"]["build"]
+    assert fields["Title"].strip() == PAPER_CFG["title"]
+    assert fields["Author"].strip() == PAPER_CFG["author"]["name"]
+    assert "темп речи" in fields["Keywords"]
+    assert stamp["commit"] in fields["Creator"] and stamp["config_hash"] in fields["Creator"]
+    first_page = re.sub(r"\s+", " ", page_texts(built["pdf"])[0])
+    assert f"коммит {stamp['commit']}" in first_page
+    assert f"конфигурация {stamp['config_hash']}" in first_page
+
+
+def test_every_figure_caption_names_its_script_and_rule(built: dict[str, Any]) -> None:
+    tex = rendered_text(built["paper_dir"])
+    figures = len(re.findall(r"\\includegraphics", tex))
+    assert figures >= 1
+    # Reading order, not layout: the appendix sets two captions side by side.
+    raw = subprocess.run(
+        ["pdftotext", "-raw", str(built["pdf"]), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    text = re.sub(r"\s+", " ", raw).replace("scripts/ make", "scripts/make")
+    assert text.count("scripts/make_figures.py, правило figures)") == figures
+
+
+def test_table_references_are_followed_by_a_space(built: dict[str, Any]) -> None:
+    assert re.search(r"Табл\. \d+(, \d+)+ приводят", normalised_text(built["pdf"]))
+
+
+def test_a_multiply_defined_label_fails_the_build(tmp_path: Path) -> None:
+    (tmp_path / "main.tex").write_text(
+        "\\documentclass{article}\\begin{document}\\section{A}\\label{twice}"
+        "\\section{B}\\label{twice} See \\ref{twice}.\\end{document}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(PaperBuildError, match=r"multiply-defined label(.|\n)*twice"):
+        compile_latex(tmp_path)
+
+
+def test_an_overfull_box_fails_the_build_quoting_the_text(tmp_path: Path) -> None:
+    (tmp_path / "main.tex").write_text(
+        "\\documentclass{article}\\begin{document}\\hbox to 1pt{Sticking out}\\end{document}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(PaperBuildError, match=r"overfull box(.|\n)*Overfull \\hbox"):
+        compile_latex(tmp_path)
+
+
+def test_a_missing_engine_is_named_before_compiling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_which = shutil.which
+    monkeypatch.setattr(
+        build.shutil, "which", lambda tool: None if tool == "xelatex" else real_which(tool)
+    )
+    monkeypatch.setattr(build.subprocess, "run", lambda *a, **k: pytest.fail("compiled"))
+    with pytest.raises(PaperBuildError, match=r"xelatex not found on PATH.*texlive-xetex"):
+        compile_latex(tmp_path, engine="xelatex")
+
+
+def test_a_failed_compile_names_its_own_log_not_a_stale_one(tmp_path: Path) -> None:
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "main.log").write_text("! Stale error of an earlier run.\n")
+    (tmp_path / "main.tex").write_text(
+        "\\documentclass{article}\\begin{document}\\undefinedmacro\\end{document}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(PaperBuildError) as failure:
+        compile_latex(tmp_path)
+    message = str(failure.value)
+    assert f"see {(tmp_path / 'build' / 'main.log').resolve()}" in message
+    assert "Undefined control sequence" in message and "Stale" not in message

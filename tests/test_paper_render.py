@@ -5,13 +5,27 @@ from __future__ import annotations
 
 import copy
 import re
+import shutil
 from pathlib import Path
 
 import pytest
-from paper_support import PAPER_CFG, REPO, load_fixture, render_project, rendered_text
+from paper_support import (
+    FIXTURE_SUMMARY,
+    PAPER_CFG,
+    REPO,
+    load_fixture,
+    render_project,
+    rendered_text,
+)
 
+from rateprobe.conventions import figure_width_in
 from rateprobe.paper import latex
-from rateprobe.paper.render import PaperRenderError, make_environment
+from rateprobe.paper.render import (
+    PaperRenderError,
+    abstract_words,
+    make_environment,
+    render_paper,
+)
 
 TEMPLATES = sorted((REPO / "paper" / "templates").glob("*.tex.j2"))
 
@@ -23,7 +37,7 @@ NOT_RESULT_NUMBERS = [
     r"\\(cite|ref|label|input|includegraphics|usepackage|documentclass|bibliography"
     r"|bibliographystyle)\*?(\[[^\]]*\])?\{[^}]*\}",
     r"-?\d*\.?\d+\s*(pt|em|ex|mm|cm|in|bp)\b",  # LaTeX dimensions
-    r"\d*\.?\d+\s*\\(linewidth|textwidth|textheight|columnwidth)",  # fractions of the page
+    r"\d*\.?\d+\s*\\(linewidth|textwidth|textheight|columnwidth|baselineskip)",  # page lengths
     r"\\multicolumn\{\d+\}",  # table structure
     r"\\(re)?newcommand\{\\\w+\}\[\d\]|#\d",  # macro arguments
     r"\^\{?2\}?",  # R^2
@@ -188,6 +202,7 @@ def test_rendered_numbers_use_a_decimal_comma(tmp_path: Path) -> None:
     text = re.sub(r"\[[^\]]*\]\{figures/[^}]*\}", "", text)  # figure sizes are LaTeX lengths
     text = re.sub(r"\\texttt\{[^}]*\}", "", text)  # tap names such as layer1.0
     text = re.sub(r"\d*\.?\d+\\(linewidth|textheight)", "", text)
+    text = re.sub(r"\d*\.?\d+in\b", "", text)  # minipage widths of side-by-side figures
     assert re.findall(r"\d\.\d", text) == []
     assert "0,86 [0,80; 0,92]" in text
 
@@ -202,3 +217,45 @@ def test_figures_are_copied_and_referenced(tmp_path: Path) -> None:
     assert labels
     for label in labels:
         assert rf"\ref{{{label}}}" in text, f"{label} is never referenced"
+
+
+def test_unknown_sex_prints_a_dash_not_zero_counts(tmp_path: Path) -> None:
+    summary = load_fixture()
+    summary["corpus"]["splits"]["dev"].update(n_female=0, n_male=0)
+    text = rendered_text(render_project(summary, tmp_path))
+    assert "12 (---)" in text  # dev: 12 speakers of unknown sex
+    assert "24 ({}12/12)" in text  # test: both counts known
+    assert "(0/0)" not in text and "({}0/0)" not in text
+
+
+def test_figures_are_included_at_the_width_they_are_drawn(tmp_path: Path) -> None:
+    text = rendered_text(render_project(load_fixture(), tmp_path))
+    includes = re.findall(r"\\includegraphics(\[[^\]]*\])?\{", text)
+    assert includes and all(options == "" for options in includes)  # never scaled by LaTeX
+    for key in ("cps_histogram", "tsne"):
+        assert rf"\begin{{minipage}}[t]{{{figure_width_in(key)}in}}" in text
+
+
+def test_every_figure_caption_ends_with_its_source(tmp_path: Path) -> None:
+    text = rendered_text(render_project(load_fixture(), tmp_path))
+    captions = re.findall(r"\\includegraphics\{[^}]*\}\s*\\caption\{(.*?)\}\s*\\label", text, re.S)
+    assert len(captions) == len(re.findall(r"\\includegraphics", text))
+    assert all(caption.rstrip().endswith(r"\figuresource") for caption in captions)
+    assert r"\texttt{scripts/make\_figures.py}" in text
+
+
+def test_abstract_words_ignore_commands_and_citations() -> None:
+    assert abstract_words(r"Мы \emph{измеряем} темп~\cite{a2019,b} --- $R^2 = 0,41$.") == 5
+
+
+def test_an_abstract_over_300_words_stops_the_render(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO / "paper" / "templates", templates)
+    abstract = templates / "abstract.tex.j2"
+    abstract.write_text(abstract.read_text(encoding="utf-8") + "слово " * 300, encoding="utf-8")
+    paper_dir = tmp_path / "paper"
+    (tmp_path / "figures").mkdir()
+    with pytest.raises(PaperRenderError, match=r"abstract has \d+ words, more than the 300"):
+        render_paper(
+            FIXTURE_SUMMARY, tmp_path / "figures", templates, paper_dir, copy.deepcopy(PAPER_CFG)
+        )

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fake_study import run_fake_study
 
+from rateprobe.provenance import config_hash
 from rateprobe.summary import build_summary, write_summary
 
 
@@ -44,6 +45,15 @@ def test_design_fixed_keys(study: dict, tmp_path: Path) -> None:
         assert 0.0 <= model["eer"] <= 1.0
     good = summary["models"]["good"]
     assert good["embedding"]["cps"]["best_probe"] in ("ridge", "mlp")
+
+
+def test_summary_carries_the_build_stamp(study: dict, tmp_path: Path) -> None:
+    build = summarise(study, tmp_path / "s.json")["build"]
+    assert set(build) == {"commit", "dirty", "config_hash", "date"}
+    assert build["config_hash"] == config_hash(study["cfg"])
+    changed = copy.deepcopy(study["cfg"])
+    changed["seed"] = 1
+    assert config_hash(changed) != build["config_hash"]
 
 
 def test_claims_follow_the_planted_signal(study: dict, tmp_path: Path) -> None:

@@ -106,8 +106,7 @@ def check_schema(config: dict[str, Any], schema_path: str | Path) -> None:
     Snakemake's own validation reports only the first problem, buried under a dump of the
     whole schema; this names each offending key on one line.
     """
-    schema = yaml.safe_load(Path(schema_path).read_text())
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = jsonschema.Draft202012Validator(load_schema(schema_path))
     problems: list[tuple[str, str]] = []
     for error in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path))):
         path = [str(part) for part in error.absolute_path]
@@ -122,6 +121,77 @@ def check_schema(config: dict[str, Any], schema_path: str | Path) -> None:
     if problems:
         message = "\n".join(f"config key '{key}': {problem}" for key, problem in problems)
         raise ConfigError(problems[0][0], message, whole_message=True)
+
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "null": (type(None),),
+}
+
+
+def _node(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    """The schema node itself when it is a local reference (#/$defs/<name>)."""
+    ref = schema.get("$ref")
+    return root["$defs"][ref.rsplit("/", 1)[-1]] if ref else schema
+
+
+def _typed(text: str, schema: dict[str, Any], root: dict[str, Any]) -> Any:
+    """`text` as the number, boolean or null the schema asks for; unchanged when none fits."""
+    node = _node(schema, root)
+    branches = [_node(b, root) for b in node.get("oneOf", node.get("anyOf", [node]))]
+    try:
+        value = yaml.safe_load(text)
+        # YAML 1.1 reads 1e-3 (no decimal point) as text; Python reads it as a number
+        value = float(value) if isinstance(value, str) else value
+    except (yaml.YAMLError, ValueError):
+        return text
+    for branch in branches:
+        types = branch.get("type", [])
+        allowed = [t for name in ([types] if isinstance(types, str) else types)
+                   for t in _JSON_TYPES.get(name, ())]  # fmt: skip
+        fits_type = isinstance(value, tuple(allowed)) and not (
+            isinstance(value, bool) and bool not in allowed
+        )
+        fits_enum = value in branch.get("enum", []) and not isinstance(value, str)
+        if fits_type or fits_enum:
+            return value
+    return text
+
+
+def coerce_command_line_strings(
+    value: Any, schema: dict[str, Any], root: dict[str, Any] | None = None
+) -> Any:
+    """A copy of `value` with strings turned into the numbers, booleans and nulls the schema
+    asks for.
+
+    Snakemake's `--config 'probes={"threads": 2}'` merges the mapping into the config but reads
+    the values inside it with YAML's BaseLoader, so they arrive as strings ("2"); a top-level
+    `--config seed=3` arrives typed. Strings where the schema expects a string stay strings.
+    """
+    root = root or schema
+    node = _node(schema, root)
+    if isinstance(value, dict):
+        properties = node.get("properties", {})
+        extra = node.get("additionalProperties")
+        return {
+            key: coerce_command_line_strings(
+                item, properties.get(key, extra if isinstance(extra, dict) else {}), root
+            )
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        items = node.get("items", {})
+        return [coerce_command_line_strings(item, items, root) for item in value]
+    if isinstance(value, str):
+        return _typed(value, node, root)
+    return value
+
+
+def load_schema(schema_path: str | Path) -> dict[str, Any]:
+    schema: dict[str, Any] = yaml.safe_load(Path(schema_path).read_text())
+    return schema
 
 
 def merge_config(defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
@@ -294,7 +364,8 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
     """
     cfg = merge_config(DEFAULTS, config)
     cfg["corpus"] = _resolve_corpus(cfg["corpus"], cfg["seed"])
-    cfg["models"] = _resolve_models(cfg["models"])
+    # extra_models (a small --configfile adding a model) extends the list instead of replacing it
+    cfg["models"] = _resolve_models([*cfg["models"], *cfg.pop("extra_models", [])])
     _check_label_bounds(cfg["labels"])
     _check_probes(cfg)
     return cfg

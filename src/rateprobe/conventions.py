@@ -103,3 +103,18 @@ def figure_files(targets: list[str], interventions: bool = False) -> dict[str, s
     if interventions:
         files["interventions"] = "interventions.pdf"
     return files
+
+
+# Every figure is drawn at the width the paper prints it at and included at its natural size,
+# so its 8 pt text prints at 8 pt beside the 10 pt body (no figure is scaled by LaTeX).
+PAPER_TEXT_WIDTH_IN = 5.5  # the text block of rateprobe-neurips.sty and of NeurIPS
+# Figures set side by side in the appendix; every other figure spans the text width.
+NARROW_FIGURE_WIDTHS_IN = {"cps_histogram": 2.2, "tsne": 3.2}
+# The script and the rule that draw every figure (rules/figures.smk), named in each caption.
+FIGURE_SCRIPT = "scripts/make_figures.py"
+FIGURE_RULE = "figures"
+
+
+def figure_width_in(key: str) -> float:
+    """The width, in inches, at which the figure `key` is drawn and printed."""
+    return NARROW_FIGURE_WIDTHS_IN.get(key, PAPER_TEXT_WIDTH_IN)

@@ -2,6 +2,13 @@
 
 Every figure is drawn from results/summary.json plus the per-model analysis JSON (t-SNE
 coordinates), test predictions and the manifests; none computes a result of its own.
+
+One typographic scale with the text: each figure is drawn at the width the paper prints it at
+(`conventions.figure_width_in`) and included at natural size, in a Times face like the
+paper's Tempora: STIX, which matplotlib ships (so every machine draws the same figures), has
+Cyrillic and embeds as TrueType (Tempora's OpenType outlines embed in a form poppler flags).
+Text is 8 pt, tick labels 7 pt, against the body's 10 pt and the captions' 9 pt.
+Legends sit outside the axes, never over data.
 """
 
 from __future__ import annotations
@@ -20,20 +27,26 @@ import numpy as np
 import pandas as pd
 
 from rateprobe.conventions import (
+    PAPER_TEXT_WIDTH_IN,
     SPLIT_NAMES,
     figure_files,
+    figure_width_in,
     label_key,
     target_axis_label,
 )
 from rateprobe.io import write_atomic
 
-TEXT_WIDTH_IN = 5.5  # NeurIPS text width
+TEXT_WIDTH_IN = PAPER_TEXT_WIDTH_IN
 PANEL_HEIGHT_IN = 1.9
 STYLE: dict[str, Any] = {
+    "font.family": "serif",
+    "font.serif": ["STIXGeneral"],
+    "mathtext.fontset": "stix",
     "font.size": 8,
     "axes.titlesize": 8,
     "axes.labelsize": 8,
-    "legend.fontsize": 7,
+    "legend.fontsize": 8,
+    "figure.titlesize": 8,
     "xtick.labelsize": 7,
     "ytick.labelsize": 7,
     "axes.spines.top": False,
@@ -41,10 +54,14 @@ STYLE: dict[str, Any] = {
     "axes.grid": True,
     "grid.alpha": 0.3,
     "lines.linewidth": 1.2,
-    "pdf.fonttype": 42,  # embedded TrueType: text stays text in the PDF
-    "savefig.bbox": "tight",
-    "font.family": "DejaVu Sans",  # has Cyrillic
+    "pdf.fonttype": 42,  # embedded outline fonts: text stays text in the PDF
+    # The saved page is exactly the figure size (no tight bounding box), the width it prints at.
+    "figure.constrained_layout.use": True,
+    "legend.frameon": False,
 }
+# Two rows of panels per studied model (R² by tap, and the differences under it) with the
+# rotated stage names and the legend: the body's one figure, kept short for the 4-page budget.
+LAYER_CURVES_ROW_HEIGHT_IN = 2.2
 MODEL_COLOUR = "tab:blue"
 MLP_COLOUR = "tab:orange"
 CONTROL_COLOUR = "tab:gray"
@@ -73,27 +90,28 @@ def _save(fig: plt.Figure, path: Path) -> None:
     write_atomic(path, lambda handle: handle.write(buffer.getvalue()))
 
 
-def _panels(n: int, columns: int, height: float = PANEL_HEIGHT_IN) -> tuple[plt.Figure, list[Any]]:
-    """A figure of `n` panels in rows of `columns`, and its first `n` axes."""
+def _panels(
+    n: int, columns: int, height: float = PANEL_HEIGHT_IN, **subplots: Any
+) -> tuple[plt.Figure, list[Any]]:
+    """A text-wide figure of `n` panels in rows of `columns`, and its first `n` axes."""
     columns = min(columns, n)
     rows = -(-n // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(TEXT_WIDTH_IN, height * rows), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(TEXT_WIDTH_IN, height * rows), squeeze=False, **subplots
+    )
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, list(axes.flat[:n])
 
 
 def _legend_below(fig: plt.Figure, axes: list[Any], rows: int = 1) -> None:
-    """One legend for all panels (each entry once), in rows under them."""
+    """One legend for all panels (each entry once), in rows under them, outside the data."""
     entries: dict[str, Any] = {}
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             entries.setdefault(label, handle)
     columns = -(-len(entries) // rows)
-    fig.legend(
-        list(entries.values()), list(entries), loc="lower center", ncol=columns, frameon=False
-    )
-    fig.tight_layout(rect=(0, 0.05 + 0.04 * rows, 1, 1))
+    fig.legend(list(entries.values()), list(entries), loc="outside lower center", ncol=columns)
 
 
 def _curve(ax: Any, x: np.ndarray, entries: list[dict[str, Any]], key: str, **style: Any) -> None:
@@ -107,7 +125,7 @@ def _curve(ax: Any, x: np.ndarray, entries: list[dict[str, Any]], key: str, **st
 def _layer_axis(ax: Any, taps: list[str], with_label: bool = True) -> None:
     """Ticks at stage boundaries only (every tap has a minor tick), upright labels."""
     positions, labels = stage_ticks(taps)
-    ax.set_xticks(positions, labels, rotation=90, fontsize=6)
+    ax.set_xticks(positions, labels, rotation=90)
     ax.set_xticks(range(len(taps)), minor=True)
     ax.set_xlim(-0.5, len(taps) - 0.5)
     if with_label:
@@ -144,7 +162,7 @@ def layer_curves(summary: dict[str, Any], target: str, path: Path) -> None:
     fig, grid = plt.subplots(
         2 * rows,
         columns,
-        figsize=(TEXT_WIDTH_IN, (PANEL_HEIGHT_IN + 0.8) * rows),
+        figsize=(TEXT_WIDTH_IN, LAYER_CURVES_ROW_HEIGHT_IN * rows),
         squeeze=False,
         gridspec_kw={"height_ratios": [2.2, 1.0] * rows},
     )
@@ -191,7 +209,7 @@ def layer_curves(summary: dict[str, Any], target: str, path: Path) -> None:
         _layer_axis(top, models[name]["taps"], with_label=False)
         top.tick_params(labelbottom=False)
         top.set_ylabel("R² на тесте")
-        top.set_title(name, fontsize=7)
+        top.set_title(name)
         upper_axes.append(top)
         lowest += [e[p]["r2"] for e in per_tap for p in ("ridge", "mlp") if e[p]["r2"] is not None]
         lowest += [float(v) for v in band[0] if np.isfinite(v)]
@@ -203,19 +221,20 @@ def layer_curves(summary: dict[str, Any], target: str, path: Path) -> None:
         _curve(bottom, x, beyond, "delta_r2_over_duration", color=MLP_COLOUR, linestyle="--",
                label="ΔR² сверх длительности")  # fmt: skip
         bottom.axhline(0.0, color=BASELINE_COLOUR, linestyle=":")
-        _layer_axis(bottom, models[name]["taps"])
+        # "from input to embedding" is said by the caption, which has the room
+        _layer_axis(bottom, models[name]["taps"], with_label=False)
         bottom.set_ylabel("ΔR²")
     # Probes on uninformative taps can score far below 0; the readable range is what matters.
     bottom_limit = max(min(lowest) - 0.05, -1.0)
     for ax in upper_axes:
         ax.set_ylim(bottom_limit, 1.0)
-    fig.suptitle(target_axis_label(target))
+    # The target is named in the caption; a title here would only cost height in the body.
     _legend_below(fig, [*upper_axes, *lower_axes], rows=2)
     _save(fig, path)
 
 
 def cps_histogram(manifests: Mapping[str, pd.DataFrame], path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(TEXT_WIDTH_IN / 2, PANEL_HEIGHT_IN))
+    fig, ax = plt.subplots(figsize=(figure_width_in("cps_histogram"), PANEL_HEIGHT_IN))
     values = {split: frame["cps"].to_numpy(dtype=float) for split, frame in manifests.items()}
     every = np.concatenate(list(values.values()))
     bins = np.histogram_bin_edges(every, bins=min(30, max(5, len(every) // 10)))
@@ -231,8 +250,7 @@ def cps_histogram(manifests: Mapping[str, pd.DataFrame], path: Path) -> None:
     ax.set_xlabel(target_axis_label("cps"))
     ax.set_ylabel("плотность")
     # Above the axes: inside, the legend covered the bars.
-    ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=6)
-    fig.tight_layout()
+    fig.legend(loc="outside upper center", ncol=2)
     _save(fig, path)
 
 
@@ -240,8 +258,13 @@ def tsne_figure(
     summary: dict[str, Any], maps: Mapping[str, dict[str, Any]], cps: np.ndarray, path: Path
 ) -> None:
     names = summary["studied_models"]
-    fig, axes = _panels(len(names), 3, height=TEXT_WIDTH_IN / 3)
-    fig.subplots_adjust(wspace=0.35)
+    width = figure_width_in("tsne")
+    columns = min(len(names), 3)
+    rows = -(-len(names) // columns)
+    fig, grid = plt.subplots(rows, columns, figsize=(width, 0.75 * width), squeeze=False)
+    for ax in grid.flat[len(names) :]:
+        ax.set_visible(False)
+    axes = list(grid.flat[: len(names)])
     scatter = None
     for ax, name in zip(axes, names, strict=False):
         tsne = maps[name]
@@ -262,7 +285,7 @@ def tsne_figure(
             vmax=cps.max(),
             linewidths=0,
         )
-        ax.set_title(f"{name}\nперплексия {tsne['perplexity']:.3g}", fontsize=7)
+        ax.set_title(f"{name}\nперплексия {tsne['perplexity']:.3g}")
     if scatter is not None:
         fig.colorbar(scatter, ax=axes, shrink=0.8, label=target_axis_label("cps"))
     _save(fig, path)
@@ -290,7 +313,7 @@ def prediction_figure(
     left.plot(edges, edges, color=BASELINE_COLOUR, linestyle=":", label="y = x")
     left.set_xlabel(f"истинный {target_axis_label(target)}")
     left.set_ylabel("предсказанный")
-    left.legend(frameon=False)
+    left.legend(loc="upper left")
     r2 = best["r2"]
     probe = "MLP, среднее по сидам" if best["probe"] == "mlp" else "гребневая регрессия"
     left.set_title(f"{name}, слой {best['tap']} ({probe}); R² = {r2:.3f}")
@@ -299,14 +322,14 @@ def prediction_figure(
     right.axvline(0.0, color=BASELINE_COLOUR, linestyle=":")
     right.set_xlabel("ошибка (предсказание − истина), симв./с")
     right.set_ylabel("число высказываний")
-    fig.tight_layout()
     _save(fig, path)
 
 
 def model_comparison(summary: dict[str, Any], path: Path) -> None:
     targets = summary["run"]["targets"]
     names = list(summary["models"])
-    fig, axes = _panels(len(targets), 2, height=0.35 * len(names) + 0.9)
+    # One row of panels, one per target, the model names once on the left.
+    fig, axes = _panels(len(targets), 3, height=0.3 * len(names) + 0.9, sharey=True)
     y = np.arange(len(names))
     for ax, target in zip(axes, targets, strict=False):
         for offset, (key, label, colour) in enumerate(
@@ -329,15 +352,16 @@ def model_comparison(summary: dict[str, Any], path: Path) -> None:
         if baseline is not None:
             ax.axvline(baseline, color=BASELINE_COLOUR, linestyle=":", label="среднее")
         ax.set_yticks(y, names)
-        ax.invert_yaxis()
-        ax.set_xlabel(f"R² на тесте: {target_axis_label(target)}")
+        ax.set_title(target_axis_label(target))
+        ax.set_xlabel("R² на тесте")
+    axes[0].invert_yaxis()
     _legend_below(fig, axes)
     _save(fig, path)
 
 
 def cca_figure(summary: dict[str, Any], path: Path) -> None:
     names = list(summary["models"])
-    fig, axes = _panels(len(names), 2, height=PANEL_HEIGHT_IN + 0.3)
+    fig, axes = _panels(len(names), 3, height=PANEL_HEIGHT_IN - 0.2)
     for ax, name in zip(axes, names, strict=False):
         cca = summary["models"][name]["cca"]
         rows = cca[cca["headline_target"]]
@@ -349,9 +373,9 @@ def cca_figure(summary: dict[str, Any], path: Path) -> None:
         ]:
             values = [r[key] if r[key] is not None else np.nan for r in rows]
             ax.plot(x, values, marker="o", markersize=2.5, label=label, **style)
-        _layer_axis(ax, [r["tap"] for r in rows], with_label=ax in axes[-2:])
+        _layer_axis(ax, [r["tap"] for r in rows], with_label=ax in axes[-3:])
         ax.set_ylim(-0.1, 1.05)
-        ax.set_ylabel("каноническая корреляция")
+        ax.set_ylabel("кан. корреляция")
         ax.set_title(name)
     _legend_below(fig, axes)
     _save(fig, path)
@@ -359,7 +383,7 @@ def cca_figure(summary: dict[str, Any], path: Path) -> None:
 
 def verification_figure(summary: dict[str, Any], path: Path) -> None:
     names = list(summary["models"])
-    fig, ax = plt.subplots(figsize=(TEXT_WIDTH_IN / 2, 0.3 * len(names) + 0.9))
+    fig, ax = plt.subplots(figsize=(figure_width_in("verification"), 0.22 * len(names) + 0.9))
     y = np.arange(len(names))
     eer = np.array(
         [
@@ -380,8 +404,8 @@ def verification_figure(summary: dict[str, Any], path: Path) -> None:
     ax.set_yticks(y, names)
     ax.invert_yaxis()
     ax.set_xlabel("EER верификации дикторов, %")
-    ax.legend(frameon=False, loc="lower right")
-    fig.tight_layout()
+    ax.set_xlim(0, 100)
+    _legend_below(fig, [ax])  # inside the axes, the label sat on the bars
     _save(fig, path)
 
 
@@ -415,7 +439,7 @@ def interventions_figure(
         ax.axhline(0.0, color=CONTROL_COLOUR, linestyle=":")
         _layer_axis(ax, [e["tap"] for e in entries])
         ax.set_ylabel("наклон")
-        ax.set_title(name, fontsize=7)
+        ax.set_title(name)
     _legend_below(fig, axes)
     _save(fig, path)
 

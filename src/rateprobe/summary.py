@@ -52,6 +52,7 @@ from rateprobe.probing.run import (
     CONDITIONAL,
     PROBES,
 )
+from rateprobe.provenance import build_stamp
 from rateprobe.speaker_decomposition import speaker_decomposition
 
 SCHEMA_VERSION = 1
@@ -842,6 +843,7 @@ def build_summary(
     }
     return {
         "schema_version": SCHEMA_VERSION,
+        "build": build_stamp(cfg),
         "run": _run_section(
             cfg, boot.n_speakers, blocked, sum(d["p_holm"] is not None for d in decisions.values())
         ),

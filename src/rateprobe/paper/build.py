@@ -1,8 +1,10 @@
 """Compile paper/main.tex into paper/main.pdf with latexmk.
 
 The build fails on LaTeX errors and also on what LaTeX only warns about but a finished paper
-must not have: undefined references and undefined citations. The error quotes the relevant
-lines of the log so the cause is visible without opening it.
+must not have: undefined references and citations, multiply-defined labels and overfull boxes.
+The error quotes the relevant lines of the log and names that log, so the cause is visible
+without opening it. The tools are checked before compiling: a missing latexmk or engine is
+named, not left to a "command not found" deep in latexmk's output.
 """
 
 from __future__ import annotations
@@ -14,29 +16,60 @@ import subprocess
 from pathlib import Path
 
 LATEXMK_ENGINE_FLAGS = {"pdflatex": "-pdf", "xelatex": "-pdfxe", "lualatex": "-pdflua"}
+# The Debian package that brings each tool, for the error that names a missing one.
+TOOL_PACKAGES = {
+    "latexmk": "latexmk",
+    "pdflatex": "texlive-latex-base",
+    "xelatex": "texlive-xetex",
+    "lualatex": "texlive-luatex",
+}
 _ERROR_LINE = re.compile(r"^(!|\S*:\d+: )")
-_UNDEFINED = re.compile(
-    r"LaTeX Warning: (Reference|Citation) `[^']*' .*undefined"
-    r"|Package natbib Warning: Citation `[^']*' .*undefined"
-    r"|LaTeX Warning: There were undefined (references|citations)"
-)
+# Warnings a finished paper must not have, each with the name the error gives it.
+LOG_PROBLEMS = {
+    "undefined reference or citation": re.compile(
+        r"LaTeX Warning: (Reference|Citation) `[^']*' .*undefined"
+        r"|Package natbib Warning: Citation `[^']*' .*undefined"
+        r"|LaTeX Warning: There were undefined (references|citations)"
+    ),
+    "multiply-defined label": re.compile(
+        r"LaTeX Warning: Label `[^']*' multiply defined|There were multiply-defined labels"
+    ),
+    "overfull box": re.compile(r"^Overfull \\[hv]box"),
+}
 MAX_QUOTED_LINES = 30
 
 
 class PaperBuildError(RuntimeError):
-    """LaTeX failed, or left undefined references or citations; the message quotes the log."""
+    """LaTeX failed, a tool is missing, or the log shows a defect; the message quotes it."""
 
 
 def problem_lines(log_text: str) -> list[str]:
-    """The log lines that explain a failed build: errors first, else undefined names."""
+    """The log lines that explain a failed build: errors first, else the defects of
+    LOG_PROBLEMS (an overfull box with the line after it, which shows the text that sticks out)."""
     lines = log_text.splitlines()
     errors: list[str] = []
     for i, line in enumerate(lines):
         if _ERROR_LINE.match(line):
             # a TeX error shows where it happened on the following lines ("l.42 ...")
             errors.extend(c for c in lines[i : i + 4] if c.strip())
-    found = errors or [line for line in lines if _UNDEFINED.search(line)]
+    if errors:
+        return list(dict.fromkeys(errors))[:MAX_QUOTED_LINES]
+    found: list[str] = []
+    for i, line in enumerate(lines):
+        if LOG_PROBLEMS["overfull box"].search(line):
+            found.extend(c for c in lines[i : i + 2] if c.strip())
+        elif any(pattern.search(line) for pattern in LOG_PROBLEMS.values()):
+            found.append(line)
     return list(dict.fromkeys(found))[:MAX_QUOTED_LINES]
+
+
+def log_defects(log_text: str) -> list[str]:
+    """The names of the LOG_PROBLEMS kinds the log shows, in LOG_PROBLEMS order."""
+    return [
+        name
+        for name, pattern in LOG_PROBLEMS.items()
+        if any(pattern.search(line) for line in log_text.splitlines())
+    ]
 
 
 def latexmk_command(engine: str, out_dir: str = "build") -> list[str]:
@@ -55,27 +88,45 @@ def latexmk_command(engine: str, out_dir: str = "build") -> list[str]:
     ]
 
 
+def check_tools(engine: str) -> None:
+    """Fail naming latexmk or the engine when either is not on PATH."""
+    missing = [tool for tool in ("latexmk", engine) if shutil.which(tool) is None]
+    if missing:
+        packages = " ".join(TOOL_PACKAGES.get(tool, tool) for tool in missing)
+        raise PaperBuildError(
+            f"{' and '.join(missing)} not found on PATH (config paper.engine is {engine!r}); "
+            f"install it (Debian: apt-get install {packages}) or choose another paper.engine"
+        )
+
+
 def compile_latex(project_dir: Path, engine: str = "pdflatex", out_dir: str = "build") -> Path:
     """Run latexmk on project_dir/main.tex; return the PDF or raise PaperBuildError."""
     project_dir = Path(project_dir)
-    if shutil.which("latexmk") is None:
-        raise PaperBuildError("latexmk is not installed (Debian: apt-get install latexmk)")
     command = latexmk_command(engine, out_dir)
+    check_tools(engine)
+    log_path = (project_dir / out_dir / "main.log").resolve()
+    # A log left by an earlier compile must not be quoted as this one's.
+    log_path.unlink(missing_ok=True)
     result = subprocess.run(
         command, cwd=project_dir, capture_output=True, text=True, errors="replace", check=False
     )
-    log_path = project_dir / out_dir / "main.log"
     log_text = log_path.read_text(errors="replace") if log_path.exists() else ""
-    undefined = [line for line in log_text.splitlines() if _UNDEFINED.search(line)]
-    if result.returncode != 0 or undefined or not (project_dir / out_dir / "main.pdf").exists():
-        quoted = problem_lines(log_text) or result.stdout.splitlines()[-MAX_QUOTED_LINES:]
-        raise PaperBuildError(
-            f"{' '.join(command)} in {project_dir} "
-            + (f"exited with {result.returncode}" if result.returncode else "left undefined names")
-            + f"; see {log_path}:\n  "
-            + "\n  ".join(quoted)
-        )
-    return project_dir / out_dir / "main.pdf"
+    defects = log_defects(log_text)
+    if result.returncode == 0 and not defects and (project_dir / out_dir / "main.pdf").exists():
+        return project_dir / out_dir / "main.pdf"
+    if result.returncode != 0:
+        what = f"exited with {result.returncode}"
+    else:
+        what = "left " + ", ".join(defects) if defects else "wrote no PDF"
+    if log_text:
+        where = f"see {log_path}"
+        quoted = problem_lines(log_text) or log_text.splitlines()[-MAX_QUOTED_LINES:]
+    else:
+        where = f"it wrote no log {log_path}; latexmk's output"
+        quoted = (result.stdout + result.stderr).splitlines()[-MAX_QUOTED_LINES:]
+    raise PaperBuildError(
+        f"{' '.join(command)} in {project_dir} {what}; {where}:\n  " + "\n  ".join(quoted)
+    )
 
 
 def build_pdf(paper_dir: Path, output_pdf: Path, engine: str = "pdflatex") -> Path:

@@ -82,7 +82,7 @@ def track(value: Any, path: KeyPath = ()) -> Any:
 
 def tracked_length(value: Any) -> int:
     """The `length` filter: the length of a summary list is a number of the summary too,
-    keyed `<list>.length` (the paper prints how many taps or twins a model has)."""
+    keyed `<list>.length` (the paper prints how many taps or controls a model has)."""
     path = getattr(value, "summary_path", None)
     return len(value) if path is None else _tagged(TrackedInt(len(value)), (*path, "length"))
 

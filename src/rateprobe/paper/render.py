@@ -18,7 +18,7 @@ from typing import Any
 
 import jinja2
 
-from rateprobe.conventions import PAPER_NUMBERS
+from rateprobe.conventions import FIGURE_RULE, FIGURE_SCRIPT, PAPER_NUMBERS, figure_width_in
 from rateprobe.io import write_bytes, write_text
 from rateprobe.paper import latex
 from rateprobe.paper.claims import build_claims, embedding_methods, model_ref, target_name
@@ -35,6 +35,11 @@ SECTIONS = ("abstract", "introduction", "methodology", "experiments", "conclusio
 PROJECT_STYLE = "rateprobe-neurips.sty"
 # docs/summary.md: every interval in summary.json is a 95% speaker-bootstrap interval.
 CI_LEVEL_PERCENT = 95
+# The task the paper answers allows an abstract of at most this many words.
+MAX_ABSTRACT_WORDS = 300
+_LATEX_COMMAND = re.compile(r"\\cite\{[^}]*\}|\\[A-Za-z]+\*?|\\.|[{}$~]")
+# The PDF's keywords (hyperref's pdfkeywords): what the paper is about, in its language.
+KEYWORDS = ("кодировщики дикторов", "темп речи", "пробинг", "послойный анализ", "CPS")
 _MONTHS = (
     "января",
     "февраля",
@@ -83,6 +88,29 @@ def arch_name(arch: str) -> latex.Latex:
 
 def russian_date(day: dt.date) -> latex.Latex:
     return latex.Latex(f"{day.day} {_MONTHS[day.month - 1]} {day.year}~г.")
+
+
+def abstract_words(tex: str) -> int:
+    """Words of a rendered LaTeX text: commands, citations and bare punctuation do not count."""
+    tokens = _LATEX_COMMAND.sub(" ", tex).split()
+    return sum(1 for token in tokens if re.search(r"\w", token))
+
+
+def build_stamp_text(build: dict[str, Any]) -> dict[str, latex.Latex]:
+    """The summary's build stamp for the first page (Russian) and the PDF metadata (ASCII)."""
+    commit = build["commit"]
+    dirty = bool(build["dirty"])
+    config_hash = latex.escape(build["config_hash"])
+    date = latex.escape(build["date"])
+    if commit is None:
+        source = "код вне git-репозитория"
+    else:
+        source = rf"коммит \texttt{{{latex.escape(commit)}}}" + (
+            " с незафиксированными изменениями" if dirty else ""
+        )
+    text = rf"Сборка: {source}, конфигурация \texttt{{{config_hash}}}, {date}."
+    ascii_stamp = f"{commit or 'no-git'}{'-dirty' if dirty else ''} config {config_hash} {date}"
+    return {"text": latex.Latex(text), "ascii": latex.escape(ascii_stamp)}
 
 
 def _strict(fmt: Callable[..., latex.Latex]) -> Callable[..., latex.Latex]:
@@ -195,6 +223,11 @@ def build_context(
         "pooling": latex.join([POOLING_NAMES.get(p, p) for p in summary["run"]["pooling"]]),
         "ci_level": latex.integer(CI_LEVEL_PERCENT),
         "title": paper_cfg["title"],
+        "keywords": list(KEYWORDS),
+        "build_stamp": build_stamp_text(summary["build"]),
+        "figure_source": {"script": latex.escape(FIGURE_SCRIPT), "rule": FIGURE_RULE},
+        # minipage widths of the figures set side by side: the widths they are drawn at
+        "figure_width": {key: latex.Latex(f"{figure_width_in(key)}in") for key in figures},
         "author": {key: author.get(key, "") for key in ("name", "affiliation", "email")},
         "date": latex.escape(date_text) if date_text else russian_date(today),
         **_style_context(paper_cfg, paper_dir),
@@ -245,6 +278,12 @@ def render_sources(
                 ) from err
             except jinja2.TemplateError as err:
                 raise PaperRenderError(f"template {templates_dir}/{template_name}: {err}") from err
+    words = abstract_words(texts["generated/abstract.tex"])
+    if words > MAX_ABSTRACT_WORDS:
+        raise PaperRenderError(
+            f"template {templates_dir}/abstract.tex.j2: the abstract has {words} words, more "
+            f"than the {MAX_ABSTRACT_WORDS} allowed"
+        )
     return texts, printed
 
 
