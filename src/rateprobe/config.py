@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "probes": {
         "targets": ["cps", "articulation_rate", "duration_s"],
         "threads": 1,
+        "device": "auto",
         "ridge_alphas": [0.01, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e7],
         "min_test_speakers": 20,
         "mlp": {

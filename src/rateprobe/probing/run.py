@@ -1,7 +1,7 @@
 """Probe every tap of one model, and run the analyses, in one job.
 
 Per tap: one standardisation and one Gram eigendecomposition serve ridge (all alphas, all
-targets) and CCA; the MLP networks of all seeds and targets train together. The final
+targets) and CCA; the MLP networks of all taps, seeds and targets train together. The final
 embedding also gets the speaker-verification check, a t-SNE map and the classification probes
 (repeated on the best speech-rate tap). Outputs:
 
@@ -16,7 +16,7 @@ embedding also gets the speaker-verification check, a t-SNE map and the classifi
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ from rateprobe.conventions import (
     label_key,
     prediction_key,
 )
+from rateprobe.devices import resolve_device
 from rateprobe.io import write_atomic, write_json, write_npz
 from rateprobe.metrics import (
     REGRESSION_METRICS,
@@ -63,13 +64,14 @@ from rateprobe.probing.conditional import (
     fit_conditional,
 )
 from rateprobe.probing.data import (
+    SplitActivations,
     assert_speaker_disjoint,
     open_activations,
     read_manifest,
     target_matrix,
 )
 from rateprobe.probing.health import fit_failure
-from rateprobe.probing.mlp import MLPFit, MLPSettings, fit_mlp
+from rateprobe.probing.mlp import MLPFit, MLPSettings, fit_mlps
 from rateprobe.probing.ridge import RidgeFit, Standardiser, fit_ridge, gram_eigen
 from rateprobe.probing.selection import dev_halves
 
@@ -167,20 +169,26 @@ def _probe_model(
     conditioned = [t for t, target in enumerate(targets) if conditions_on_duration(target)]
     with open_activations(activation_paths, manifests) as acts:
         taps = acts["train"].layer_names
+        # All taps' MLP probes train together (probing/mlp.py), reading each tap once more.
+        mlp_fits = fit_mlps(
+            _StandardisedTaps(acts, taps),
+            y["train"],
+            y["dev"],
+            mlp_settings,
+            halves,
+            resolve_device(probes_cfg["device"], "probes.device"),
+        )
         tap_dims = []
         for index, tap in enumerate(tqdm(taps, desc=f"probing {model}", unit="tap")):
             raw = {split: acts[split].tap(tap) for split in SPLITS}
             tap_dims.append(int(raw["train"].shape[1]))
-            standardiser = Standardiser.fit(raw["train"])
-            x = {split: standardiser.transform(raw[split]) for split in SPLITS}
+            x = _standardised(raw)
             eigen = gram_eigen(x["train"], y["train"])
             fits: dict[str, RidgeFit | MLPFit] = {
                 "ridge": fit_ridge(
                     eigen, x["dev"], y["dev"], x["test"], probes_cfg["ridge_alphas"], halves
                 ),
-                "mlp": fit_mlp(
-                    x["train"], y["train"], x["dev"], y["dev"], x["test"], mlp_settings, halves
-                ),
+                "mlp": mlp_fits.pop(tap),
             }
             conditional = fit_conditional(x, basis, y, probes_cfg["ridge_alphas"], halves)
             for t in conditioned:
@@ -264,6 +272,29 @@ def _probe_model(
         },
     )
     write_atomic(out_csv, lambda handle: handle.write(buffer.getvalue().encode("utf-8")))
+
+
+def _standardised(raw: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each split's features standardised as the training split's."""
+    standardiser = Standardiser.fit(raw["train"])
+    return {split: standardiser.transform(raw[split]) for split in SPLITS}
+
+
+class _StandardisedTaps(Mapping[str, dict[str, np.ndarray]]):
+    """Standardised features per split of each tap, read from the activation files when asked
+    (so the MLP probes hold only the taps they train at a time)."""
+
+    def __init__(self, acts: Mapping[str, SplitActivations], taps: list[str]) -> None:
+        self.acts, self.taps = acts, taps
+
+    def __getitem__(self, tap: str) -> dict[str, np.ndarray]:
+        return _standardised({split: self.acts[split].tap(tap) for split in SPLITS})
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.taps)
+
+    def __len__(self) -> int:
+        return len(self.taps)
 
 
 def _baselines(
