@@ -4,6 +4,7 @@ whole per-model job on fake activations with a planted signal and pure noise."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -209,16 +210,22 @@ def test_chunks_of_taps_read_each_tap_once_and_fit_the_same() -> None:
     taps, y = tap_study(np.random.default_rng(8))
     reads: list[str] = []
 
-    class CountingTaps(dict[str, np.ndarray]):
-        def __getitem__(self, tap: str) -> dict[str, np.ndarray]:  # type: ignore[override]
+    class CountingTaps(Mapping[str, dict[str, np.ndarray]]):
+        def __getitem__(self, tap: str) -> dict[str, np.ndarray]:
             reads.append(tap)
-            return by_split(super().__getitem__(tap))
+            return by_split(taps[tap])
+
+        def __iter__(self) -> Iterator[str]:
+            return iter(taps)
+
+        def __len__(self) -> int:
+            return len(taps)
 
     settings = mlp_settings((0, 1, 2))
-    one_chunk = fit_mlps(CountingTaps(taps), y[:100], y[100:140], settings, halves(40))
+    one_chunk = fit_mlps(CountingTaps(), y[:100], y[100:140], settings, halves(40))
     assert reads == list(taps)
     # A budget below one tap's features: every tap is a chunk of its own.
-    per_tap = fit_mlps(CountingTaps(taps), y[:100], y[100:140], settings, halves(40), chunk_bytes=1)
+    per_tap = fit_mlps(CountingTaps(), y[:100], y[100:140], settings, halves(40), chunk_bytes=1)
     assert reads == list(taps) * 2
     for tap in taps:
         assert_same_fit(one_chunk[tap], per_tap[tap])
