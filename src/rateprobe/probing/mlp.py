@@ -334,12 +334,12 @@ def _fit_chunk(
     for tap, values in chunk.items():
         by_width.setdefault(values["train"].shape[1], []).append(tap)
     n_targets = targets.train.shape[0]
+    order = list(chunk)
+    # Each group stacks its taps' features; popping them from the chunk frees the copies.
     groups = [
-        _Group(taps, [chunk[tap] for tap in taps], n_targets, settings, device)
+        _Group(taps, [chunk.pop(tap) for tap in taps], n_targets, settings, device)
         for taps in by_width.values()
     ]
-    order = list(chunk)
-    chunk.clear()  # the groups hold the features now, stacked
     optimiser = _adam(groups, settings, {})
     # One shuffler per seed, shared by that seed's probes of every tap: the minibatch order a
     # tap's probe of that seed would see alone.
