@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from rateprobe.conventions import SPLITS
 from rateprobe.probing.selection import crossfit_mse, half_sums
@@ -78,6 +79,7 @@ def fit_mlps(
     dev_halves: np.ndarray,
     device: torch.device | None = None,
     chunk_bytes: int = CHUNK_BYTES,
+    progress: str | None = None,
 ) -> dict[str, MLPFit]:
     """Train one network per (tap, seed, target); `features` maps each tap to its standardised
     features per split (train, dev, test), targets are (n, n_targets), `dev_halves` splits dev
@@ -85,6 +87,7 @@ def fit_mlps(
 
     `features[tap]` is read once per tap, in order, so a lazy mapping that loads a tap when
     asked keeps only one chunk of taps (about `chunk_bytes` of float32) in memory at a time.
+    With `progress`, a bar per chunk counts its epochs under that label.
 
     Each network keeps the parameters of its epoch of least dev MSE and is finished once it
     has not improved for `patience` epochs; it trains at most `max_epochs`.
@@ -116,10 +119,10 @@ def fit_mlps(
         chunk[tap] = {split: _tensor(loaded[split], torch.device("cpu")) for split in SPLITS}
         chunk_size += sum(values.nbytes for values in chunk[tap].values())
         if chunk_size >= chunk_bytes:
-            fits.update(_fit_chunk(chunk, scaled, settings, device))
+            fits.update(_fit_chunk(chunk, scaled, settings, device, progress))
             chunk, chunk_size = {}, 0
     if chunk:
-        fits.update(_fit_chunk(chunk, scaled, settings, device))
+        fits.update(_fit_chunk(chunk, scaled, settings, device, progress))
     return fits
 
 
@@ -329,6 +332,7 @@ def _fit_chunk(
     targets: _Targets,
     settings: MLPSettings,
     device: torch.device,
+    progress: str | None,
 ) -> dict[str, MLPFit]:
     by_width: dict[int, list[str]] = {}
     for tap, values in chunk.items():
@@ -346,7 +350,14 @@ def _fit_chunk(
     shufflers = [torch.Generator().manual_seed(seed) for seed in settings.seeds]
     n_train = targets.train.shape[1]
     epoch = 0
+    bar = tqdm(
+        total=settings.max_epochs,
+        desc=f"{progress}: {len(order)} taps",
+        unit="epoch",
+        disable=progress is None,
+    )
     for epoch in range(1, settings.max_epochs + 1):
+        bar.update()
         orders = torch.stack([torch.randperm(n_train, generator=g) for g in shufflers]).to(device)
         training = [group for group in groups if len(group.active)]
         for start in range(0, n_train, settings.batch_size):
@@ -361,6 +372,8 @@ def _fit_chunk(
             break
         if any(not bool(group.still_training().all()) for group in training):
             optimiser = _drop_finished(groups, optimiser, settings)
+        bar.set_postfix(training=f"{sum(len(group.active) for group in groups)} probes")
+    bar.close()
     fits: dict[str, MLPFit] = {}
     for group in groups:
         fits.update(group.fits(targets, epoch))

@@ -177,6 +177,7 @@ def _probe_model(
             mlp_settings,
             halves,
             resolve_device(probes_cfg["device"], "probes.device"),
+            progress=f"MLP probes {model}",
         )
         tap_dims = []
         for index, tap in enumerate(tqdm(taps, desc=f"probing {model}", unit="tap")):
