@@ -1,5 +1,6 @@
 """Snakemake entry point: the regression probes of every tap of a model (rateprobe.probing.run)."""
 
+from rateprobe.config import runtime_settings
 from rateprobe.conventions import SPLITS
 from rateprobe.joblog import job_log
 from rateprobe.probing.run import probe_model
@@ -10,7 +11,10 @@ with job_log(snakemake.log):
         model=snakemake.wildcards.model,
         activation_paths=dict(zip(SPLITS, snakemake.input.activations, strict=True)),
         manifest_paths=dict(zip(SPLITS, snakemake.input.manifests, strict=True)),
-        cfg={"seed": snakemake.params.seed, "probes": snakemake.params.probes},
+        cfg={
+            "seed": snakemake.params.seed,
+            "probes": snakemake.params.probes | runtime_settings(snakemake.config, "probes"),
+        },
         out_table=snakemake.output.table,
         out_result=snakemake.output.result,
         out_predictions=snakemake.output.predictions,

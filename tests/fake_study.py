@@ -118,6 +118,7 @@ def small_config(targets: tuple[str, ...] = ("cps", "articulation_rate")) -> dic
         "activations": {"pooling": ["mean", "std"], "max_seconds": None},
         "probes": {
             "targets": list(targets),
+            "device": "cpu",
             "ridge_alphas": [0.1, 1.0, 10.0, 100.0],
             "min_test_speakers": 20,
             "mlp": {

@@ -17,7 +17,6 @@ from rateprobe.activations import (
     extract_taps,
     plan_batches,
     read_activations,
-    resolve_device,
 )
 from rateprobe.config import DEFAULTS
 from rateprobe.encoders import compute_features, random_encoder
@@ -175,11 +174,3 @@ def test_manifest_problems_name_the_file(tmp_path: Path) -> None:
     pd.DataFrame({"utt_id": ["1-2-3"], "path": ["x.wav"]}).to_csv(manifest, index=False)
     with pytest.raises(ValueError, match=r"test\.csv.*duration_s"):
         extract_activations(manifest, RESEMBLYZER, tmp_path / "o.npz", settings())
-
-
-def test_device_auto_uses_cuda_only_when_present() -> None:
-    expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert resolve_device("auto").type == expected
-    if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="cuda"):
-            resolve_device("cuda")

@@ -4,6 +4,7 @@ whole per-model job on fake activations with a planted signal and pure noise."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from sklearn.linear_model import Ridge
 
 from rateprobe.features import Standardiser, gram_eigen
 from rateprobe.inputs import ProbeInputError
-from rateprobe.probing.mlp import MLPSettings, fit_mlp
+from rateprobe.probing.mlp import MLPFit, MLPSettings, fit_mlps
 from rateprobe.probing.ridge import fit_ridge, one_standard_error_choice
 from rateprobe.probing.run import CSV_COLUMNS
 
@@ -122,13 +123,34 @@ def mlp_settings(seeds: tuple[int, ...]) -> MLPSettings:
     )
 
 
+def fit_one_tap(
+    x: np.ndarray, y: np.ndarray, n_train: int, n_dev: int, settings: MLPSettings
+) -> MLPFit:
+    """The MLP probes of one tap: rows split into train, dev and the rest as test."""
+    splits = {
+        "train": x[:n_train],
+        "dev": x[n_train : n_train + n_dev],
+        "test": x[n_train + n_dev :],
+    }
+    dev = y[n_train : n_train + n_dev]
+    return fit_mlps({"tap": splits}, y[:n_train], dev, settings, halves(n_dev))["tap"]
+
+
+def assert_same_fit(batched: MLPFit, alone: MLPFit) -> None:
+    """Equal up to the float32 summation order inside batched products."""
+    np.testing.assert_allclose(batched.test_predictions, alone.test_predictions, atol=1e-5)
+    np.testing.assert_allclose(batched.dev_predictions, alone.dev_predictions, atol=1e-5)
+    np.testing.assert_array_equal(batched.best_epoch, alone.best_epoch)
+    assert batched.epochs_run == alone.epochs_run
+    np.testing.assert_allclose(batched.crossfit_dev_mse, alone.crossfit_dev_mse, rtol=1e-5)
+
+
 def test_batched_mlp_networks_train_as_if_alone() -> None:
     rng = np.random.default_rng(2)
     x = rng.normal(size=(90, 6))
     y = np.stack([np.tanh(x[:, 0]) + 0.1 * rng.normal(size=90), x[:, 1] ** 2], axis=1)
-    dev = halves(20)
-    together = fit_mlp(x[:50], y[:50], x[50:70], y[50:70], x[70:], mlp_settings((0, 1)), dev)
-    alone = fit_mlp(x[:50], y[:50, :1], x[50:70], y[50:70, :1], x[70:], mlp_settings((0,)), dev)
+    together = fit_one_tap(x, y, 50, 20, mlp_settings((0, 1)))
+    alone = fit_one_tap(x, y[:, :1], 50, 20, mlp_settings((0,)))
     assert together.test_predictions.shape == (2, 2, 20)
     np.testing.assert_allclose(
         together.test_predictions[0, 0], alone.test_predictions[0, 0], rtol=1e-4, atol=1e-4
@@ -137,6 +159,84 @@ def test_batched_mlp_networks_train_as_if_alone() -> None:
     assert together.crossfit_dev_mse[0, 0] == pytest.approx(alone.crossfit_dev_mse[0, 0], rel=1e-4)
     # Different seeds are different networks.
     assert not np.allclose(together.test_predictions[0, 0], together.test_predictions[1, 0])
+
+
+def tap_study(rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Three taps over 160 utterances (100 train, 40 dev, 20 test): two of width 6, one
+    carrying the targets and one pure noise, and one of width 10 carrying them too."""
+    signal = rng.normal(size=(160, 6))
+    y = np.stack([np.tanh(signal[:, 0]), signal[:, 1] ** 2], axis=1)
+    y += 0.2 * rng.normal(size=y.shape)
+    wide = np.c_[signal[:, :2] + 0.3 * rng.normal(size=(160, 2)), rng.normal(size=(160, 8))]
+    return {"signal": signal, "noise": rng.normal(size=(160, 6)), "wide": wide}, y
+
+
+def by_split(x: np.ndarray) -> dict[str, np.ndarray]:
+    return {"train": x[:100], "dev": x[100:140], "test": x[140:]}
+
+
+def test_taps_trained_together_match_each_tap_trained_alone() -> None:
+    taps, y = tap_study(np.random.default_rng(6))
+    settings = mlp_settings((0, 1, 2))
+    together = fit_mlps(
+        {tap: by_split(x) for tap, x in taps.items()}, y[:100], y[100:140], settings, halves(40)
+    )
+    assert list(together) == list(taps)
+    for tap, x in taps.items():
+        assert_same_fit(together[tap], fit_one_tap(x, y, 100, 40, settings))
+
+
+def test_each_probe_stops_on_its_own_dev_loss() -> None:
+    taps, y = tap_study(np.random.default_rng(7))
+    settings = MLPSettings(
+        hidden=8, seeds=(0, 1, 2), lr=0.01, weight_decay=1e-4, batch_size=16, max_epochs=60,
+        patience=4,
+    )  # fmt: skip
+    # Noise stops within a few epochs, the signal keeps improving for longer.
+    fits = fit_mlps(
+        {tap: by_split(taps[tap]) for tap in ("signal", "noise")},
+        y[:100], y[100:140], settings, halves(40),
+    )  # fmt: skip
+    assert fits["noise"].epochs_run < fits["signal"].epochs_run
+    for fit in fits.values():
+        last = fit.best_epoch.max()
+        assert fit.epochs_run == min(last + settings.patience, settings.max_epochs)
+        # Networks stop one by one: not all at the tap's last epoch.
+        assert fit.best_epoch.min() < last
+    # The noise tap's networks froze at their best epochs while the signal's trained on.
+    assert_same_fit(fits["noise"], fit_one_tap(taps["noise"], y, 100, 40, settings))
+
+
+def test_chunks_of_taps_read_each_tap_once_and_fit_the_same() -> None:
+    taps, y = tap_study(np.random.default_rng(8))
+    reads: list[str] = []
+
+    class CountingTaps(Mapping[str, dict[str, np.ndarray]]):
+        def __getitem__(self, tap: str) -> dict[str, np.ndarray]:
+            reads.append(tap)
+            return by_split(taps[tap])
+
+        def __iter__(self) -> Iterator[str]:
+            return iter(taps)
+
+        def __len__(self) -> int:
+            return len(taps)
+
+    settings = mlp_settings((0, 1, 2))
+    one_chunk = fit_mlps(CountingTaps(), y[:100], y[100:140], settings, halves(40))
+    assert reads == list(taps)
+    # A budget below one tap's features: every tap is a chunk of its own.
+    per_tap = fit_mlps(CountingTaps(), y[:100], y[100:140], settings, halves(40), chunk_bytes=1)
+    assert reads == list(taps) * 2
+    for tap in taps:
+        assert_same_fit(one_chunk[tap], per_tap[tap])
+
+
+def test_mismatched_feature_rows_name_the_tap() -> None:
+    taps, y = tap_study(np.random.default_rng(9))
+    features = {"signal": {**by_split(taps["signal"]), "dev": taps["signal"][100:130]}}
+    with pytest.raises(ValueError, match="tap 'signal': 30 dev feature rows for 40 dev targets"):
+        fit_mlps(features, y[:100], y[100:140], mlp_settings((0, 1, 2)), halves(40))
 
 
 def test_mlp_learns_a_nonlinear_signal_and_stops_early() -> None:
@@ -152,7 +252,7 @@ def test_mlp_learns_a_nonlinear_signal_and_stops_early() -> None:
         max_epochs=200,
         patience=10,
     )
-    fit = fit_mlp(x[:400], y[:400], x[400:500], y[400:500], x[500:], settings, halves(100))
+    fit = fit_one_tap(x, y, 400, 100, settings)
     residual = fit.test_predictions[:, 0] - y[500:, 0]
     assert np.mean(residual**2) < 0.25 * np.var(y[500:, 0])
     assert fit.epochs_run < 200

@@ -29,6 +29,7 @@ import torch
 from tqdm import tqdm
 
 from rateprobe.audio import read_audio
+from rateprobe.devices import resolve_device
 from rateprobe.encoders import SpeakerEncoder, compute_features, frontend_description, load_encoder
 from rateprobe.encoders.taps import PoolingRecorder
 from rateprobe.frontend import SAMPLE_RATE
@@ -38,15 +39,6 @@ FLOAT16_MAX = float(np.finfo(np.float16).max)
 MANIFEST_COLUMNS = ("utt_id", "path", "duration_s")
 
 log = logging.getLogger(__name__)
-
-
-def resolve_device(setting: str) -> torch.device:
-    """'auto' is the GPU when PyTorch sees one, else the CPU."""
-    if setting == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if setting == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("activations.device is 'cuda' but PyTorch sees no CUDA device")
-    return torch.device(setting)
 
 
 def plan_batches(durations: Sequence[float], batch_seconds: float) -> list[list[int]]:
@@ -162,7 +154,7 @@ def extract_activations(
         tap_names,
         tuple(settings["pooling"]),
         float(settings["batch_seconds"]),
-        resolve_device(settings["device"]),
+        resolve_device(settings["device"], "activations.device"),
         np.dtype(settings["dtype"]),
         progress=f"{model['name']} {manifest.stem}",
     )

@@ -49,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "probes": {
         "targets": ["cps", "articulation_rate", "duration_s"],
         "threads": 1,
+        "device": "auto",
         "ridge_alphas": [0.01, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e7],
         "min_test_speakers": 20,
         "mlp": {
@@ -87,7 +88,7 @@ DEFAULTS: dict[str, Any] = {
 
 # Settings that decide how a job runs but not what it computes: they are left out of the
 # params that decide reruns (rules/common.smk). Thread counts are given to jobs as threads.
-RUNTIME_ONLY = {"activations": ("batch_seconds", "device"), "probes": ("threads",)}
+RUNTIME_ONLY = {"activations": ("batch_seconds", "device"), "probes": ("threads", "device")}
 
 DEFAULT_CARVE_FRACTIONS = {"train": 0.6, "dev": 0.2, "test": 0.2}
 
@@ -328,6 +329,13 @@ def _resolve_models(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
         # Sorted keys: Snakemake compares params as text, so YAML key order must not matter.
         resolved.append(dict(sorted(model.items())))
     return resolved
+
+
+def runtime_settings(config: dict[str, Any], section: str) -> dict[str, Any]:
+    """The RUNTIME_ONLY keys of one section, defaults filled in, from the config Snakemake was
+    given: jobs read them here rather than from params, which decide reruns."""
+    given = config.get(section) or {}
+    return {key: given.get(key, DEFAULTS[section][key]) for key in RUNTIME_ONLY[section]}
 
 
 def result_settings(cfg: dict[str, Any]) -> dict[str, Any]:

@@ -1,21 +1,35 @@
 """MLP probes: one hidden layer, one output neuron, MSE loss, Adam, early-stopped on dev.
 
-Every (seed, target) pair is its own network with its own single output neuron. They are
-trained side by side as one batched computation: the networks share no parameter, and the MSE
-sum and Adam (with its weight decay) act element by element, so each network follows exactly
-the trajectory it would follow alone, at a fraction of the Python overhead.
+Every (tap, seed, target) triple is its own network with its own single output neuron. They
+are trained side by side as one batched computation: the networks share no parameter, and the
+MSE sum and Adam (with its weight decay) act element by element, so each network follows the
+trajectory it would follow alone (up to the order of float sums inside the batched products),
+at a fraction of the Python overhead.
+
+Layout: a probe is one (tap, seed) pair and holds that tap's networks of all targets side by
+side. Taps of one width form a group whose probes are stacked on a leading axis, so one batched
+matrix product serves them all. A probe whose networks have all stopped leaves the batch (its
+best parameters are kept), so later epochs cost only what is still training. Taps are taken in
+chunks whose features fit a memory budget; each chunk trains as one batch.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
+from rateprobe.conventions import SPLITS
 from rateprobe.probing.selection import crossfit_mse, half_sums
+
+# Features of the taps trained together, as float32 on the device, at most about this many
+# bytes (the last tap of a chunk may overshoot): bounds the probing job's memory.
+CHUNK_BYTES = 2 * 1024**3
 
 
 @dataclass(frozen=True)
@@ -57,149 +71,310 @@ class MLPFit:
         return self.test_predictions[:, t]
 
 
+def fit_mlps(
+    features: Mapping[str, Mapping[str, np.ndarray]],
+    train_targets: np.ndarray,
+    dev_targets: np.ndarray,
+    settings: MLPSettings,
+    dev_halves: np.ndarray,
+    device: torch.device | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
+    progress: str | None = None,
+) -> dict[str, MLPFit]:
+    """Train one network per (tap, seed, target); `features` maps each tap to its standardised
+    features per split (train, dev, test), targets are (n, n_targets), `dev_halves` splits dev
+    by speaker for the cross-fitted score. Returns the fits in the order of `features`.
+
+    `features[tap]` is read once per tap, in order, so a lazy mapping that loads a tap when
+    asked keeps only one chunk of taps (about `chunk_bytes` of float32) in memory at a time.
+    With `progress`, a bar per chunk counts its epochs under that label.
+
+    Each network keeps the parameters of its epoch of least dev MSE and is finished once it
+    has not improved for `patience` epochs; it trains at most `max_epochs`.
+    """
+    device = device or torch.device("cpu")
+    y_train = np.asarray(train_targets, dtype=np.float64).reshape(len(train_targets), -1)
+    y_dev = np.asarray(dev_targets, dtype=np.float64).reshape(len(dev_targets), -1)
+    # Targets on the unit scale, so lr and weight decay mean the same for every target.
+    y_mean, y_scale = y_train.mean(axis=0), y_train.std(axis=0)
+    y_scale[y_scale == 0] = 1.0
+    scaled = _Targets(
+        train=_tensor(((y_train - y_mean) / y_scale).T, device),  # (T, n)
+        dev=_tensor(((y_dev - y_mean) / y_scale).T, device),
+        mean=y_mean,
+        scale=y_scale,
+        dev_halves=np.asarray(dev_halves),
+    )
+    fits: dict[str, MLPFit] = {}
+    chunk: dict[str, dict[str, torch.Tensor]] = {}
+    chunk_size = 0
+    for tap in features:
+        loaded = features[tap]
+        for split, n in (("train", len(y_train)), ("dev", len(y_dev))):
+            if len(loaded[split]) != n:
+                raise ValueError(
+                    f"MLP probes, tap '{tap}': {len(loaded[split])} {split} feature rows "
+                    f"for {n} {split} targets"
+                )
+        chunk[tap] = {split: _tensor(loaded[split], torch.device("cpu")) for split in SPLITS}
+        chunk_size += sum(values.nbytes for values in chunk[tap].values())
+        if chunk_size >= chunk_bytes:
+            fits.update(_fit_chunk(chunk, scaled, settings, device, progress))
+            chunk, chunk_size = {}, 0
+    if chunk:
+        fits.update(_fit_chunk(chunk, scaled, settings, device, progress))
+    return fits
+
+
+@dataclass(frozen=True)
+class _Targets:
+    train: torch.Tensor  # (n_targets, n_train) on the unit scale
+    dev: torch.Tensor  # (n_targets, n_dev)
+    mean: np.ndarray  # (n_targets,): back to the targets' own units
+    scale: np.ndarray
+    dev_halves: np.ndarray
+
+
+def _tensor(values: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.as_tensor(np.ascontiguousarray(values), dtype=torch.float32).to(device)
+
+
 def _init_layer(generator: torch.Generator, fan_in: int, shape: tuple[int, ...]) -> torch.Tensor:
     # torch.nn.Linear's default: uniform in +-1/sqrt(fan_in).
     bound = 1.0 / math.sqrt(fan_in)
     return (torch.rand(shape, generator=generator) * 2.0 - 1.0) * bound
 
 
-class _Networks:
-    """Parameters of n_seeds x n_targets one-hidden-layer networks.
+def _init_probe(seed: int, n_features: int, n_targets: int, hidden: int) -> list[torch.Tensor]:
+    """One probe's initial parameters, drawn from its own generator of `seed` (so the same
+    for a tap trained alone or with others): w1 (d, T*h), b1 (1, T*h), w2 (T, h), b2 (T, 1),
+    the targets' hidden layers side by side."""
+    generator = torch.Generator().manual_seed(seed)
+    layers: list[list[torch.Tensor]] = [[], [], [], []]
+    for _ in range(n_targets):
+        layers[0].append(_init_layer(generator, n_features, (n_features, hidden)))
+        layers[1].append(_init_layer(generator, n_features, (hidden,)))
+        layers[2].append(_init_layer(generator, hidden, (hidden,)))
+        layers[3].append(_init_layer(generator, hidden, (1,)))
+    return [
+        torch.stack(layers[0], dim=1).reshape(n_features, n_targets * hidden),
+        torch.cat(layers[1]).reshape(1, n_targets * hidden),
+        torch.stack(layers[2]),
+        torch.stack(layers[3]),
+    ]
 
-    The hidden layers of one seed's networks sit side by side, so the first layer of all of
-    them is one batched matrix product: w1 (S, d, T*h), b1 (S, 1, T*h), w2 (S, T, h),
-    b2 (S, T, 1).
-    """
 
-    def __init__(self, n_features: int, n_targets: int, settings: MLPSettings) -> None:
-        self.shape = (len(settings.seeds), n_targets, settings.hidden)
-        layers: list[list[torch.Tensor]] = [[], [], [], []]
-        for seed in settings.seeds:
-            generator = torch.Generator().manual_seed(seed)
-            for _ in range(n_targets):
-                layers[0].append(_init_layer(generator, n_features, (n_features, settings.hidden)))
-                layers[1].append(_init_layer(generator, n_features, (settings.hidden,)))
-                layers[2].append(_init_layer(generator, settings.hidden, (settings.hidden,)))
-                layers[3].append(_init_layer(generator, settings.hidden, (1,)))
-        n_seeds, _, hidden = self.shape
-        w1 = torch.stack(layers[0]).reshape(n_seeds, n_targets, n_features, hidden)
+def _forward(params: list[torch.Tensor], features: torch.Tensor, n_targets: int) -> torch.Tensor:
+    """Stacked probes' parameters, features (P, n, d) -> predictions (P, n_targets, n)."""
+    w1, b1, w2, b2 = params
+    units = torch.relu(torch.baddbmm(b1, features, w1))
+    units = units.view(len(w1), features.shape[1], n_targets, -1)
+    return (units * w2[:, None]).sum(dim=-1).transpose(1, 2) + b2
+
+
+def _by_network(params: list[torch.Tensor], n_targets: int) -> list[torch.Tensor]:
+    """Views of stacked parameters with the target axis apart: (P, ., T, .) or (P, T, .)."""
+    w1, b1, w2, b2 = params
+    return [
+        w1.view(len(w1), -1, n_targets, w2.shape[-1]),
+        b1.view(len(b1), 1, n_targets, -1),
+        w2,
+        b2,
+    ]
+
+
+class _Group:
+    """The probes of a chunk's taps of one width, stacked: probe p is (tap p // n_seeds, seed
+    p % n_seeds). `params` holds the probes still training (`active`, indices into all
+    probes); `best` holds every probe's parameters of its best dev epoch so far."""
+
+    def __init__(
+        self,
+        taps: list[str],
+        features: list[dict[str, torch.Tensor]],
+        n_targets: int,
+        settings: MLPSettings,
+        device: torch.device,
+    ) -> None:
+        self.taps, self.n_targets = taps, n_targets
+        self.n_seeds = len(settings.seeds)
+        self.features = {
+            split: torch.stack([tap[split] for tap in features]).to(device) for split in SPLITS
+        }  # (K, n, d)
+        n_features = self.features["train"].shape[2]
+        probes = [
+            _init_probe(seed, n_features, n_targets, settings.hidden)
+            for _ in taps
+            for seed in settings.seeds
+        ]
         self.params = [
-            w1.permute(0, 2, 1, 3).reshape(n_seeds, n_features, n_targets * hidden),
-            torch.stack(layers[1]).reshape(n_seeds, 1, n_targets * hidden),
-            torch.stack(layers[2]).reshape(n_seeds, n_targets, hidden),
-            torch.stack(layers[3]).reshape(n_seeds, n_targets, 1),
+            torch.stack(layer).to(device).requires_grad_() for layer in zip(*probes, strict=True)
         ]
-        for p in self.params:
-            p.requires_grad_(True)
+        self.best = [p.detach().clone() for p in self.params]
+        n_probes = len(probes)
+        self.tap_of_probe = torch.arange(len(taps), device=device).repeat_interleave(self.n_seeds)
+        self.seed_of_probe = torch.arange(self.n_seeds, device=device).repeat(len(taps))
+        self.active = torch.arange(n_probes, device=device)
+        self.best_dev = torch.full((n_probes, n_targets), math.inf, device=device)
+        self.best_epoch = torch.zeros((n_probes, n_targets), dtype=torch.long, device=device)
+        # A network whose patience ran out is finished, as if trained alone: later epochs of
+        # the others must not replace its parameters.
+        self.finished = torch.zeros((n_probes, n_targets), dtype=torch.bool, device=device)
+        # Per epoch, each network's dev error on each dev half (+inf once it has finished).
+        self.half_sse: list[np.ndarray] = []
+        self.epochs_run = np.zeros(len(taps), dtype=np.int64)  # 0: still training
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """features (n_seeds, n, d) -> predictions (n_seeds, n_targets, n)."""
-        w1, b1, w2, b2 = self.params
-        n_seeds, n_targets, hidden = self.shape
-        units = torch.relu(torch.baddbmm(b1, features, w1))
-        units = units.view(n_seeds, -1, n_targets, hidden)
-        return (units * w2[:, None]).sum(dim=-1).transpose(1, 2) + b2
+    def loss(self, orders: torch.Tensor, batch: slice, targets: torch.Tensor) -> torch.Tensor:
+        """Summed minibatch MSE of the active probes; orders (n_seeds, n_train) per seed."""
+        rows = orders[self.seed_of_probe[self.active], batch]  # (P, B)
+        inputs = self.features["train"][self.tap_of_probe[self.active][:, None], rows]
+        errors = _forward(self.params, inputs, self.n_targets) - targets[:, rows].transpose(0, 1)
+        return (errors**2).mean(dim=2).sum()
 
-    def _by_network(self, params: list[torch.Tensor]) -> list[torch.Tensor]:
-        """Views of `params` with the (seed, target) axes apart: (S, ., T, .) or (S, T, .)."""
-        n_seeds, n_targets, hidden = self.shape
-        w1, b1, w2, b2 = params
-        return [
-            w1.view(n_seeds, -1, n_targets, hidden),
-            b1.view(n_seeds, 1, n_targets, hidden),
-            w2,
-            b2,
-        ]
-
-    def keep_where(self, kept: list[torch.Tensor], improved: torch.Tensor) -> None:
-        """Copy the current parameters of the networks marked in `improved` (S, T) to `kept`."""
+    @torch.no_grad()
+    def evaluate(self, epoch: int, targets: _Targets, patience: int) -> None:
+        """Score the active probes on dev, keep improved networks' parameters, stop the
+        impatient."""
+        active = self.active
+        inputs = self.features["dev"][self.tap_of_probe[active]]
+        squared_errors = (_forward(self.params, inputs, self.n_targets) - targets.dev[None]) ** 2
+        dev_mse = squared_errors.mean(dim=2)
+        finished = self.finished[active]
+        sums = np.full((len(self.finished), self.n_targets, 2), np.inf)
+        active_sums = half_sums(squared_errors.double().cpu().numpy(), targets.dev_halves)
+        sums[active.cpu().numpy()] = np.where(
+            finished.cpu().numpy()[..., None], np.inf, active_sums
+        )
+        self.half_sse.append(sums)
+        improved = (dev_mse < self.best_dev[active]) & ~finished
+        self.best_dev[active] = torch.where(improved, dev_mse, self.best_dev[active])
+        self.best_epoch[active] = torch.where(improved, epoch, self.best_epoch[active])
         masks = [improved[:, None, :, None]] * 2 + [improved[:, :, None]] * 2
-        current = self._by_network([p.detach() for p in self.params])
-        for target, source, mask in zip(self._by_network(kept), current, masks, strict=True):
-            target.copy_(torch.where(mask, source, target))
+        current = _by_network([p.detach() for p in self.params], self.n_targets)
+        best = _by_network(self.best, self.n_targets)
+        for kept, source, mask in zip(best, current, masks, strict=True):
+            kept[active] = torch.where(mask, source, kept[active])
+        self.finished[active] = finished | (epoch - self.best_epoch[active] >= patience)
+        done = self.finished.view(len(self.taps), -1).all(dim=1).cpu().numpy()
+        self.epochs_run[done & (self.epochs_run == 0)] = epoch
+
+    def still_training(self) -> torch.Tensor:
+        """Mask over the active probes: those with a network not yet finished."""
+        return ~self.finished[self.active].all(dim=1)
+
+    def fits(self, targets: _Targets, epochs_done: int) -> dict[str, MLPFit]:
+        """Each tap's fit from its networks' best parameters."""
+        n_dev = targets.dev.shape[1]
+        out = {}
+        with torch.no_grad():
+            for k, tap in enumerate(self.taps):
+                probes = slice(k * self.n_seeds, (k + 1) * self.n_seeds)
+                params = [p[probes] for p in self.best]
+
+                def predict(
+                    split: str, params: list[torch.Tensor] = params, k: int = k
+                ) -> np.ndarray:
+                    inputs = self.features[split][k].expand(self.n_seeds, -1, -1)
+                    unit = _forward(params, inputs, self.n_targets).double().cpu().numpy()
+                    return unit * targets.scale[None, :, None] + targets.mean[None, :, None]
+
+                epochs = int(self.epochs_run[k]) or epochs_done
+                sums = np.stack(self.half_sse[:epochs])[:, probes]
+                out[tap] = MLPFit(
+                    dev_predictions=predict("dev"),
+                    test_predictions=predict("test"),
+                    best_epoch=self.best_epoch[probes].cpu().numpy(),
+                    epochs_run=epochs,
+                    # Back from the unit scale to the target's own units.
+                    crossfit_dev_mse=crossfit_mse(sums, n_dev) * targets.scale**2,
+                )
+        return out
 
 
-def fit_mlp(
-    train_features: np.ndarray,
-    train_targets: np.ndarray,
-    dev_features: np.ndarray,
-    dev_targets: np.ndarray,
-    test_features: np.ndarray,
-    settings: MLPSettings,
-    dev_halves: np.ndarray,
-) -> MLPFit:
-    """Train one network per (seed, target) on standardised features; targets (n, n_targets);
-    `dev_halves` splits dev by speaker for the cross-fitted score.
-
-    Each network keeps the parameters of its epoch of least dev MSE and is finished once it
-    has not improved for `patience` epochs; training ends when all are, or at `max_epochs`.
-    """
-    y_train = np.asarray(train_targets, dtype=np.float64).reshape(len(train_features), -1)
-    y_dev = np.asarray(dev_targets, dtype=np.float64).reshape(len(dev_features), -1)
-    # Targets on the unit scale, so lr and weight decay mean the same for every target.
-    y_mean, y_scale = y_train.mean(axis=0), y_train.std(axis=0)
-    y_scale[y_scale == 0] = 1.0
-    n_seeds, n_targets = len(settings.seeds), y_train.shape[1]
-
-    def tensor(a: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)
-
-    x_train, x_dev, x_test = tensor(train_features), tensor(dev_features), tensor(test_features)
-    t_train = tensor(((y_train - y_mean) / y_scale).T)  # (T, n)
-    t_dev = tensor(((y_dev - y_mean) / y_scale).T)
-
-    nets = _Networks(x_train.shape[1], n_targets, settings)
+def _adam(
+    groups: list[_Group], settings: MLPSettings, state: dict[torch.Tensor, dict[str, Any]]
+) -> torch.optim.Adam:
+    """Adam over the active probes' parameters, resuming from `state` (per parameter)."""
+    params = [p for group in groups if len(group.active) for p in group.params]
     # fused: one pass over the parameters per step instead of a dozen (the CPU bottleneck).
     optimiser = torch.optim.Adam(
-        nets.params, lr=settings.lr, weight_decay=settings.weight_decay, fused=True
+        params, lr=settings.lr, weight_decay=settings.weight_decay, fused=True
     )
+    for p in params:
+        if p in state:
+            optimiser.state[p] = state[p]
+    return optimiser
+
+
+def _drop_finished(
+    groups: list[_Group], optimiser: torch.optim.Adam, settings: MLPSettings
+) -> torch.optim.Adam:
+    """Take the probes whose networks have all finished out of the batch, with their rows of
+    Adam's moments (the step count is shared: all started together)."""
+    state: dict[torch.Tensor, dict[str, Any]] = dict(optimiser.state)
+    for group in groups:
+        keep = group.still_training()
+        if bool(keep.all()):
+            continue
+        kept = [p.detach()[keep].clone().requires_grad_() for p in group.params]
+        for old, new in zip(group.params, kept, strict=True):
+            moments = state.pop(old, {})
+            state[new] = {
+                name: value[keep].clone() if value.dim() else value.clone()
+                for name, value in moments.items()
+            }
+        group.params, group.active = kept, group.active[keep]
+    return _adam(groups, settings, state)
+
+
+def _fit_chunk(
+    chunk: dict[str, dict[str, torch.Tensor]],
+    targets: _Targets,
+    settings: MLPSettings,
+    device: torch.device,
+    progress: str | None,
+) -> dict[str, MLPFit]:
+    by_width: dict[int, list[str]] = {}
+    for tap, values in chunk.items():
+        by_width.setdefault(values["train"].shape[1], []).append(tap)
+    n_targets = targets.train.shape[0]
+    order = list(chunk)
+    # Each group stacks its taps' features; popping them from the chunk frees the copies.
+    groups = [
+        _Group(taps, [chunk.pop(tap) for tap in taps], n_targets, settings, device)
+        for taps in by_width.values()
+    ]
+    optimiser = _adam(groups, settings, {})
+    # One shuffler per seed, shared by that seed's probes of every tap: the minibatch order a
+    # tap's probe of that seed would see alone.
     shufflers = [torch.Generator().manual_seed(seed) for seed in settings.seeds]
-    best = [p.detach().clone() for p in nets.params]
-    best_dev = torch.full((n_seeds, n_targets), math.inf)
-    best_epoch = torch.zeros((n_seeds, n_targets), dtype=torch.long)
-    # A network whose patience ran out is finished, as if trained alone: later epochs of the
-    # others must not replace its parameters.
-    finished = torch.zeros((n_seeds, n_targets), dtype=torch.bool)
-    n_train = x_train.shape[0]
-    # Per epoch, each network's dev error on each dev half (+inf once it has finished).
-    half_sse: list[np.ndarray] = []
+    n_train = targets.train.shape[1]
     epoch = 0
+    bar = tqdm(
+        total=settings.max_epochs,
+        desc=f"{progress}: {len(order)} taps",
+        unit="epoch",
+        disable=progress is None,
+    )
     for epoch in range(1, settings.max_epochs + 1):
-        orders = torch.stack([torch.randperm(n_train, generator=g) for g in shufflers])
+        bar.update()
+        orders = torch.stack([torch.randperm(n_train, generator=g) for g in shufflers]).to(device)
+        training = [group for group in groups if len(group.active)]
         for start in range(0, n_train, settings.batch_size):
-            batch = orders[:, start : start + settings.batch_size]  # (S, B)
-            predictions = nets.forward(x_train[batch])  # (S, T, B)
-            errors = predictions - t_train[:, batch].permute(1, 0, 2)
-            loss = (errors**2).mean(dim=2).sum()
+            batch = slice(start, start + settings.batch_size)
+            loss = torch.stack([group.loss(orders, batch, targets.train) for group in training])
             optimiser.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.sum().backward()
             optimiser.step()
-        with torch.no_grad():
-            dev_pred = nets.forward(x_dev.expand(n_seeds, -1, -1))
-            squared_errors = (dev_pred - t_dev[None]) ** 2
-            dev_mse = squared_errors.mean(dim=2)
-            sums = half_sums(squared_errors.double().numpy(), dev_halves)
-            half_sse.append(np.where(finished.numpy()[..., None], np.inf, sums))
-            improved = (dev_mse < best_dev) & ~finished
-            best_dev = torch.where(improved, dev_mse, best_dev)
-            best_epoch[improved] = epoch
-            nets.keep_where(best, improved)
-        finished |= epoch - best_epoch >= settings.patience
-        if bool(finished.all()):
+        for group in training:
+            group.evaluate(epoch, targets, settings.patience)
+        if all(bool(group.finished.all()) for group in groups):
             break
-
-    with torch.no_grad():
-        nets.params = best
-
-        def predict(features: torch.Tensor) -> np.ndarray:
-            unit = nets.forward(features.expand(n_seeds, -1, -1)).double().numpy()
-            return unit * y_scale[None, :, None] + y_mean[None, :, None]
-
-        return MLPFit(
-            dev_predictions=predict(x_dev),
-            test_predictions=predict(x_test),
-            best_epoch=best_epoch.numpy(),
-            epochs_run=epoch,
-            # Back from the unit scale to the target's own units.
-            crossfit_dev_mse=crossfit_mse(np.stack(half_sse), len(y_dev)) * y_scale**2,
-        )
+        if any(not bool(group.still_training().all()) for group in training):
+            optimiser = _drop_finished(groups, optimiser, settings)
+        bar.set_postfix(training=f"{sum(len(group.active) for group in groups)} probes")
+    bar.close()
+    fits: dict[str, MLPFit] = {}
+    for group in groups:
+        fits.update(group.fits(targets, epoch))
+    return {tap: fits[tap] for tap in order}

@@ -1,7 +1,7 @@
 """Probe every tap of one model: ridge, MLP and conditional probes of every target.
 
 Per tap: one standardisation and one Gram eigendecomposition serve ridge (all alphas, all
-targets); the MLP networks of all seeds and targets train together. Nuisance baselines
+targets); the MLP networks of all taps, seeds and targets train together. Nuisance baselines
 (the training mean, duration alone) are fitted once per model. Outputs:
 
 - a tidy CSV of test metrics (model, tap, index, target, probe, metric, value, ci_low, ci_high),
@@ -18,7 +18,7 @@ rateprobe.analysis.run.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from rateprobe.conventions import SPLITS, baseline_key, label_key, prediction_key
+from rateprobe.devices import resolve_device
 from rateprobe.features import Standardiser, gram_eigen
 from rateprobe.inputs import (
     SplitActivations,
@@ -39,7 +40,7 @@ from rateprobe.inputs import (
     target_matrix,
 )
 from rateprobe.io import write_atomic, write_json, write_npz
-from rateprobe.metrics import REGRESSION_METRICS, regression_metrics
+from rateprobe.metrics import REGRESSION_METRICS, SpeakerBootstrap, regression_metrics
 from rateprobe.probing.conditional import (
     Residualiser,
     allowed_baselines,
@@ -50,7 +51,7 @@ from rateprobe.probing.conditional import (
     fit_conditional,
 )
 from rateprobe.probing.health import fit_failure
-from rateprobe.probing.mlp import MLPFit, MLPSettings, fit_mlp
+from rateprobe.probing.mlp import MLPFit, MLPSettings, fit_mlps
 from rateprobe.probing.ridge import RidgeFit, fit_ridge
 from rateprobe.probing.selection import dev_halves
 
@@ -120,12 +121,7 @@ def _probe_taps(
     manifests: Mapping[str, pd.DataFrame],
     cfg: dict[str, Any],
 ) -> _Probed:
-    probes_cfg = cfg["probes"]
-    targets = list(probes_cfg["targets"])
-    y = {split: target_matrix(manifests[split], targets) for split in SPLITS}
-    boot = bootstrap_of_test_speakers(manifests, probes_cfg["bootstrap"])
-    halves = dev_halves(manifests["dev"]["speaker_id"].to_numpy(dtype=str), int(cfg["seed"]))
-    basis = {split: duration_basis(manifests[split]) for split in SPLITS}
+    study = _Study.of(manifests, cfg)
     probed = _Probed(
         rows=[],
         predictions={
@@ -134,74 +130,152 @@ def _probe_taps(
         },
         result={},
     )
-    baselines = _baselines(manifests, y, basis, targets, probes_cfg["ridge_alphas"], halves)
-    mean_mse = {}
-    for t, target in enumerate(targets):
-        probed.predictions[label_key(target)] = y["test"][:, t]
-        for name, predicted in baselines[target].items():
-            probed.predictions[baseline_key(target, name)] = predicted[None]
-            metrics = regression_metrics(y["test"][:, t], predicted, boot)
-            probed.rows += _csv_rows(model, "none", -1, target, f"baseline_{name}", metrics)
-        mean_mse[target] = float(np.mean((y["test"][:, t] - baselines[target]["mean"]) ** 2))
-
-    mlp_settings = MLPSettings.from_config(probes_cfg["mlp"])
-    selection: dict[str, list[dict[str, Any]]] = {target: [] for target in targets}
+    mean_mse = _add_baselines(probed, model, manifests, study)
     taps = acts["train"].layer_names
+    # All taps' MLP probes train together (probing/mlp.py), reading each tap once more.
+    mlp_fits = fit_mlps(
+        _StandardisedTaps(acts, taps),
+        study.y["train"],
+        study.y["dev"],
+        MLPSettings.from_config(study.settings["mlp"]),
+        study.halves,
+        resolve_device(study.settings["device"], "probes.device"),
+        progress=f"MLP probes {model}",
+    )
+    selection: dict[str, list[dict[str, Any]]] = {target: [] for target in study.targets}
     tap_dims = []
     for index, tap in enumerate(tqdm(taps, desc=f"probing {model}", unit="tap")):
-        raw = {split: acts[split].tap(tap) for split in SPLITS}
-        tap_dims.append(int(raw["train"].shape[1]))
-        standardiser = Standardiser.fit(raw["train"])
-        x = {split: standardiser.transform(raw[split]) for split in SPLITS}
-        del raw
-        fits: dict[str, RidgeFit | MLPFit] = {
-            "ridge": fit_ridge(
-                gram_eigen(x["train"], y["train"]),
-                x["dev"],
-                y["dev"],
-                x["test"],
-                probes_cfg["ridge_alphas"],
-                halves,
-            ),
-            "mlp": fit_mlp(
-                x["train"], y["train"], x["dev"], y["dev"], x["test"], mlp_settings, halves
-            ),
-        }
-        conditional = fit_conditional(x, basis, y, probes_cfg["ridge_alphas"], halves)
-        for t, target in enumerate(targets):
-            if conditions_on_duration(target):
-                test_runs = conditional.test_runs(t)
-                probed.predictions[prediction_key(target, CONDITIONAL, tap)] = test_runs
-                metrics = regression_metrics(y["test"][:, t], test_runs, boot)
-                probed.rows += _csv_rows(model, tap, index, target, CONDITIONAL, metrics)
-            entry = {"tap": tap, "index": index, "dim": tap_dims[-1]}
-            for probe, fit in fits.items():
-                test_runs = fit.test_runs(t)
-                probed.predictions[prediction_key(target, probe, tap)] = test_runs
-                metrics = regression_metrics(y["test"][:, t], test_runs, boot)
-                probed.rows += _csv_rows(model, tap, index, target, probe, metrics)
-                entry[probe] = {
-                    **_selection_fields(fit, t, y["dev"][:, t]),
-                    "test_r2_sd": _run_spread(y["test"][:, t], test_runs),
-                    "failure": fit_failure(y["test"][:, t], test_runs, mean_mse[target]),
-                }
-            healthy = [p for p in PROBES if entry[p]["failure"] is None]
-            # Ties go to the simpler probe (PROBES lists ridge first).
-            entry["best_probe"] = max(
-                healthy, key=lambda p: (entry[p]["selection_r2"], -PROBES.index(p)), default=None
-            )
+        x = _standardised({split: acts[split].tap(tap) for split in SPLITS})
+        tap_dims.append(int(x["train"].shape[1]))
+        entries = _probe_tap(model, tap, index, x, mlp_fits.pop(tap), study, mean_mse, probed)
+        for target, entry in entries.items():
             selection[target].append(entry)
-
     probed.result = {
         "meta": acts["train"].meta,
         "taps": taps,
         "tap_dims": tap_dims,
-        "targets": targets,
+        "targets": study.targets,
         "n_utterances": {split: len(manifests[split]) for split in SPLITS},
         "selection": selection,
-        "best": {target: _best_by_dev(selection[target]) for target in targets},
+        "best": {target: _best_by_dev(selection[target]) for target in study.targets},
     }
     return probed
+
+
+@dataclass(frozen=True)
+class _Study:
+    """What every probe of a model shares: targets per split, the test speakers' resamples,
+    the dev halves of cross-fitted selection and the duration basis of conditional probes."""
+
+    settings: dict[str, Any]
+    targets: list[str]
+    y: dict[str, np.ndarray]
+    boot: SpeakerBootstrap
+    halves: np.ndarray
+    basis: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, manifests: Mapping[str, pd.DataFrame], cfg: dict[str, Any]) -> _Study:
+        settings = cfg["probes"]
+        targets = list(settings["targets"])
+        return cls(
+            settings=settings,
+            targets=targets,
+            y={split: target_matrix(manifests[split], targets) for split in SPLITS},
+            boot=bootstrap_of_test_speakers(manifests, settings["bootstrap"]),
+            halves=dev_halves(manifests["dev"]["speaker_id"].to_numpy(dtype=str), int(cfg["seed"])),
+            basis={split: duration_basis(manifests[split]) for split in SPLITS},
+        )
+
+
+def _add_baselines(
+    probed: _Probed, model: str, manifests: Mapping[str, pd.DataFrame], study: _Study
+) -> dict[str, float]:
+    """Record each target's labels and nuisance baselines; return each target's test MSE of
+    the mean predictor, the yardstick of failed fits."""
+    y = study.y
+    baselines = _baselines(
+        manifests, y, study.basis, study.targets, study.settings["ridge_alphas"], study.halves
+    )
+    mean_mse = {}
+    for t, target in enumerate(study.targets):
+        probed.predictions[label_key(target)] = y["test"][:, t]
+        for name, predicted in baselines[target].items():
+            probed.predictions[baseline_key(target, name)] = predicted[None]
+            metrics = regression_metrics(y["test"][:, t], predicted, study.boot)
+            probed.rows += _csv_rows(model, "none", -1, target, f"baseline_{name}", metrics)
+        mean_mse[target] = float(np.mean((y["test"][:, t] - baselines[target]["mean"]) ** 2))
+    return mean_mse
+
+
+def _probe_tap(
+    model: str,
+    tap: str,
+    index: int,
+    x: dict[str, np.ndarray],
+    mlp: MLPFit,
+    study: _Study,
+    mean_mse: dict[str, float],
+    probed: _Probed,
+) -> dict[str, dict[str, Any]]:
+    """Ridge and conditional probes of one standardised tap beside its MLP fit: record their
+    test metrics and predictions, and return each target's dev-selection entry."""
+    y, alphas = study.y, study.settings["ridge_alphas"]
+    fits: dict[str, RidgeFit | MLPFit] = {
+        "ridge": fit_ridge(
+            gram_eigen(x["train"], y["train"]), x["dev"], y["dev"], x["test"], alphas, study.halves
+        ),
+        "mlp": mlp,
+    }
+    conditional = fit_conditional(x, study.basis, y, alphas, study.halves)
+    entries = {}
+    for t, target in enumerate(study.targets):
+        if conditions_on_duration(target):
+            test_runs = conditional.test_runs(t)
+            probed.predictions[prediction_key(target, CONDITIONAL, tap)] = test_runs
+            metrics = regression_metrics(y["test"][:, t], test_runs, study.boot)
+            probed.rows += _csv_rows(model, tap, index, target, CONDITIONAL, metrics)
+        entry: dict[str, Any] = {"tap": tap, "index": index, "dim": int(x["train"].shape[1])}
+        for probe, fit in fits.items():
+            test_runs = fit.test_runs(t)
+            probed.predictions[prediction_key(target, probe, tap)] = test_runs
+            metrics = regression_metrics(y["test"][:, t], test_runs, study.boot)
+            probed.rows += _csv_rows(model, tap, index, target, probe, metrics)
+            entry[probe] = {
+                **_selection_fields(fit, t, y["dev"][:, t]),
+                "test_r2_sd": _run_spread(y["test"][:, t], test_runs),
+                "failure": fit_failure(y["test"][:, t], test_runs, mean_mse[target]),
+            }
+        healthy = [p for p in PROBES if entry[p]["failure"] is None]
+        # Ties go to the simpler probe (PROBES lists ridge first).
+        entry["best_probe"] = max(
+            healthy, key=lambda p: (entry[p]["selection_r2"], -PROBES.index(p)), default=None
+        )
+        entries[target] = entry
+    return entries
+
+
+def _standardised(raw: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each split's features standardised as the training split's."""
+    standardiser = Standardiser.fit(raw["train"])
+    return {split: standardiser.transform(raw[split]) for split in SPLITS}
+
+
+class _StandardisedTaps(Mapping[str, dict[str, np.ndarray]]):
+    """Standardised features per split of each tap, read from the activation files when asked
+    (so the MLP probes hold only the taps they train at a time)."""
+
+    def __init__(self, acts: Mapping[str, SplitActivations], taps: list[str]) -> None:
+        self.acts, self.taps = acts, taps
+
+    def __getitem__(self, tap: str) -> dict[str, np.ndarray]:
+        return _standardised({split: self.acts[split].tap(tap) for split in SPLITS})
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.taps)
+
+    def __len__(self) -> int:
+        return len(self.taps)
 
 
 def _baselines(
