@@ -55,6 +55,30 @@ def test_adding_a_model_plans_only_its_jobs(small_study: Path, tmp_path: Path) -
 
     # The new model's three splits, its probes and its reading of the existing intervention
     # audio (made once for all models); then everything that gathers all models.
-    own = {"extract_activations": 3, "probe_model": 1}
-    own |= {"extract_intervention_activations": 1, "intervention_analysis": 1}
+    # The small study's splits and variants are one extraction shard each.
+    own = {"extract_activations": 3, "gather_activations": 3, "probe_model": 1}
+    own |= {"extract_intervention_activations": 1, "gather_intervention_activations": 1}
+    own |= {"intervention_analysis": 1}
     assert plan == Counter(own | {"summary": 1, "figures": 1} | PAPER_RULES)
+
+
+def test_settings_that_change_no_number_rerun_nothing(small_study: Path, tmp_path: Path) -> None:
+    runtime_only = tmp_path / "runtime_only.yaml"
+    runtime_only.write_text(
+        yaml.safe_dump(
+            {
+                "activations": {
+                    "batch_seconds": 3,
+                    "device": "cpu",
+                    "shard_seconds": 3000,
+                    "max_job_minutes": 300,
+                }
+            }
+        )
+    )
+    assert planned_jobs(small_study, "all", configfiles=(runtime_only,)) == Counter()
+    # The check can fail: a setting that changes the numbers reruns every extraction.
+    precision = tmp_path / "precision.yaml"
+    precision.write_text(yaml.safe_dump({"activations": {"precision": "bfloat16"}}))
+    plan = planned_jobs(small_study, "all", configfiles=(precision,))
+    assert plan["gather_activations"] == 6 and plan["extract_activations"] == 6

@@ -35,6 +35,9 @@ DEFAULTS: dict[str, Any] = {
         "simam_taps": False,
         "device": "auto",
         "dtype": "float16",
+        "precision": "float32",
+        "shard_seconds": 7200,
+        "max_job_minutes": 720,
     },
     "probes": {
         "targets": ["cps", "articulation_rate", "duration_s"],
@@ -75,6 +78,12 @@ DEFAULTS: dict[str, Any] = {
 }
 
 DEFAULT_CARVE_FRACTIONS = {"train": 0.6, "dev": 0.2, "test": 0.2}
+
+# The activation settings that decide the stored numbers: the extraction rules take them as
+# params, so changing one reruns extraction. The others (batch_seconds, device, shard_seconds,
+# max_job_minutes) decide only how, where and in how many jobs the same numbers are computed,
+# and reach the jobs through `runtime_activation_settings`, which Snakemake does not watch.
+RESULT_ACTIVATION_SETTINGS = ("pooling", "max_seconds", "simam_taps", "dtype", "precision")
 
 
 class ConfigError(ValueError):
@@ -255,3 +264,15 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
     cfg["models"] = _resolve_models(cfg["models"])
     _check_probes(cfg)
     return cfg
+
+
+def result_activation_settings(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The settings of a resolved config's `activations:` that change the stored numbers."""
+    return {key: cfg["activations"][key] for key in RESULT_ACTIVATION_SETTINGS}
+
+
+def runtime_activation_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The other `activations:` settings of a (merged, unresolved) Snakemake config, defaults
+    filled: what an extraction job reads from `snakemake.config` instead of its params."""
+    given = merge_config(DEFAULTS["activations"], config.get("activations") or {})
+    return {key: value for key, value in given.items() if key not in RESULT_ACTIVATION_SETTINGS}
