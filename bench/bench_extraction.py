@@ -11,11 +11,14 @@ otherwise 100 short espeak-ng utterances made here), at a fixed number of thread
    --original-utterances and scaled by total audio / their audio; the output says when it was.
 2. this extraction vs the bare forward pass plus fbank, same batches, no taps.
 3. real-time factor and peak memory (resident set of a fresh process) of the extraction with
-   the default tap list, for SimAM-ResNet34, SimAM-ResNet100 and Resemblyzer, in float32 and in
-   each lower precision of --precisions (autocast; activations.precision): the speed ratio and
-   the smallest cosine between an utterance's float32 and lower-precision embeddings. These rows
-   go to the table the workflow sizes its extraction jobs from (--table, default
-   bench/extraction_rtf.csv; rows of other devices or architectures are kept).
+   the default tap list, for SimAM-ResNet34, SimAM-ResNet100 and Resemblyzer, in float32 and
+   (SimAM-ResNet; Resemblyzer always runs in float32) in each lower precision of --precisions
+   (autocast; activations.precision): the speed ratio and the smallest cosine between an
+   utterance's float32 and lower-precision embeddings. On a CPU the real-time factor is CPU
+   time over the threads (what a job with its own cores would take; a shared machine's wall
+   time is also printed). These rows go to the table the workflow sizes its extraction jobs
+   from (--table, default bench/extraction_rtf.csv; rows of other devices, precisions or
+   architectures are kept).
 4. the cost of computing Resemblyzer's GE2E embedding as its `embed_utterance` does (1.6 s
    windows every 0.77 s, all taps pooled over the windows) against one pass over each whole
    utterance (packed batches, as before the windows): real-time factor of both, same taps.

@@ -1,10 +1,11 @@
 """How far a lower compute precision moves the probes: the largest change of any test R².
 
-In a scratch copy of the repository, the probes of the small study (tests/fixtures/small_study.yaml,
-plus a random-initialised SimAM-ResNet34, the architecture whose convolutions the autocast
-reaches) are built with `activations.precision: float32`, then again with the lower precision;
-every (model, tap, target, probe) test R² of the two builds is compared with its speaker-bootstrap
-interval from the float32 build. Prints its command and machine.
+In a scratch copy of the repository, the probes of the small study (tests/fixtures/small_study.yaml)
+are built for a random-initialised SimAM-ResNet34 in place of its Resemblyzer models (which are
+always computed in float32, see rateprobe.activations.FLOAT32_ARCHS) with
+`activations.precision: float32`, then again with the lower precision; every (tap, target,
+probe) test R² of the two builds is compared with its speaker-bootstrap interval from the
+float32 build. Prints its command and machine.
 
     .venv/bin/python bench/bench_precision_probes.py [--precision bfloat16] [--cores 2]
 """
@@ -25,9 +26,9 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "bench"))
 
 from bench_extraction import machine  # noqa: E402
-from study_workspace import SMALL_STUDY, copy_repository, run_snakemake  # noqa: E402
+from study_workspace import copy_repository, run_snakemake  # noqa: E402
 
-EXTRA_MODEL = {"name": "samresnet34_random", "source": "random", "arch": "samresnet34", "seed": 0}
+SAMRESNET34 = {"name": "samresnet34_random", "source": "random", "arch": "samresnet34", "seed": 0}
 KEYS = ["model", "tap", "index", "target", "probe"]
 
 
@@ -45,8 +46,7 @@ def main() -> None:
     print("command:", shlex.join([sys.executable, *sys.argv]))
     print("machine:", machine())
 
-    small = yaml.safe_load(SMALL_STUDY.read_text())
-    models = [*small["models"], EXTRA_MODEL]
+    models = [SAMRESNET34]
     names = [m["name"] for m in models]
     with tempfile.TemporaryDirectory() as scratch:
         workdir = copy_repository(Path(scratch) / "repository")

@@ -122,7 +122,7 @@ def test_full_study_dry_run_asks_hours_per_shard(tmp_path: Path) -> None:
     targets = [f"results/activations/{m}/{s}.npz" for m in models for s in FULL_STUDY_SPLITS]
     targets += [f"results/interventions/activations/{m}.npz" for m in models]
     done = subprocess.run(
-        [str(SNAKEMAKE), "-n", "--configfile", str(configfile), *targets],
+        [str(SNAKEMAKE), "-n", *targets, "--configfile", str(configfile)],
         cwd=workdir, env=workspace_env(workdir), capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
