@@ -155,3 +155,15 @@ def test_full_study_dry_run_asks_hours_per_shard(tmp_path: Path) -> None:
         assert runtime >= settings["shard_seconds"] * rtf / 60 * 0.5
         runtimes.append(runtime)
     assert max(runtimes) > 30
+
+
+def test_snakemake_refuses_shards_too_long_for_a_job() -> None:
+    run = subprocess.run(
+        [str(SNAKEMAKE), "-n", "--cores", "1", "results/manifests/test.csv",
+         "--config", "activations={shard_seconds: 200000, max_job_minutes: 600}"],
+        cwd=REPO, env=workspace_env(REPO), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "activations.max_job_minutes" in output and "shard_seconds" in output
+    assert "Job stats" not in output
