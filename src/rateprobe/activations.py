@@ -40,7 +40,7 @@ from rateprobe.encoders import SpeakerEncoder, compute_features, frontend_descri
 from rateprobe.encoders.taps import PoolingRecorder
 from rateprobe.frontend import SAMPLE_RATE
 from rateprobe.io import write_npz
-from rateprobe.sharding import plan_batches, plan_shards
+from rateprobe.sharding import manifest_durations, plan_batches, plan_shards
 
 FLOAT16_MAX = float(np.finfo(np.float16).max)
 MANIFEST_COLUMNS = ("utt_id", "path", "duration_s")
@@ -150,6 +150,7 @@ def _read_manifest(manifest: Path) -> pd.DataFrame:
 
 def _extract_rows(
     table: pd.DataFrame,
+    durations: list[float],
     rows: list[int],
     encoder: SpeakerEncoder,
     model: dict[str, Any],
@@ -161,8 +162,6 @@ def _extract_rows(
     (model, split) shares, and each tap in float32 (storage precision is the gather's)."""
     inner = ("simam",) if settings["simam_taps"] and encoder.arch != "resemblyzer" else ()
     tap_names = encoder.tap_names(inner)
-    # Whole utterances only: the labels describe the whole utterance (config refuses a crop).
-    durations = table["duration_s"].astype(float).to_numpy()[rows]
     paths = table["path"].to_numpy()[rows]
 
     def load_waveform(index: int) -> np.ndarray:
@@ -179,10 +178,11 @@ def _extract_rows(
         if encoder.arch in FLOAT32_ARCHS
         else resolve_precision(settings["precision"], device)
     )
+    # Whole utterances only: the labels describe the whole utterance (config refuses a crop).
     pooled = extract_taps(
         encoder,
         load_waveform,
-        list(durations),
+        [durations[i] for i in rows],
         tap_names,
         tuple(settings["pooling"]),
         float(runtime["batch_seconds"]),
@@ -266,7 +266,8 @@ def extract_shard(
     """
     manifest = Path(manifest)
     table = _read_manifest(manifest)
-    durations = table["duration_s"].astype(float).tolist()
+    # Parsed as the rules parse them when they plan the shards, to the last bit.
+    durations = manifest_durations(manifest)
     shards = plan_shards(durations, runtime["batch_seconds"], runtime["shard_seconds"])
     if not 0 <= shard < len(shards):
         raise ValueError(
@@ -278,7 +279,7 @@ def extract_shard(
     encoder = load_encoder(model, checkpoint)
     rows = shards[shard]
     label = f"{model['name']} {manifest.stem} shard {shard + 1}/{len(shards)}"
-    arrays = _extract_rows(table, rows, encoder, model, settings, runtime, label)
+    arrays = _extract_rows(table, durations, rows, encoder, model, settings, runtime, label)
     write_npz(output, {"row": np.array(rows, dtype=np.int64), **arrays})
 
 
