@@ -14,6 +14,8 @@ from rateprobe import sharding
 ACTIVATIONS_CFG = CFG["activations"]
 # Only the settings that decide the numbers are params: a change to batch_seconds, device or
 # the job sizes must not rerun a finished extraction (the jobs read those from the config).
+# Not even the shard plan is a param, since Snakemake reruns a deleted temp() shard whose params
+# changed; shards left over from another plan are caught by the gather instead.
 RESULT_SETTINGS = result_activation_settings(CFG)
 SHARD_PLAN = {k: ACTIVATIONS_CFG[k] for k in ("batch_seconds", "shard_seconds")}
 EXTRACTION_SPEEDS = sharding.read_speed_table(
@@ -84,8 +86,6 @@ rule extract_activations:
     params:
         model=lambda wildcards: MODEL_BY_NAME[wildcards.model],
         settings=RESULT_SETTINGS,
-        # Which utterances the shard holds: a shard file left from another plan is redone.
-        plan=SHARD_PLAN,
     wildcard_constraints:
         shard=r"\d{4}",
     # Extraction takes every core Snakemake was given, so these jobs run one at a time: torch

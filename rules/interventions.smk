@@ -43,7 +43,6 @@ rule extract_intervention_activations:
     params:
         model=lambda wildcards: MODEL_BY_NAME[wildcards.model],
         settings=RESULT_SETTINGS,
-        plan=SHARD_PLAN,
     wildcard_constraints:
         shard=r"\d{4}",
     # As extract_activations: every core, one extraction at a time, sized per shard.
