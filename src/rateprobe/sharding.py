@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-# The measured (or, where labelled so, estimated) extraction speed per architecture and device.
+# The measured extraction speed per architecture, device and compute precision.
 RTF_TABLE = Path("bench") / "extraction_rtf.csv"
 RTF_COLUMNS = (
     "arch",
