@@ -47,7 +47,7 @@ def main() -> None:
     print("machine:", machine())
 
     models = [SAMRESNET34]
-    names = [m["name"] for m in models]
+    names = [str(m["name"]) for m in models]
     with tempfile.TemporaryDirectory() as scratch:
         workdir = copy_repository(Path(scratch) / "repository")
         targets = [f"results/probes/{name}.csv" for name in names]

@@ -92,7 +92,7 @@ def study_from_config(
             else ("at most: every test utterance")
         )
         inputs["interventions"] = (f"{variants} variants, {bound}", variants * inputs["test"][1])
-    archs = Counter()
+    archs: Counter[str] = Counter()
     for model in config["models"]:
         arch = model_arch(model)
         if arch is None:

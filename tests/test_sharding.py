@@ -143,8 +143,8 @@ def test_full_study_dry_run_asks_hours_per_shard(tmp_path: Path) -> None:
     for rule, wildcards, resources in jobs:
         if not rule.startswith("extract_"):
             continue
-        runtime = int(re.search(r"\bruntime=(\d+)", resources).group(1))
-        model = re.search(r"model=(\w+)", wildcards).group(1)
+        runtime = int(dict(re.findall(r"(\w+)=([^,]+)", resources))["runtime"])
+        model = dict(re.findall(r"(\w+)=([^,]+)", wildcards))["model"]
         rtf = extraction_speed(
             table, model_arch(next(m for m in config["models"] if m["name"] == model)), "cpu",
             "float32",
