@@ -11,7 +11,14 @@ otherwise 100 short espeak-ng utterances made here), at a fixed number of thread
    --original-utterances and scaled by total audio / their audio; the output says when it was.
 2. this extraction vs the bare forward pass plus fbank, same batches, no taps.
 3. real-time factor and peak memory (resident set of a fresh process) of the extraction with
-   the default tap list, for SimAM-ResNet34 and SimAM-ResNet100.
+   the default tap list, for SimAM-ResNet34, SimAM-ResNet100 and Resemblyzer, in float32 and
+   (SimAM-ResNet; Resemblyzer always runs in float32) in each lower precision of --precisions
+   (autocast; activations.precision): the speed ratio and the smallest cosine between an
+   utterance's float32 and lower-precision embeddings. On a CPU the real-time factor is CPU
+   time over the threads (what a job with its own cores would take; a shared machine's wall
+   time is also printed). These rows go to the table the workflow sizes its extraction jobs
+   from (--table, default bench/extraction_rtf.csv; rows of other devices, precisions or
+   architectures are kept).
 4. the cost of computing Resemblyzer's GE2E embedding as its `embed_utterance` does (1.6 s
    windows every 0.77 s, all taps pooled over the windows) against one pass over each whole
    utterance (packed batches, as before the windows): real-time factor of both, same taps.
@@ -21,6 +28,7 @@ the shortest utterance, so one-time initialisation is not timed. Wall time and C
 threads) are both printed: on a shared machine the CPU time is the steadier of the two.
 
     .venv/bin/python bench/bench_extraction.py [--threads 2] [--original-utterances 100]
+        [--device cpu|cuda] [--precisions bfloat16] [--sections 1 2 3 4]
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
 
-from rateprobe.activations import extract_taps, plan_batches
+from rateprobe.activations import FLOAT32_ARCHS, extract_taps, plan_batches, resolve_device
 from rateprobe.audio import read_audio
 from rateprobe.config import DEFAULTS
 from rateprobe.encoders import SpeakerEncoder, compute_features, random_encoder
@@ -54,6 +62,7 @@ from rateprobe.encoders.resemblyzer import (
 )
 from rateprobe.encoders.taps import PoolingRecorder, length_mask
 from rateprobe.frontend import HOP_SAMPLES, SAMPLE_RATE, resemblyzer_mel
+from rateprobe.sharding import RTF_TABLE, ExtractionSpeed, read_speed_table, write_speed_table
 
 STATISTICS = ("mean", "std")
 GE2E_REPEATS = 5  # a GE2E run takes well under a second: the fastest of several is steadier
@@ -130,8 +139,15 @@ def window_frame_ratio(lengths: list[int]) -> float:
     return windowed / sum(n // HOP_SAMPLES + 1 for n in lengths)
 
 
-def run(kind: str, encoder: SpeakerEncoder, waveforms: list[np.ndarray], batch_seconds: float):
-    """One extraction of this kind over the waveforms."""
+def run(
+    kind: str,
+    encoder: SpeakerEncoder,
+    waveforms: list[np.ndarray],
+    batch_seconds: float,
+    device: str = "cpu",
+    precision: str = "float32",
+) -> dict[str, np.ndarray] | None:
+    """One extraction of this kind over the waveforms; the pipeline's kinds return their taps."""
     if kind == "ge2e_whole":
         assert isinstance(encoder, ResemblyzerEncoder)
         with torch.inference_mode():
@@ -147,15 +163,17 @@ def run(kind: str, encoder: SpeakerEncoder, waveforms: list[np.ndarray], batch_s
     else:
         durations = [len(w) / SAMPLE_RATE for w in waveforms]
         taps = extraction_taps(kind, encoder)
-        extract_taps(
+        return extract_taps(
             encoder,
             waveforms.__getitem__,
             durations,
             taps,
             STATISTICS,
             batch_seconds,
-            torch.device("cpu"),
+            torch.device(device),
+            precision,
         )
+    return None
 
 
 def measure(
@@ -166,6 +184,8 @@ def measure(
     batch_seconds: float,
     limit: int,
     repeats: int,
+    device: str,
+    precision: str,
     queue,
 ) -> None:
     """Timings in this (fresh) process; puts (wall s, CPU s, utterances, peak RSS MiB).
@@ -177,15 +197,16 @@ def measure(
     with np.load(audio_file) as archive:
         waveforms = [archive[key] for key in sorted(archive.files)][:limit]
     encoder = random_encoder(arch, seed=0).eval()
-    run(kind, encoder, [min(waveforms, key=len)], batch_seconds)
+    run(kind, encoder, [min(waveforms, key=len)], batch_seconds, device, precision)
     timings = []
     for _ in range(repeats):
         start, start_cpu = time.perf_counter(), time.process_time()
-        run(kind, encoder, waveforms, batch_seconds)
+        taps = run(kind, encoder, waveforms, batch_seconds, device, precision)
         timings.append((time.perf_counter() - start, time.process_time() - start_cpu))
+    embeddings = taps.get("embedding") if taps else None
     seconds, cpu_seconds = min(timings)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    queue.put((seconds, cpu_seconds, len(waveforms), peak_mib))
+    queue.put((seconds, cpu_seconds, len(waveforms), peak_mib, embeddings))
 
 
 def run_measurement(
@@ -196,13 +217,18 @@ def run_measurement(
     batch_seconds: float,
     limit: int,
     repeats: int = 1,
-) -> tuple[float, float, int, float]:
+    device: str = "cpu",
+    precision: str = "float32",
+) -> tuple[float, float, int, float, np.ndarray | None]:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     process = context.Process(
         target=measure,
-        args=(kind, arch, str(audio_file), threads, batch_seconds, limit, repeats, queue),
-    )
+        args=(
+            kind, arch, str(audio_file), threads, batch_seconds, limit, repeats, device,
+            precision, queue,
+        ),
+    )  # fmt: skip
     process.start()
     result = queue.get()
     process.join()
@@ -224,6 +250,12 @@ def machine() -> str:
     )
 
 
+def smallest_cosine(exact: np.ndarray, low: np.ndarray) -> float:
+    """The smallest cosine between rows of two (utterances, dim) embedding arrays."""
+    norms = np.linalg.norm(exact, axis=1) * np.linalg.norm(low, axis=1)
+    return float(((exact * low).sum(axis=1) / norms).min())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--utterances", type=int, default=100)
@@ -238,10 +270,30 @@ def main() -> None:
         help="time the original approach on this many of the utterances and scale up "
         "(default: all of them)",
     )
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="section 3")
+    parser.add_argument(
+        "--precisions",
+        nargs="*",
+        choices=("bfloat16", "float16"),
+        default=["bfloat16"],
+        help="lower precisions timed beside float32 in section 3",
+    )
+    parser.add_argument("--sections", nargs="+", type=int, default=[1, 2, 3, 4])
+    parser.add_argument(
+        "--archs",
+        nargs="+",
+        default=["samresnet34", "samresnet100", "resemblyzer"],
+        help="architectures of section 3",
+    )
+    parser.add_argument(
+        "--table", type=Path, default=RTF_TABLE, help="section 3 writes its rows here"
+    )
     args = parser.parse_args()
     original_count = min(args.original_utterances or args.utterances, args.utterances)
+    device = resolve_device(args.device).type
+    command = shlex.join([sys.executable, *sys.argv])
 
-    print("command:", shlex.join([sys.executable, *sys.argv]))
+    print("command:", command)
     print("machine:", machine())
     with tempfile.TemporaryDirectory() as scratch:
         paths = manifest_utterances(args.utterances)
@@ -253,63 +305,119 @@ def main() -> None:
         audio_file = Path(scratch) / "audio.npz"
         np.savez(audio_file, **waveforms)
         total_seconds = sum(len(w) for w in waveforms.values()) / SAMPLE_RATE
+        lengths = [len(w) for w in waveforms.values()]
         print(
             f"audio: {len(paths)} utterances from {source}, {total_seconds:.1f} s in all; "
             f"{args.threads} threads, batches of <= {args.batch_seconds:g} s padded audio"
         )
 
-        def timed(kind: str, arch: str, limit: int, repeats: int = 1) -> tuple[float, float, float]:
-            wall, cpu, count, peak = run_measurement(
-                kind, arch, audio_file, args.threads, args.batch_seconds, limit, repeats
+        def timed(
+            kind: str,
+            arch: str,
+            limit: int,
+            repeats: int = 1,
+            device: str = "cpu",
+            precision: str = "float32",
+        ) -> tuple[float, float, float, np.ndarray | None]:
+            wall, cpu, count, peak, embeddings = run_measurement(
+                kind, arch, audio_file, args.threads, args.batch_seconds, limit, repeats,
+                device, precision,
+            )  # fmt: skip
+            print(
+                f"  {arch:13s} {kind:13s} {precision:8s} {count:4d} utterances: "
+                f"wall {wall:8.2f} s, CPU {cpu:8.2f} s, peak {peak:6.0f} MiB"
+            )
+            return wall, cpu, peak, embeddings
+
+        if 1 in args.sections or 2 in args.sections:
+            taps = len(original_tap_list(random_encoder("samresnet34", 0)))
+            print(f"\n(1) same {taps} taps, SimAM-ResNet34: single pass vs original approach")
+            single, single_cpu, _, _ = timed("single_pass", "samresnet34", args.utterances)
+        if 1 in args.sections:
+            original, original_cpu, _, _ = timed("original", "samresnet34", original_count)
+            scale = sum(lengths) / sum(lengths[:original_count])
+            if original_count < len(lengths):
+                print(
+                    f"  original timed on the first {original_count} utterances, "
+                    f"scaled by their share of the audio (x{scale:.2f})"
+                )
+            print(
+                f"  speed-up: {original * scale / single:.1f}x wall, "
+                f"{original_cpu * scale / single_cpu:.1f}x CPU (target >= 30x)"
+            )
+
+        if 2 in args.sections:
+            print("\n(2) SimAM-ResNet34: single pass with taps vs bare forward + fbank, no taps")
+            bare, bare_cpu, _, _ = timed("bare", "samresnet34", args.utterances)
+            print(
+                f"  overhead of the taps: {100 * (single / bare - 1):+.1f}% wall, "
+                f"{100 * (single_cpu / bare_cpu - 1):+.1f}% CPU (target <= 15%)"
+            )
+
+        if 3 in args.sections:
+            print(
+                "\n(3) default taps (stem, blocks, pool, embedding) on "
+                f"{device}: real-time factor, peak memory, lower precision vs float32"
+            )
+            rows = read_speed_table(args.table) if args.table.is_file() else []
+            load = os.getloadavg()[0]
+            for arch in args.archs:
+                exact = None
+                lower = [] if arch in FLOAT32_ARCHS else args.precisions
+                for precision in ("float32", *lower):
+                    wall, cpu, peak, embeddings = timed(
+                        "default_taps", arch, args.utterances, 1, device, precision
+                    )
+                    # On a CPU the table takes CPU time over the threads: the wall time of a
+                    # job that has its cores to itself, which a shared machine cannot show.
+                    seconds = cpu / args.threads if device == "cpu" else wall
+                    rtf = seconds / total_seconds
+                    print(
+                        f"  {arch}: real-time factor {rtf:.4f} "
+                        f"(wall: {wall / total_seconds:.4f}), peak {peak:.0f} MiB"
+                    )
+                    if exact is None:
+                        exact, exact_seconds = embeddings, seconds
+                    else:
+                        assert embeddings is not None
+                        print(
+                            f"  {arch}: {precision} is {exact_seconds / seconds:.2f}x as fast "
+                            f"as float32; smallest embedding cosine "
+                            f"{smallest_cosine(exact, embeddings):.6f}"
+                        )
+                    basis = "measured: " + (
+                        f"CPU time / {args.threads} threads" if device == "cpu" else "wall time"
+                    )
+                    rows.append(
+                        ExtractionSpeed(
+                            arch, device, precision, args.threads, args.batch_seconds,
+                            round(rtf, 5), round(peak), f"{basis}, load average {load:.1f}",
+                            machine(), command,
+                        )
+                    )  # fmt: skip
+            write_speed_table(args.table, rows)
+            print(f"  rows written to {args.table}")
+
+        if 4 in args.sections:
+            print(
+                "\n(4) Resemblyzer GE2E, all taps: 1.6 s windows vs one pass per whole utterance "
+                f"(fastest of {GE2E_REPEATS} runs)"
             )
             print(
-                f"  {arch:13s} {kind:13s} {count:4d} utterances: wall {wall:8.2f} s, "
-                f"CPU {cpu:8.2f} s, peak {peak:6.0f} MiB"
+                f"  the windows hold {window_frame_ratio(lengths):.2f}x the frames of the "
+                "utterances"
             )
-            return wall, cpu, peak
-
-        taps = len(original_tap_list(random_encoder("samresnet34", 0)))
-        print(f"\n(1) same {taps} taps, SimAM-ResNet34: single pass vs original approach")
-        single, single_cpu, _ = timed("single_pass", "samresnet34", args.utterances)
-        original, original_cpu, _ = timed("original", "samresnet34", original_count)
-        lengths = [len(w) for w in waveforms.values()]
-        scale = sum(lengths) / sum(lengths[:original_count])
-        if original_count < len(lengths):
+            windowed, windowed_cpu, _, _ = timed(
+                "default_taps", "resemblyzer", args.utterances, GE2E_REPEATS
+            )
+            whole, whole_cpu, _, _ = timed(
+                "ge2e_whole", "resemblyzer", args.utterances, GE2E_REPEATS
+            )
             print(
-                f"  original timed on the first {original_count} utterances, "
-                f"scaled by their share of the audio (x{scale:.2f})"
+                f"  real-time factor: windows {windowed / total_seconds:.4f}, "
+                f"whole utterances {whole / total_seconds:.4f}; windows cost "
+                f"{windowed / whole:.2f}x wall, {windowed_cpu / whole_cpu:.2f}x CPU"
             )
-        print(
-            f"  speed-up: {original * scale / single:.1f}x wall, "
-            f"{original_cpu * scale / single_cpu:.1f}x CPU (target >= 30x)"
-        )
-
-        print("\n(2) SimAM-ResNet34: single pass with taps vs bare forward + fbank, no taps")
-        bare, bare_cpu, _ = timed("bare", "samresnet34", args.utterances)
-        print(
-            f"  overhead of the taps: {100 * (single / bare - 1):+.1f}% wall, "
-            f"{100 * (single_cpu / bare_cpu - 1):+.1f}% CPU (target <= 15%)"
-        )
-
-        print("\n(3) default taps (stem, blocks, pool, embedding): real-time factor, peak memory")
-        for arch in ("samresnet34", "samresnet100"):
-            seconds, _, peak = timed("default_taps", arch, args.utterances)
-            print(f"  {arch}: real-time factor {seconds / total_seconds:.3f}, peak {peak:.0f} MiB")
-
-        print(
-            "\n(4) Resemblyzer GE2E, all taps: 1.6 s windows vs one pass per whole utterance "
-            f"(fastest of {GE2E_REPEATS} runs)"
-        )
-        print(f"  the windows hold {window_frame_ratio(lengths):.2f}x the frames of the utterances")
-        windowed, windowed_cpu, _ = timed(
-            "default_taps", "resemblyzer", args.utterances, GE2E_REPEATS
-        )
-        whole, whole_cpu, _ = timed("ge2e_whole", "resemblyzer", args.utterances, GE2E_REPEATS)
-        print(
-            f"  real-time factor: windows {windowed / total_seconds:.4f}, "
-            f"whole utterances {whole / total_seconds:.4f}; windows cost "
-            f"{windowed / whole:.2f}x wall, {windowed_cpu / whole_cpu:.2f}x CPU"
-        )
 
 
 if __name__ == "__main__":

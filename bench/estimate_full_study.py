@@ -1,28 +1,31 @@
-"""Expected wall time of activation extraction for a LibriSpeech configuration (the full study).
+"""Expected cost of activation extraction for a LibriSpeech configuration (the full study).
 
 Extraction dominates the study's cost: every model runs over every utterance of every split.
-Its CPU time is audio length x real-time factor (RTF), with the RTFs that the extraction
-benchmark (bench/bench_extraction.py) measured on a machine of `--rtf-cores` cores. The other
-stages (manifests, probes, figures, paper) take minutes to a few hours and are not counted.
+Its time is audio length x real-time factor (RTF), read from the table that the extraction
+benchmark writes (bench/extraction_rtf.csv, one row per architecture, device and precision,
+with the machine and command that measured it); the workflow sizes its jobs from the same
+table. The other stages (manifests, probes, figures, paper) take minutes to a few hours and are
+not counted. Printed: the total CPU and GPU hours, and the jobs the workflow would submit (one
+per shard of activations.shard_seconds of audio) with the wall time and memory each asks for.
 
-GPU time cannot be derived from a CPU benchmark. Unless measured GPU RTFs are given
-(`--gpu-rtf`), it is estimated from each architecture's floating-point operations per second of
-audio (counted here with PyTorch's FlopCounterMode on a random-initialised encoder) at an
-*assumed* sustained throughput (`--gpu-tflops`); the output says so. On a GPU the host's share
-counts too: extraction decodes the audio and computes the fbank on one CPU core, serially with
-the forward pass, at a real-time factor measured here on the LibriSpeech sample in ../shared
-(or on synthetic noise without decoding, when the sample is absent).
+GPU time comes from the table's `cuda` rows when a GPU was benchmarked. Otherwise it is
+estimated from each architecture's floating-point operations per second of audio (counted here
+with PyTorch's FlopCounterMode on a random-initialised encoder) at an *assumed* sustained
+throughput (`--gpu-tflops`), plus the host's share (extraction decodes the audio and computes
+the fbank on one CPU core, serially with the forward pass, at a real-time factor measured here
+on the LibriSpeech sample in ../shared, or on synthetic noise without decoding); the output says
+so.
 
-    .venv/bin/python bench/bench_extraction.py > bench.txt    # optional: re-measure the RTFs
-    .venv/bin/python bench/estimate_full_study.py [--bench-output bench.txt]
-        [--configfile config/librispeech.yaml] [--rtf samresnet34=0.16 samresnet100=0.48]
+    .venv/bin/python bench/bench_extraction.py --sections 3    # optional: re-measure the table
+    .venv/bin/python bench/estimate_full_study.py [--configfile config/librispeech.yaml]
+        [--table bench/extraction_rtf.csv] [--gpu-tflops 20]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import platform
-import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -31,6 +34,16 @@ from typing import Any
 import yaml
 
 from rateprobe.config import merge_config, resolve_config
+from rateprobe.sharding import (
+    RTF_TABLE,
+    ExtractionSpeed,
+    JobRequest,
+    extraction_speed,
+    job_request,
+    model_arch,
+    read_speed_table,
+    sizing_precision,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -44,34 +57,15 @@ SUBSET_HOURS = {
     "train-clean-360": 363.6,
     "train-other-500": 496.7,
 }
-# Measured with random weights on a 4 s utterance on 2 CPU cores (DESIGN.md); superseded by
-# --bench-output or --rtf.
-MEASURED_RTF = {"samresnet34": 0.16, "samresnet100": 0.48}
-MEASURED_RTF_CORES = 2
-BENCH_RTF_LINE = re.compile(r"^\s*(\w+): real-time factor ([0-9.]+)", re.MULTILINE)
-BENCH_THREADS = re.compile(r"^command:.*--threads[ =](\d+)", re.MULTILINE)
 
 
-def _model_arch(model: dict[str, Any]) -> str:
-    if "arch" in model:
-        return str(model["arch"])
-    if model["source"] == "resemblyzer":
-        return "resemblyzer"
-    # A WeSpeaker checkpoint's architecture is in its config.yaml, unknown before download;
-    # the official file names carry it.
-    text = f"{model['name']} {model['source']}".lower()
-    for arch in ("samresnet100", "samresnet34"):
-        if arch.removeprefix("sam") in text.replace("_", "").replace("-", ""):
-            return arch
-    raise SystemExit(
-        f"cannot tell the architecture of model '{model['name']}': give it an arch: key"
-    )
-
-
-def study_from_config(configfile: Path) -> tuple[dict[str, tuple[str, float]], Counter[str]]:
+def study_from_config(
+    configfile: Path,
+) -> tuple[dict[str, tuple[str, float]], Counter[str], dict[str, Any]]:
     """Audio to extract per job input (each split, and the test split's intervention variants:
     every rate factor plus the padded copy, each the length of its source or near it), as
-    (description, hours), and the number of models per architecture (seeded controls expanded)."""
+    (description, hours), the number of models per architecture (seeded controls expanded), and
+    the resolved `activations:` settings."""
     base = yaml.safe_load((REPO / "config.yaml").read_text())
     config = resolve_config(merge_config(base, yaml.safe_load(configfile.read_text()) or {}))
     corpus = config["corpus"]
@@ -105,7 +99,15 @@ def study_from_config(configfile: Path) -> tuple[dict[str, tuple[str, float]], C
             else ("at most: every test utterance")
         )
         inputs["interventions"] = (f"{variants} variants, {bound}", variants * inputs["test"][1])
-    return inputs, Counter(_model_arch(model) for model in config["models"])
+    archs: Counter[str] = Counter()
+    for model in config["models"]:
+        arch = model_arch(model)
+        if arch is None:
+            raise SystemExit(
+                f"cannot tell the architecture of model '{model['name']}': give it arch:"
+            )
+        archs[arch] += 1
+    return inputs, archs, config["activations"]
 
 
 def gflop_per_audio_second(arch: str) -> float:
@@ -148,16 +150,6 @@ def host_frontend_rtf() -> tuple[float, str]:
     return (time.perf_counter() - start) / 60, "fbank of 60 s of noise, decoding not counted"
 
 
-def rtfs_from_bench(output: Path) -> tuple[dict[str, float], int]:
-    """The real-time factors printed by bench/bench_extraction.py, and its thread count."""
-    text = output.read_text()
-    rtf = {arch: float(value) for arch, value in BENCH_RTF_LINE.findall(text)}
-    if not rtf:
-        raise SystemExit(f"{output}: no 'ARCH: real-time factor X' line from bench_extraction.py")
-    threads = BENCH_THREADS.search(text)
-    return rtf, int(threads.group(1)) if threads else MEASURED_RTF_CORES
-
-
 def _pairs(values: list[str], what: str) -> dict[str, float]:
     pairs = {}
     for value in values:
@@ -172,6 +164,72 @@ def _hours(seconds: float) -> str:
     return f"{seconds / 3600:8.1f} h" + (f" ({seconds / 86400:.1f} d)" if seconds > 86400 else "")
 
 
+def gpu_speed(
+    table: list[ExtractionSpeed], arch: str, precision: str, tflops: float, host_rtf: float
+) -> ExtractionSpeed:
+    """The table's CUDA row for arch, else an estimate from FLOPs at an assumed throughput
+    (host memory as on the CPU)."""
+    try:
+        return extraction_speed(table, arch, "cuda", precision)
+    except LookupError:
+        cpu = extraction_speed(table, arch, "cpu", "float32")
+        gflop = gflop_per_audio_second(arch)
+        return ExtractionSpeed(
+            arch, "cuda", precision, 1, cpu.batch_seconds,
+            host_rtf + gflop / (tflops * 1e3), cpu.peak_mib,
+            f"ESTIMATE: {gflop:.1f} GFLOP/audio-s at an ASSUMED {tflops:g} TFLOP/s "
+            f"+ host frontend RTF {host_rtf:.4f}",
+            "-", "-",
+        )  # fmt: skip
+
+
+def print_device(
+    title: str,
+    speeds: dict[str, ExtractionSpeed],
+    inputs: dict[str, tuple[str, float]],
+    models: Counter[str],
+    activations: dict[str, Any],
+) -> tuple[float, float]:
+    """Expected hours per architecture and the jobs the workflow would submit; returns the
+    expected total seconds and the expected seconds of the longest job."""
+    print(f"\n{title}")
+    audio_s = sum(hours for _, hours in inputs.values()) * 3600
+    total = 0.0
+    for arch, n in sorted(models.items()):
+        speed = speeds[arch]
+        one = audio_s * speed.rtf
+        total += n * one
+        print(
+            f"  {arch:13s} RTF {speed.rtf:.4f} ({speed.precision}, {speed.basis}, "
+            f"{speed.threads} threads): {_hours(one)} per model, x{n} = {_hours(n * one)}"
+        )
+    print(f"  expected total {_hours(total)}")
+    shard_seconds, max_minutes = activations["shard_seconds"], activations["max_job_minutes"]
+    print(
+        f"  jobs (shards of <= {shard_seconds:g} s of audio; requests with the workflow's "
+        f"margin, at most {max_minutes:g} min):"
+    )
+    largest, longest_s = JobRequest(0, 0), 0.0
+    jobs, requested_h = 0, 0.0
+    for name, (_, hours) in inputs.items():
+        shards = max(1, math.ceil(hours * 3600 / shard_seconds))
+        for arch, n in sorted(models.items()):
+            request = job_request(speeds[arch], hours * 3600 / shards, max_minutes)
+            jobs += n * shards
+            requested_h += n * shards * request.runtime_minutes / 60
+            longest_s = max(longest_s, hours * 3600 / shards * speeds[arch].rtf)
+            largest = max(largest, request, key=lambda r: r.runtime_minutes)
+            print(
+                f"    {name:13s} {arch:13s} {n} models x {shards:3d} shards: "
+                f"{request.runtime_minutes / 60:5.1f} h, {request.mem_mb} MB each"
+            )
+    print(
+        f"  {jobs} jobs; requested {requested_h:,.0f} h in all; the longest asks "
+        f"{largest.runtime_minutes / 60:.1f} h and is expected to take {longest_s / 3600:.1f} h"
+    )
+    return total, longest_s
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -181,98 +239,55 @@ def main(argv: list[str] | None = None) -> None:
         help="a LibriSpeech study configuration, merged over config.yaml",
     )
     parser.add_argument(
-        "--bench-output", type=Path, help="saved output of bench/bench_extraction.py"
-    )
-    parser.add_argument(
-        "--rtf",
-        nargs="+",
-        default=[],
-        metavar="ARCH=RTF",
-        help="measured CPU real-time factors (default: the benchmark's)",
-    )
-    parser.add_argument(
-        "--rtf-cores",
-        type=int,
-        help=f"CPU cores the RTFs were measured on (default {MEASURED_RTF_CORES})",
-    )
-    parser.add_argument(
-        "--gpu-rtf",
-        nargs="+",
-        default=[],
-        metavar="ARCH=RTF",
-        help="measured real-time factors on one GPU",
+        "--table", type=Path, default=REPO / RTF_TABLE, help="written by bench_extraction.py"
     )
     parser.add_argument(
         "--gpu-tflops",
         type=float,
         default=20.0,
-        help="assumed sustained GPU throughput when --gpu-rtf is not given",
+        help="assumed sustained GPU throughput where the table has no cuda row",
     )
     parser.add_argument(
         "--parallel-jobs",
         type=int,
         nargs="+",
         default=[1, 8, 32],
-        help="CPU jobs of --rtf-cores cores each running at once",
+        help="CPU extraction jobs running at once",
     )
     args = parser.parse_args(argv)
 
-    inputs, models = study_from_config(args.configfile)
-    rtf, rtf_cores = dict(MEASURED_RTF), MEASURED_RTF_CORES
-    if args.bench_output:
-        bench_rtf, rtf_cores = rtfs_from_bench(args.bench_output)
-        rtf.update(bench_rtf)
-    rtf.update(_pairs(args.rtf, "--rtf"))
-    rtf_cores = args.rtf_cores or rtf_cores
-    gpu_rtf = _pairs(args.gpu_rtf, "--gpu-rtf")
-    missing = sorted(set(models) - set(rtf))
-    if missing:
-        raise SystemExit(f"no CPU real-time factor for {missing}: pass --rtf ARCH=RTF")
-    audio_s = sum(hours for _, hours in inputs.values()) * 3600
+    inputs, models, activations = study_from_config(args.configfile)
+    table = read_speed_table(args.table)
+    precision = sizing_precision(activations["precision"], "cpu")
+    try:
+        cpu = {arch: extraction_speed(table, arch, "cpu", precision) for arch in models}
+    except LookupError as error:
+        raise SystemExit(str(error)) from None
+    host_rtf, timed = host_frontend_rtf()
+    gpu_precision = sizing_precision(activations["precision"], "cuda")
+    gpu = {
+        arch: gpu_speed(table, arch, gpu_precision, args.gpu_tflops, host_rtf) for arch in models
+    }
 
     print(f"command: {' '.join([Path(sys.argv[0]).name, *(argv or sys.argv[1:])])}")
     print(f"machine: {platform.node()} {platform.machine()}, Python {platform.python_version()}")
-    print(f"study: {args.configfile}")
+    print(f"study: {args.configfile}; speeds: {args.table}")
     for name, (what, hours) in inputs.items():
-        print(f"  {name:5s} {what}: {hours:.1f} h of audio")
+        print(f"  {name:13s} {what}: {hours:.1f} h of audio")
     print(f"  models: {', '.join(f'{n} x {arch}' for arch, n in sorted(models.items()))}")
-    print(f"  extraction jobs: {sum(models.values()) * len(inputs)} (model x input)")
+    print(f"  host frontend RTF {host_rtf:.4f} on 1 core ({timed})")
 
-    print(f"\nCPU (RTF measured on {rtf_cores} cores):")
-    cpu_s = 0.0
-    for arch, n in sorted(models.items()):
-        one = audio_s * rtf[arch]
-        cpu_s += n * one
-        print(
-            f"  {arch:13s} RTF {rtf[arch]:.3f}: {_hours(one)} per model, x{n} = {_hours(n * one)}"
-        )
-    print(f"  total {_hours(cpu_s)} = {cpu_s * rtf_cores / 3600:,.0f} core-hours")
-    # Jobs are independent (one per model and split), so throughput scales with jobs at once;
-    # the longest single job bounds the wall time from below.
-    longest = max(hours for _, hours in inputs.values()) * 3600
-    longest_job = longest * max(rtf[arch] for arch in models)
+    cpu_s, cpu_longest_s = print_device("CPU:", cpu, inputs, models, activations)
+    threads = max(speed.threads for speed in cpu.values())
+    print(f"  = {cpu_s * threads / 3600:,.0f} core-hours at {threads} threads per job")
+    # Shards are independent jobs, so throughput scales with jobs at once; the longest single
+    # job bounds the wall time from below.
     for jobs in args.parallel_jobs:
-        wall = max(cpu_s / jobs, longest_job)
-        print(f"  {jobs:3d} jobs of {rtf_cores} cores at once: {_hours(wall)}")
-
-    print("\nOne GPU:")
-    host_rtf, timed = host_frontend_rtf()
-    host_s = sum(models.values()) * audio_s * host_rtf
-    print(f"  host frontend RTF {host_rtf:.4f} on 1 core ({timed}): {_hours(host_s)} in all")
-    gpu_s = host_s
-    for arch, n in sorted(models.items()):
-        if arch in gpu_rtf:
-            one = audio_s * gpu_rtf[arch]
-            basis = f"measured RTF {gpu_rtf[arch]:.4f}"
-        else:
-            gflop = gflop_per_audio_second(arch)
-            one = audio_s * gflop / (args.gpu_tflops * 1e3)
-            basis = f"{gflop:.1f} GFLOP/audio-s at an ASSUMED {args.gpu_tflops:g} TFLOP/s"
-        gpu_s += n * one
-        print(f"  {arch:13s} {basis}: {_hours(one)} per model, x{n} = {_hours(n * one)}")
-    print(f"  total (host frontend + GPU forward, not overlapped) {_hours(gpu_s)}")
-    if set(models) - set(gpu_rtf):
-        print("  (GPU not measured: pass --gpu-rtf ARCH=RTF from bench/bench_extraction.py)")
+        wall = max(cpu_s / jobs, cpu_longest_s)
+        print(f"  {jobs:3d} jobs at once: {_hours(wall)}")
+    print_device("One GPU:", gpu, inputs, models, activations)
+    if any(speed.basis.startswith("ESTIMATE") for speed in gpu.values()):
+        print("  (GPU not measured: run bench/bench_extraction.py --device cuda --sections 3)")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from rateprobe import conventions as files
+from rateprobe import sharding
 from rateprobe.config import (
     ConfigError,
     check_schema,
@@ -57,6 +58,66 @@ def code_version(*sources):
     for source in sources:
         digest.update(Path(workflow.source_path(source)).read_bytes())
     return digest.hexdigest()[:16]
+
+
+# Extraction shards and their job sizes (rules/activations.smk, rules/interventions.smk).
+
+ACTIVATIONS_CFG = CFG["activations"]
+# Only the settings that decide the numbers are params (RESULT_SETTINGS): a change to
+# batch_seconds, device or the job sizes must not rerun a finished extraction (the jobs read
+# those from the config). Not even the shard plan is a param, since Snakemake reruns a deleted
+# temp() shard whose params changed; shards left over from another plan are caught by the
+# gather instead.
+SHARD_PLAN = {k: ACTIVATIONS_CFG[k] for k in ("batch_seconds", "shard_seconds")}
+EXTRACTION_SPEEDS = sharding.read_speed_table(Path(workflow.basedir) / sharding.RTF_TABLE)
+SIZING_DEVICE = sharding.sizing_device(ACTIVATIONS_CFG["device"])
+SIZING_PRECISION = sharding.sizing_precision(ACTIVATIONS_CFG["precision"], SIZING_DEVICE)
+
+
+def extraction_speed(model):
+    return sharding.extraction_speed(
+        EXTRACTION_SPEEDS,
+        sharding.model_arch(MODEL_BY_NAME[model]),
+        SIZING_DEVICE,
+        SIZING_PRECISION,
+    )
+
+
+# A shard of full size must fit in the longest job allowed, for every configured model.
+try:
+    for _model in MODELS:
+        sharding.job_request(
+            extraction_speed(_model),
+            ACTIVATIONS_CFG["shard_seconds"],
+            ACTIVATIONS_CFG["max_job_minutes"],
+        )
+except (ValueError, LookupError) as error:
+    raise WorkflowError(f"Invalid configuration: model {_model}: {error}") from None
+
+
+def shard_inputs(manifest_of, shard_pattern):
+    """Input function: the shard files of the manifest that manifest_of(wildcards) names,
+    once that manifest exists (its rule is a checkpoint)."""
+
+    def inputs(wildcards):
+        durations = sharding.manifest_durations(manifest_of(wildcards))
+        count = len(sharding.plan_shards(durations, **SHARD_PLAN))
+        return expand(shard_pattern, shard=[f"{i:04d}" for i in range(count)], **wildcards)
+
+    return inputs
+
+
+def shard_request(wildcards, input):
+    """Wall time and memory of one shard job, from its audio and its model's measured speed."""
+    audio = sharding.shard_audio_seconds(input.manifest, **SHARD_PLAN)[int(wildcards.shard)]
+    return sharding.job_request(
+        extraction_speed(wildcards.model), audio, ACTIVATIONS_CFG["max_job_minutes"]
+    )
+
+
+def gather_mem_mb(wildcards, input):
+    # The shards hold float32, the gathered file float16 or float32: both fit twice over.
+    return max(2000, int(2 * input.size_mb) + 1000)
 
 
 wildcard_constraints:

@@ -54,7 +54,8 @@ rule download_subset:
         "../scripts/download_subset.py"
 
 
-rule manifest:
+# A checkpoint: how many extraction shards a split makes is known once its manifest exists.
+checkpoint manifest:
     input:
         lambda wildcards: split_inputs(CORPUS, wildcards.split),
     output:

@@ -10,7 +10,8 @@ from rateprobe.corpus.splits import synthetic_report
 INTERVENTIONS = CFG["interventions"]
 
 
-rule intervention_manifest:
+# A checkpoint, as the split manifests: the variants' manifest decides the extraction shards.
+checkpoint intervention_manifest:
     input:
         manifest="results/manifests/test.csv",
         report=[synthetic_report(CORPUS["root"])] if CORPUS["kind"] == "synthetic" else [],
@@ -38,20 +39,47 @@ rule extract_intervention_activations:
         manifest="results/interventions/manifest.csv",
         checkpoint=lambda wildcards: files.checkpoint_inputs(MODEL_BY_NAME[wildcards.model]),
     output:
-        "results/interventions/activations/{model}.npz",
+        temp("results/interventions/activations/{model}.shards/{shard}.npz"),
     log:
-        "logs/extract_intervention_activations/{model}.log",
+        "logs/extract_intervention_activations/{model}/{shard}.log",
+    wildcard_constraints:
+        shard=r"\d{4}",
     conda:
         "../envs/rateprobe.yaml"
-    # As extract_activations: every core, one extraction at a time.
+    # As extract_activations: every core, one extraction at a time, sized per shard.
     threads: GIVEN_CORES
     resources:
-        mem_mb=8000,
+        runtime=lambda wildcards, input: shard_request(wildcards, input).runtime_minutes,
+        mem_mb=lambda wildcards, input: shard_request(wildcards, input).mem_mb,
     params:
         model=lambda wildcards: MODEL_BY_NAME[wildcards.model],
-        settings=CFG["activations"],
+        settings=RESULT_SETTINGS["activations"],
     script:
         "../scripts/extract_activations.py"
+
+
+rule gather_intervention_activations:
+    input:
+        manifest="results/interventions/manifest.csv",
+        shards=shard_inputs(
+            lambda wildcards: checkpoints.intervention_manifest.get().output.manifest,
+            "results/interventions/activations/{model}.shards/{shard}.npz",
+        ),
+    output:
+        "results/interventions/activations/{model}.npz",
+    log:
+        "logs/gather_intervention_activations/{model}.log",
+    conda:
+        "../envs/rateprobe.yaml"
+    threads: 1
+    resources:
+        mem_mb=gather_mem_mb,
+    # The shards are temporary: the settings that decide the numbers are watched here.
+    params:
+        model=lambda wildcards: MODEL_BY_NAME[wildcards.model],
+        settings=RESULT_SETTINGS["activations"],
+    script:
+        "../scripts/gather_activations.py"
 
 
 rule intervention_analysis:

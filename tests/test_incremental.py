@@ -56,9 +56,11 @@ def test_adding_a_model_plans_only_its_jobs(small_study: Path, tmp_path: Path) -
 
     # The new model's three splits, its probes and its reading of the existing intervention
     # audio (made once for all models); then everything that gathers all models.
-    own = {"extract_activations": 3, "probe_model": 1}
+    # The small study's splits and variants are one extraction shard each.
+    own = {"extract_activations": 3, "gather_activations": 3, "probe_model": 1}
     own |= {"verification": 1, "tsne": 1, "classification": 1, "cca": 1}
-    own |= {"extract_intervention_activations": 1, "intervention_analysis": 1}
+    own |= {"extract_intervention_activations": 1, "gather_intervention_activations": 1}
+    own |= {"intervention_analysis": 1}
     assert plan == Counter(own | {"summary": 1, "figures": 1} | PAPER_RULES)
 
 
@@ -71,10 +73,15 @@ def _settings_file(directory: Path, settings: dict) -> Path:
 def test_settings_that_cannot_change_a_result_rerun_nothing(
     small_study: Path, tmp_path: Path
 ) -> None:
-    runtime = _settings_file(
-        tmp_path, {"probes": {"threads": 2}, "activations": {"batch_seconds": 3, "device": "cpu"}}
+    runtime = {"batch_seconds": 3, "device": "cpu", "shard_seconds": 3000, "max_job_minutes": 300}
+    runtime_only = _settings_file(
+        tmp_path, {"probes": {"threads": 2, "device": "cpu"}, "activations": runtime}
     )
-    assert planned_jobs(small_study, "all", configfiles=(runtime,)) == Counter()
+    assert planned_jobs(small_study, "all", configfiles=(runtime_only,)) == Counter()
+    # The check can fail: a setting that changes the numbers reruns every extraction.
+    precision = _settings_file(tmp_path, {"activations": {"precision": "bfloat16"}})
+    plan = planned_jobs(small_study, "all", configfiles=(precision,))
+    assert plan["gather_activations"] == 6 and plan["extract_activations"] == 6
 
 
 def test_a_t_sne_setting_reruns_the_maps_and_what_prints_them(

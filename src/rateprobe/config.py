@@ -45,6 +45,9 @@ DEFAULTS: dict[str, Any] = {
         "simam_taps": False,
         "device": "auto",
         "dtype": "float16",
+        "precision": "float32",
+        "shard_seconds": 7200,
+        "max_job_minutes": 720,
     },
     "probes": {
         "targets": ["cps", "articulation_rate", "duration_s"],
@@ -86,9 +89,13 @@ DEFAULTS: dict[str, Any] = {
     "overleaf": {"remote": None, "branch": "master"},
 }
 
-# Settings that decide how a job runs but not what it computes: they are left out of the
-# params that decide reruns (rules/common.smk). Thread counts are given to jobs as threads.
-RUNTIME_ONLY = {"activations": ("batch_seconds", "device"), "probes": ("threads", "device")}
+# Settings that decide how, where and in how many jobs the numbers are computed, not the
+# numbers: they are left out of the params that decide reruns (rules/common.smk) and reach the
+# jobs through `runtime_settings`, which Snakemake does not watch.
+RUNTIME_ONLY = {
+    "activations": ("batch_seconds", "device", "shard_seconds", "max_job_minutes"),
+    "probes": ("threads", "device"),
+}
 
 DEFAULT_CARVE_FRACTIONS = {"train": 0.6, "dev": 0.2, "test": 0.2}
 

@@ -71,5 +71,7 @@ class PoolingRecorder:
         if time_mask is None:
             vector = activation
         else:
-            vector = masked_time_statistics(activation, time_mask, self.statistics)
+            # In float32 also under a lower-precision autocast: sums over thousands of frames
+            # in bfloat16 (8 significant bits) would swamp the differences the probes read.
+            vector = masked_time_statistics(activation.float(), time_mask, self.statistics)
         self.pooled[name] = vector.detach().float().cpu()
