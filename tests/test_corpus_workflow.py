@@ -64,12 +64,12 @@ def test_librispeech_carving_and_reruns_when_audio_changes(tmp_path: Path) -> No
     # Replaced in place: the manifest's durations and rates would be stale.
     sf.write(chapter / "12-100-0000.flac", speech_like(1.5), 16000)
     plan = snakemake(tmp_path, config, "-n", *MANIFESTS)
-    assert plan.count("rule manifest:") == 3
+    assert plan.count("checkpoint manifest:") == 3
     sf.write(chapter / "12-100-0001.flac", speech_like(0.5), 16000)
     with (chapter / "12-100.trans.txt").open("a") as transcript:
         transcript.write("12-100-0001 ONE MORE\n")
     plan = snakemake(tmp_path, config, "-n", *MANIFESTS)
-    assert plan.count("rule manifest:") == 3
+    assert plan.count("checkpoint manifest:") == 3
 
 
 def test_download_rule_fetches_then_labels(tmp_path: Path) -> None:

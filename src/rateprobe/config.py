@@ -350,7 +350,7 @@ def result_settings(cfg: dict[str, Any]) -> dict[str, Any]:
     kept = copy.deepcopy(cfg)
     for section, keys in RUNTIME_ONLY.items():
         for key in keys:
-            kept[section].pop(key, None)
+            kept.get(section, {}).pop(key, None)
     return kept
 
 
