@@ -26,7 +26,7 @@ from typing import Any
 from rateprobe.config import DEFAULTS
 from rateprobe.paper.claims import build_claims
 from rateprobe.paper.numbers import DECISION_WORDS, KeyPath, claim_decisions, dotted, macro_name
-from rateprobe.paper.render import render_sources
+from rateprobe.paper.render import PaperRenderError, render_sources
 
 _ABSENT = object()
 _DIGITS = re.compile(r"\d")
@@ -41,6 +41,7 @@ class NumberChange:
     old: str | None
     new: str | None
     interval: str | None  # the old build's interval as printed, when the number has one
+    new_interval: str | None = None  # the new build's, likewise
 
 
 @dataclass(frozen=True)
@@ -141,10 +142,15 @@ def compare(
         if before == after or _is_interval(path):
             continue
         old_bounds, new_bounds = _interval(old, path), _interval(new, path)
-        interval_text = old_texts.get((*path[:-1], f"{path[-1]}_ci"))
-        if interval_text is None and old_bounds is not None:
-            interval_text = f"[{old_bounds[0]:g}; {old_bounds[1]:g}] (not printed)"
-        change = NumberChange(dotted(path), macro_name(path), before, after, interval_text)
+        interval_key = (*path[:-1], f"{path[-1]}_ci")
+        change = NumberChange(
+            dotted(path),
+            macro_name(path),
+            before,
+            after,
+            _interval_text(old_texts.get(interval_key), old_bounds),
+            _interval_text(new_texts.get(interval_key), new_bounds),
+        )
         if old_bounds is None and new_bounds is None:
             diff.without_interval.append(change)
         elif _outside(_lookup(new, path), old_bounds) or _outside(_lookup(old, path), new_bounds):
@@ -171,6 +177,12 @@ def compare(
     return diff
 
 
+def _interval_text(printed: str | None, bounds: tuple[float, float] | None) -> str | None:
+    if printed is None and bounds is not None:
+        return f"[{bounds[0]:g}; {bounds[1]:g}] (not printed)"
+    return printed
+
+
 def _shown(text: str | None) -> str:
     return "(not printed)" if text is None else text
 
@@ -180,7 +192,7 @@ def report(diff: BuildDiff) -> str:
     for change in diff.moved:
         lines.append(
             f"  {change.key} (\\{change.macro}): {_shown(change.old)} -> {_shown(change.new)}"
-            f"; old interval {_shown(change.interval)}"
+            f"; old interval {_shown(change.interval)}, new {_shown(change.new_interval)}"
         )
     lines.append(f"Printed numbers without an interval that changed: {len(diff.without_interval)}")
     for change in diff.without_interval:
@@ -224,7 +236,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--check", action="store_true", help="exit 1 when a number moved or a claim flipped"
     )
     args = parser.parse_args(argv)
-    diff = compare(_read(args.old), _read(args.new), args.templates, DEFAULTS["paper"])
+    try:
+        diff = compare(_read(args.old), _read(args.new), args.templates, DEFAULTS["paper"])
+    except PaperRenderError as error:
+        # e.g. a summary written by an older rateprobe lacks a key the current paper prints
+        parser.exit(2, f"cannot compare {args.old} with {args.new}: {error}\n")
     sys.stdout.write(report(diff))
     return 1 if args.check and diff.notable else 0
 
