@@ -4,7 +4,7 @@ The variants of test utterances (rateprobe.interventions) go through every model
 measurements read them.
 
 Slope. Per tap and target, the ridge probe is refitted on the natural TRAIN activations with
-the alpha the probing stage chose on dev for that tap and target (results/analysis/{model}.json,
+the alpha the probing stage chose on dev for that tap and target (results/probes/{model}.json,
 selection[target][i].ridge.alpha): the same standardisation and the same closed-form fit, so on
 natural test utterances it reproduces the probing stage's ridge predictions. It then predicts
 every variant v of source utterance u. Within each source, Δp_v = p_v - p_u and
