@@ -56,7 +56,15 @@ def main() -> None:
             config = Path(scratch) / f"{precision}.yaml"
             settings = {"models": models, "activations": {"precision": precision}}
             config.write_text(yaml.safe_dump(settings, sort_keys=False))
-            run_snakemake(workdir, "--cores", str(args.cores), *targets, configfiles=(config,))
+            # Hours, not minutes, where the CPU emulates the lower precision.
+            run_snakemake(
+                workdir,
+                "--cores",
+                str(args.cores),
+                *targets,
+                configfiles=(config,),
+                timeout_s=4 * 3600,
+            )
             r2[precision] = probe_r2(workdir, names)
 
     exact, low = r2["float32"], r2[args.precision]
