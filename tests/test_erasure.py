@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from rateprobe.analysis.erasure import eer_after_erasure, fit_leace, linear_r2
+from rateprobe.analysis.verification import verification
 from rateprobe.metrics import speaker_bootstrap
 
 DIMENSIONS = 16
@@ -87,7 +88,8 @@ def erasure_on_planted_speakers(rate_only: bool) -> dict:
     train_embeddings, train_cps, _ = speakers_with_rate(rng, 40, rate_only)
     test_embeddings, _, test_speakers = speakers_with_rate(rng, 20, rate_only)
     boot = speaker_bootstrap(test_speakers, n_resamples=300, seed=1)
-    return eer_after_erasure(train_embeddings, train_cps, test_embeddings, boot)
+    original = verification(test_embeddings, boot)
+    return eer_after_erasure(train_embeddings, train_cps, test_embeddings, original, boot)
 
 
 def test_erasing_rate_keeps_the_eer_when_identity_lies_elsewhere() -> None:

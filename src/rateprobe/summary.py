@@ -32,11 +32,7 @@ from rateprobe.conventions import (
 )
 from rateprobe.decisions import ALPHA, CORRECTION, decide, too_few_speakers_reason
 from rateprobe.features import SCALE_FLOOR
-from rateprobe.inputs import (
-    assert_speaker_disjoint,
-    read_manifest,
-    target_matrix,
-)
+from rateprobe.inputs import bootstrap_of_test_speakers, read_manifests, target_matrix
 from rateprobe.io import write_json
 from rateprobe.metrics import (
     REGRESSION_METRICS,
@@ -45,7 +41,6 @@ from rateprobe.metrics import (
     mean_estimate,
     regression_estimates,
     regression_metrics,
-    speaker_bootstrap,
 )
 from rateprobe.probing.health import FAILED_FIT_MSE_RATIO
 from rateprobe.probing.run import (
@@ -807,8 +802,7 @@ def build_summary(
 ) -> dict[str, Any]:
     """The summary as a dictionary. `model_paths[name]` holds ModelResults' arguments."""
     targets = list(cfg["probes"]["targets"])
-    manifests = {split: read_manifest(manifest_paths[split]) for split in SPLITS}
-    assert_speaker_disjoint(manifests)
+    manifests = read_manifests({split: manifest_paths[split] for split in SPLITS})
     bad_reports = {s: json.loads(Path(bad_report_paths[s]).read_text()) for s in SPLITS}
     results = {name: ModelResults(**paths) for name, paths in model_paths.items()}
     models_cfg = {m["name"]: m for m in cfg["models"]}
@@ -816,8 +810,7 @@ def build_summary(
     controls = {n: [c for c in models_cfg[n].get("controls", []) if c in results] for n in names}
 
     probes = cfg["probes"]
-    test_speakers = manifests["test"]["speaker_id"].to_numpy(dtype=str)
-    boot = speaker_bootstrap(test_speakers, probes["bootstrap"]["n"], probes["bootstrap"]["seed"])
+    boot = bootstrap_of_test_speakers(manifests, probes["bootstrap"])
     y = {s: target_matrix(manifests[s], targets) for s in SPLITS}
     # Baselines depend on the manifests alone: any model's probing job predicted the same.
     first = next(iter(results.values()))

@@ -39,6 +39,7 @@ subspace; that subspace may carry speaker information beside rate, which is lost
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,10 +102,12 @@ def eer_after_erasure(
     train_features: np.ndarray,
     train_concept: np.ndarray,
     test_features: np.ndarray,
+    original: Mapping[str, Any],
     boot: SpeakerBootstrap,
     chapter_ids: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """The test EER after erasing the train-fitted concept subspace, and its paired change.
+    """The test EER after erasing the train-fitted concept subspace, and its paired change
+    from `original`, the `verification` result of the same test features before erasure.
 
     `eer`, `eer_ci`, `eer_draws`, `eer_jackknife` are `verification`'s fields on the erased
     test embeddings (`eer_estimate` rebuilds the Estimate); `original_eer` is the EER before
@@ -114,7 +117,6 @@ def eer_after_erasure(
     concept on the erased train features, 0 up to rounding.
     """
     eraser = fit_leace(train_features, train_concept)
-    original = verification(test_features, boot, chapter_ids)
     erased = verification(eraser(test_features), boot, chapter_ids)
     before, after = eer_estimate(original), eer_estimate(erased)
     result = {key: erased[key] for key in ("eer", "eer_ci", "eer_draws", "eer_jackknife")}

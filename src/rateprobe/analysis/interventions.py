@@ -87,9 +87,14 @@ import pandas as pd
 from rateprobe.analysis.verification import equal_error_rate
 from rateprobe.conventions import EMBEDDING_TAP
 from rateprobe.features import Standardiser, gram_eigen
-from rateprobe.inputs import open_activations, read_manifest, target_matrix
+from rateprobe.inputs import (
+    bootstrap_of_test_speakers,
+    open_activations,
+    read_manifest,
+    target_matrix,
+)
 from rateprobe.io import write_json
-from rateprobe.metrics import Estimate, SpeakerBootstrap, cluster_estimates, speaker_bootstrap
+from rateprobe.metrics import Estimate, SpeakerBootstrap, cluster_estimates
 
 MIN_TARGET_CHANGE = 0.05
 INTERVALS = {
@@ -497,9 +502,7 @@ def intervention_analysis(
     ]
     y = {split: target_matrix(frame, targets) for split, frame in manifests.items()}
     test = manifests["test"]
-    boot = speaker_bootstrap(
-        test["speaker_id"].to_numpy(dtype=str), int(bootstrap["n"]), int(bootstrap["seed"])
-    )
+    boot = bootstrap_of_test_speakers(manifests, bootstrap)
     variants = pair_variants(manifests["interventions"], test, boot)
     alphas = chosen_alphas(analysis, targets)
     paths = {**activation_paths, "interventions": intervention_activations}

@@ -68,17 +68,19 @@ def run_verification(
     boot = bootstrap_of_test_speakers(manifests, bootstrap)
     chapters = _chapters(manifests["test"])
     with open_activations(activation_paths, manifests) as acts:
-        embedding = {split: acts[split].tap(EMBEDDING_TAP) for split in acts}
+        embedding = {split: acts[split].tap(EMBEDDING_TAP) for split in ("train", "test")}
+    original = verification(embedding["test"], boot, chapters)
     erased = eer_after_erasure(
         embedding["train"],
         target_matrix(manifests["train"], [PRIMARY_TARGET])[:, 0],
         embedding["test"],
+        original,
         boot,
         chapters,
     )
     for field in ("eer_draws", "eer_jackknife"):
         erased.pop(field, None)
-    result = {"verification": verification(embedding["test"], boot, chapters), "erasure": erased}
+    result = {"verification": original, "erasure": erased}
     write_json(out_json, result)
 
 
@@ -106,7 +108,7 @@ def run_classification(
     best CPS tap of the probing result (when it is another tap)."""
     manifests = read_manifests(manifest_paths)
     boot = bootstrap_of_test_speakers(manifests, bootstrap)
-    label_sets, edges = classification_labels(manifests, settings["targets"])
+    label_sets = classification_labels(manifests, settings["targets"])
     best = json.loads(Path(probe_result).read_text(encoding="utf-8"))["best"]
     best_rate_tap = best.get(PRIMARY_TARGET)
     taps = [EMBEDDING_TAP]
@@ -124,14 +126,14 @@ def run_classification(
                 else {"macro_f1": None, "macro_f1_reason": reason}
                 for name, (labels, class_names, reason) in label_sets.items()
             }
-    write_json(out_json, {"classification": classification, "cps_tercile_edges": edges})
+    write_json(out_json, {"classification": classification})
 
 
 def classification_labels(
     manifests: Mapping[str, pd.DataFrame], names: list[str]
-) -> tuple[dict[str, LabelSet], list[float]]:
-    """Per classification target: labels per split (or None), class names, and why not; and
-    the CPS tercile edges, fitted on train."""
+) -> dict[str, LabelSet]:
+    """Per classification target: labels per split (or None), class names, and why not. CPS
+    terciles take their edges from train."""
     cps = {
         split: target_matrix(frame, [PRIMARY_TARGET])[:, 0] for split, frame in manifests.items()
     }
@@ -152,7 +154,7 @@ def classification_labels(
                 f"analysis.classification.targets: unknown target '{name}' "
                 "(known: sex, cps_tercile)"
             )
-    return label_sets, edges.tolist()
+    return label_sets
 
 
 def run_cca(
