@@ -4,6 +4,8 @@ the equal error rate."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 from sklearn.metrics import f1_score, precision_recall_fscore_support
@@ -210,22 +212,37 @@ def test_a_single_speaker_gives_no_interval() -> None:
     assert (record["ci_low"], record["ci_high"], record["p_value"]) == (None, None, None)
 
 
+def skewed_estimates(seed: int, studentised: bool) -> Iterator[Estimate]:
+    """Forty estimates with skewed resamples about random centres: BCa ones (a skewed
+    jackknife), or studentised ones (with each resample's jackknife deviations)."""
+    rng = np.random.default_rng(seed)
+    for _ in range(40):
+        centre = rng.normal(scale=0.3)
+        point = centre + rng.normal(scale=0.05)
+        draws = centre + rng.standard_gamma(2.0, size=500) / 8 - 0.25
+        jackknife = rng.normal(scale=0.1, size=12)
+        if studentised:
+            yield Estimate(point, draws, centre + jackknife, rng.normal(scale=0.1, size=(500, 12)))
+        else:
+            yield Estimate(point, draws, centre + jackknife**3)
+
+
+def assert_p_value_inverts_the_interval(estimate: Estimate) -> None:
+    p = estimate.p_value()
+    assert p is not None
+    for confidence in (0.5, 0.8, 0.9, 0.95, 0.99):
+        interval = estimate.interval(confidence)
+        assert interval is not None
+        low, high = interval
+        assert (not low <= 0 <= high) == (p < 1 - confidence)
+
+
 def test_p_value_inverts_the_bca_interval() -> None:
     # Draws 0..99, z0 = 0, a = 0: one draw of 100 is <= 0, so the lower end passes 0 once its
     # level exceeds 0.01, at α = 0.02.
     assert Estimate(49.5, HUNDRED, SYMMETRIC_JACKKNIFE).p_value() == pytest.approx(0.02)
-    rng = np.random.default_rng(5)
-    for _ in range(40):
-        centre = rng.normal(scale=0.3)
-        estimate = Estimate(
-            centre + rng.normal(scale=0.05),
-            centre + rng.standard_gamma(2.0, size=500) / 8 - 0.25,
-            centre + rng.normal(scale=0.1, size=12) ** 3,
-        )
-        p = estimate.p_value()
-        for confidence in (0.5, 0.8, 0.9, 0.95, 0.99):
-            low, high = estimate.interval(confidence)
-            assert (not low <= 0 <= high) == (p < 1 - confidence)
+    for estimate in skewed_estimates(seed=5, studentised=False):
+        assert_p_value_inverts_the_interval(estimate)
 
 
 def test_p_value_degenerate_cases() -> None:
@@ -270,19 +287,8 @@ def test_studentised_resample_deviations_are_each_resamples_jackknife() -> None:
 
 
 def test_studentised_p_value_inverts_the_interval() -> None:
-    rng = np.random.default_rng(6)
-    for _ in range(40):
-        centre = rng.normal(scale=0.3)
-        estimate = Estimate(
-            centre + rng.normal(scale=0.05),
-            centre + rng.standard_gamma(2.0, size=500) / 8 - 0.25,
-            centre + rng.normal(scale=0.1, size=12),
-            rng.normal(scale=0.1, size=(500, 12)),
-        )
-        p = estimate.p_value()
-        for confidence in (0.5, 0.8, 0.9, 0.95, 0.99):
-            low, high = estimate.interval(confidence)
-            assert (not low <= 0 <= high) == (p < 1 - confidence)
+    for estimate in skewed_estimates(seed=6, studentised=True):
+        assert_p_value_inverts_the_interval(estimate)
 
 
 def test_studentised_degenerate_cases() -> None:
