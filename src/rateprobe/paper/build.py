@@ -15,10 +15,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from rateprobe.system_tools import DEBIAN_PACKAGE
+
 LATEXMK_ENGINE_FLAGS = {"pdflatex": "-pdf", "xelatex": "-pdfxe", "lualatex": "-pdflua"}
-# The Debian package that brings each tool, for the error that names a missing one.
-TOOL_PACKAGES = {
-    "latexmk": "latexmk",
+# The Debian package that brings each engine, for the error that names a missing one (latexmk's
+# is in system_tools; bin/setup installs only pdflatex's, the default engine's).
+ENGINE_PACKAGES = {
     "pdflatex": "texlive-latex-base",
     "xelatex": "texlive-xetex",
     "lualatex": "texlive-luatex",
@@ -92,7 +94,7 @@ def check_tools(engine: str) -> None:
     """Fail naming latexmk or the engine when either is not on PATH."""
     missing = [tool for tool in ("latexmk", engine) if shutil.which(tool) is None]
     if missing:
-        packages = " ".join(TOOL_PACKAGES.get(tool, tool) for tool in missing)
+        packages = " ".join({**DEBIAN_PACKAGE, **ENGINE_PACKAGES}[tool] for tool in missing)
         raise PaperBuildError(
             f"{' and '.join(missing)} not found on PATH (config paper.engine is {engine!r}); "
             f"install it (Debian: apt-get install {packages}) or choose another paper.engine"
