@@ -100,8 +100,7 @@ def shard_inputs(manifest_of, shard_pattern):
     once that manifest exists (its rule is a checkpoint)."""
 
     def inputs(wildcards):
-        durations = sharding.manifest_durations(manifest_of(wildcards))
-        count = len(sharding.plan_shards(durations, **SHARD_PLAN))
+        count = len(sharding.shard_audio_seconds(manifest_of(wildcards), **SHARD_PLAN))
         return expand(shard_pattern, shard=[f"{i:04d}" for i in range(count)], **wildcards)
 
     return inputs
@@ -121,5 +120,5 @@ def gather_mem_mb(wildcards, input):
 
 
 wildcard_constraints:
-    split="train|dev|test",
+    split="|".join(SPLITS),
     model=exact_alternatives(MODELS),

@@ -142,10 +142,22 @@ def _cached_durations(manifest: Path, _mtime_ns: int, _size: int) -> tuple[float
 def shard_audio_seconds(
     manifest: str | Path, batch_seconds: float, shard_seconds: float
 ) -> list[float]:
-    """Audio seconds of each shard of a manifest."""
-    durations = manifest_durations(manifest)
+    """Audio seconds of each shard of a manifest (one entry per shard)."""
+    manifest = Path(manifest)
+    stat = manifest.stat()
+    version = (manifest.resolve(), stat.st_mtime_ns, stat.st_size)
+    return list(_cached_shard_seconds(*version, batch_seconds, shard_seconds))
+
+
+@lru_cache(maxsize=32)
+def _cached_shard_seconds(
+    manifest: Path, mtime_ns: int, size: int, batch_seconds: float, shard_seconds: float
+) -> tuple[float, ...]:
+    # The shard list, and each shard job's runtime and memory, ask for the same plan while the
+    # job graph is built: plan each version of a manifest once.
+    durations = _cached_durations(manifest, mtime_ns, size)
     shards = plan_shards(durations, batch_seconds, shard_seconds)
-    return [sum(durations[i] for i in shard) for shard in shards]
+    return tuple(sum(durations[i] for i in shard) for shard in shards)
 
 
 def read_speed_table(path: str | Path) -> list[ExtractionSpeed]:
