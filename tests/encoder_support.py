@@ -205,8 +205,9 @@ def randomise_batchnorm(model: nn.Module, seed: int) -> None:
                 size = module.num_features
                 module.running_mean.copy_(0.2 * torch.randn(size, generator=generator))
                 module.running_var.copy_(0.5 + torch.rand(size, generator=generator))
-                module.weight.copy_(0.5 + torch.rand(size, generator=generator))
-                module.bias.copy_(0.2 * torch.randn(size, generator=generator))
+                if module.affine:
+                    module.weight.copy_(0.5 + torch.rand(size, generator=generator))
+                    module.bias.copy_(0.2 * torch.randn(size, generator=generator))
 
 
 def speech_like_waveform(seconds: float, seed: int) -> np.ndarray:

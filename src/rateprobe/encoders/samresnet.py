@@ -51,9 +51,11 @@ class Frames:
         return Frames.of(halved, (self.mask.shape[1] + 1) // 2)
 
     def zero_padding_(self, x: torch.Tensor) -> torch.Tensor:
-        """Zero the padded frames of a (B, C, F, T) map in place (only the tail is touched)."""
-        if self.shortest < x.shape[3]:
-            x[..., self.shortest :] *= self.mask[:, None, None, self.shortest :].to(x.dtype)
+        """Zero the padded frames of a (B, C, T) or (B, C, F, T) map in place (only the tail is
+        touched)."""
+        if self.shortest < x.shape[-1]:
+            tail = self.mask[:, self.shortest :].to(x.dtype)
+            x[..., self.shortest :] *= tail.view(len(tail), *[1] * (x.dim() - 2), -1)
         return x
 
 
