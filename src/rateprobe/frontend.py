@@ -5,6 +5,11 @@ window, no dither, the waveform at int16 scale (samples in [-32768, 32767], not 
 utterance's mean removed per bin. Computed with kaldi-native-fbank, Kaldi's own algorithm; Kaldi
 keeps only whole frames (snip_edges), so one second at 16 kHz gives 1 + (16000 - 400) // 160 = 98.
 
+3D-Speaker (its CAM++ checkpoints): the same Kaldi fbank as 3D-Speaker's `FBank` computes it
+for inference, i.e. torchaudio's `kaldi.fbank` with its defaults: Povey window instead of Hamming,
+and the waveform at its [-1, 1] scale. The scale only shifts every log-mel bin by the same
+constant, which the mean removal cancels, except where the energy floor (float32 epsilon) bites.
+
 Resemblyzer (GE2E): 40-bin mel *power* spectrogram (not logarithmic), 25 ms Hann window every
 10 ms, centred frames, Slaney mel scale and area normalisation, exactly as its `audio.py` asks of
 librosa; written here in torch so that no librosa call is on the extraction path. It is taken of
@@ -31,35 +36,47 @@ WESPEAKER_MEL_BINS = 80
 WESPEAKER_FRONTEND = (
     "kaldi fbank 80 bins, 25/10 ms, hamming, dither 0, int16 scale, utterance mean removed"
 )
+THREED_SPEAKER_FRONTEND = (
+    "kaldi fbank 80 bins, 25/10 ms, povey window, dither 0, [-1, 1] scale, utterance mean removed"
+)
 
 RESEMBLYZER_MEL_BINS = 40
 
 
-def _fbank_options() -> knf.FbankOptions:
+def _fbank_options(window_type: str) -> knf.FbankOptions:
     options = knf.FbankOptions()
     options.frame_opts.samp_freq = SAMPLE_RATE
     options.frame_opts.frame_length_ms = 25.0
     options.frame_opts.frame_shift_ms = 10.0
     options.frame_opts.dither = 0.0
-    options.frame_opts.window_type = "hamming"
+    options.frame_opts.window_type = window_type
     options.mel_opts.num_bins = WESPEAKER_MEL_BINS
     options.use_energy = False
     return options
 
 
-def wespeaker_fbank(waveform: np.ndarray) -> np.ndarray:
-    """(frames, 80) float32 mean-normalised log-mel filterbank of a 16 kHz float waveform."""
+def _normalised_kaldi_fbank(waveform: np.ndarray, window_type: str, scale: float) -> np.ndarray:
     if len(waveform) < FRAME_SAMPLES:
         raise ValueError(
             f"audio of {len(waveform)} samples is shorter than one 25 ms frame "
             f"({FRAME_SAMPLES} samples)"
         )
-    fbank = knf.OnlineFbank(_fbank_options())
-    fbank.accept_waveform(SAMPLE_RATE, (waveform.astype(np.float32) * INT16_SCALE).tolist())
+    fbank = knf.OnlineFbank(_fbank_options(window_type))
+    fbank.accept_waveform(SAMPLE_RATE, (waveform.astype(np.float32) * scale).tolist())
     fbank.input_finished()
     features = np.stack([fbank.get_frame(i) for i in range(fbank.num_frames_ready)])
     features = features.astype(np.float32)
     return features - features.mean(axis=0, keepdims=True)
+
+
+def wespeaker_fbank(waveform: np.ndarray) -> np.ndarray:
+    """(frames, 80) float32 mean-normalised log-mel filterbank of a 16 kHz float waveform."""
+    return _normalised_kaldi_fbank(waveform, "hamming", INT16_SCALE)
+
+
+def threed_speaker_fbank(waveform: np.ndarray) -> np.ndarray:
+    """(frames, 80) float32 fbank as 3D-Speaker's inference computes it (see the module doc)."""
+    return _normalised_kaldi_fbank(waveform, "povey", 1.0)
 
 
 def _hz_to_slaney_mel(hz: np.ndarray) -> np.ndarray:

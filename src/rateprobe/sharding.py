@@ -194,7 +194,11 @@ def write_speed_table(path: str | Path, rows: list[ExtractionSpeed]) -> None:
         lines = [",".join(RTF_COLUMNS)]
         for key in sorted(by_key):
             row = by_key[key]
-            values = [str(getattr(row, column)) for column in RTF_COLUMNS]
+            # `:g`: a whole number is written as read (8, not 8.0), so kept rows stay as they were
+            values = [
+                f"{value:g}" if isinstance(value, float) else str(value)
+                for value in (getattr(row, column) for column in RTF_COLUMNS)
+            ]
             lines.append(",".join(_csv_field(value) for value in values))
         handle.write(("\n".join(lines) + "\n").encode())
 
@@ -232,6 +236,8 @@ def model_arch(model: dict[str, Any]) -> str | None:
     for arch in ("samresnet100", "samresnet34"):
         if arch.removeprefix("sam") in text:
             return arch
+    if "cam++" in text or "campplus" in text:  # WeSpeaker's voxceleb_CAM++, campplus_cn_...
+        return "campplus"
     return None
 
 

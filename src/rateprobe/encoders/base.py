@@ -18,6 +18,8 @@ class SpeakerEncoder(nn.Module):
     # and one English `description`. Stored with the activations and printed in the paper, so
     # it must say what forward() really does.
     embedding_method: ClassVar[dict[str, Any]]
+    # Optional taps inside blocks that tap_names(inner) may ask for (SimAM-ResNet: relu1, simam).
+    inner_taps: ClassVar[tuple[str, ...]] = ()
 
     def tap_names(self, inner: tuple[str, ...] = ()) -> list[str]:
         """Tap names in network order; `inner` asks for optional taps inside blocks."""

