@@ -48,6 +48,10 @@ SCHEMA_ERRORS = {
     "out of range": (lambda c: c["corpus"]["synthetic"].update(max_wpm=900), "max_wpm"),
     "path in a model name": (lambda c: c["models"][0].update(name="a/b"), "name"),
     "negative label bound": (lambda c: c.update(labels={"min_cps": -1}), "min_cps"),
+    "LaTeX in a model card": (
+        lambda c: c["models"][2].update(model_card="https://x/}\\input{y}"), "model_card"
+    ),
+    "wheel source without its hash": (lambda c: c["models"][2]["source"].pop("sha256"), "source"),
 }
 
 
@@ -104,6 +108,17 @@ RESOLVE_ERRORS = {
     ),
     "control naming nothing": (
         lambda c: c["models"][0].update(control="nobody"), r"models\[0\] \(resemblyzer\).control"
+    ),
+    "wheel model without arch": (
+        lambda c: c["models"][2].pop("arch"), r"models\[4\] \(campplus\).arch"
+    ),
+    "model_args the arch does not take": (
+        lambda c: c["models"][2].update(model_args={"in_planes": 32}),
+        r"models\[4\] \(campplus\).model_args",
+    ),
+    "fbank frontend for GE2E": (
+        lambda c: c["models"][0].update(frontend="wespeaker_fbank"),
+        r"models\[0\] \(resemblyzer\).frontend",
     ),
 }  # fmt: skip
 

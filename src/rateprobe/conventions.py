@@ -58,6 +58,13 @@ def headline_target(targets: list[str]) -> str:
 
 
 # Each target's name in the paper's text and on the figures' axes (with its unit there).
+# Each architecture's name in the paper (its text and model table).
+ARCH_NAMES = {
+    "resemblyzer": "GE2E",
+    "samresnet34": "SimAM-ResNet34",
+    "samresnet100": "SimAM-ResNet100",
+    "campplus": "CAM++",
+}
 TARGET_NAMES = {
     "cps": "темп речи (CPS)",
     "articulation_rate": "темп артикуляции",

