@@ -49,7 +49,8 @@ SCHEMA_ERRORS = {
     "path in a model name": (lambda c: c["models"][0].update(name="a/b"), "name"),
     "negative label bound": (lambda c: c.update(labels={"min_cps": -1}), "min_cps"),
     "LaTeX in a model card": (
-        lambda c: c["models"][2].update(model_card="https://x/}\\input{y}"), "model_card"
+        lambda c: c["models"][2].update(model_card="https://x/}\\input{y}"),
+        "model_card",
     ),
     "wheel source without its hash": (lambda c: c["models"][2]["source"].pop("sha256"), "source"),
 }
