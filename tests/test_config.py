@@ -137,12 +137,16 @@ def test_a_seeded_random_model_becomes_a_band_of_controls() -> None:
     resolved = resolve_config(DEFAULT)
     names = [m["name"] for m in resolved["models"]]
     controls = [f"resemblyzer_random_s{seed}" for seed in (0, 1, 2)]
-    assert names == ["resemblyzer", *controls, "samresnet34_random"]
+    campplus_controls = [f"campplus_random_s{seed}" for seed in (0, 1, 2)]
+    assert names == ["resemblyzer", *controls, "campplus", *campplus_controls]
     by_name = {m["name"]: m for m in resolved["models"]}
     assert by_name["resemblyzer"]["controls"] == controls
+    assert by_name["campplus"]["controls"] == campplus_controls
     assert [by_name[t]["seed"] for t in controls] == [0, 1, 2]
     assert all("seeds" not in m for m in resolved["models"])
-    assert by_name["samresnet34_random"]["controls"] == []
+    # A seeded entry passes its other settings to every control it becomes.
+    assert {by_name[t]["frontend"] for t in campplus_controls} == {"threed_speaker_fbank"}
+    assert by_name["campplus_random_s2"]["controls"] == []
 
 
 def test_the_demo_can_decide_comparisons() -> None:
