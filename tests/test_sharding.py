@@ -160,7 +160,7 @@ def test_full_study_dry_run_asks_hours_per_shard(tmp_path: Path) -> None:
 def test_snakemake_refuses_shards_too_long_for_a_job() -> None:
     run = subprocess.run(
         [str(SNAKEMAKE), "-n", "--cores", "1", "results/manifests/test.csv",
-         "--config", "activations={shard_seconds: 200000, max_job_minutes: 600}"],
+         "--config", "activations={shard_seconds: 2000000, max_job_minutes: 600}"],
         cwd=REPO, env=workspace_env(REPO), capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     output = run.stdout + run.stderr

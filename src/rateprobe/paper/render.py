@@ -83,6 +83,19 @@ def file_path(path: str) -> latex.Latex:
     return latex.Latex(path)
 
 
+_SAFE_URL = re.compile(r"^https?://[^\s{}\\%#]+$")
+
+
+def url(address: str) -> latex.Latex:
+    """A URL as \\url prints it: verbatim, so braces, backslashes, % and # are refused."""
+    if not _SAFE_URL.match(address):
+        raise PaperRenderError(
+            f"{address!r} cannot be printed as a URL: it must start with http(s):// and hold no "
+            "spaces, braces, backslashes, % or #"
+        )
+    return latex.Latex(rf"\url{{{address}}}")
+
+
 def arch_name(arch: str) -> latex.Latex:
     return latex.escape(ARCH_NAMES.get(arch, arch))
 
@@ -160,6 +173,7 @@ def make_environment(templates_dir: Path) -> jinja2.Environment:
         arch=arch_name,
         sentence=latex.sentence,
         path=file_path,
+        url=url,
         length=tracked_length,
     )
     return env
