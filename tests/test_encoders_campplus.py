@@ -210,7 +210,8 @@ def test_a_campplus_config_with_other_pooling_names_it(tmp_path: Path) -> None:
         yaml.safe_dump({"model": "CAMPPlus", "model_args": model_args})
     )
     torch.save(random_encoder("campplus", seed=0).state_dict(), folder / "avg_model.pt")
-    with pytest.raises(CheckpointError, match=r"config.yaml: .*TSTP pooling only, not 'ASTP'"):
+    problem = r"config.yaml \(model CAMPPlus\): .*TSTP pooling only, not 'ASTP'"
+    with pytest.raises(CheckpointError, match=problem):
         load_wespeaker_encoder(folder)
 
 
