@@ -6,8 +6,8 @@ installed beside this project's torch. So the files the tests need are loaded st
 .test-extras/ under stand-in parent packages, and whatever else they import is stood in by
 modules that offer only the names they import:
 
-- the models (`models/samresnet.py`, `models/campplus.py`, `models/pooling_layers.py`), which
-  need only torch;
+- the models (`models/samresnet.py`, `models/campplus.py`, `models/resnet.py`,
+  `models/ecapa_tdnn.py`, `models/pooling_layers.py`), which need only torch;
 - the inference entry point `cli/speaker.py` (`Speaker`, what `wespeaker --task embedding`
   runs), for its model loading, feature call and embedding; its fbank comes from torchaudio's
   `compliance/kaldi.py` (pure torch; found in .test-extras/ when torchaudio's wheel was unpacked
@@ -26,6 +26,7 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -35,6 +36,16 @@ OFFICIAL_MODELS = OFFICIAL_WESPEAKER / "models"
 TORCHAUDIO_KALDI = TEST_EXTRAS / "torchaudio" / "compliance" / "kaldi.py"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 LIBRISPEECH_SAMPLE = SHARED / "librispeech-sample" / "LibriSpeech"
+
+needs_official_wespeaker = pytest.mark.skipif(
+    not OFFICIAL_MODELS.is_dir(),
+    reason=f"official WeSpeaker code not installed at {OFFICIAL_MODELS} (bin/setup --test)",
+)
+
+
+def relative_error(ours: torch.Tensor, reference: torch.Tensor) -> float:
+    """Largest absolute difference over the reference's largest magnitude."""
+    return float((ours - reference).abs().max() / reference.abs().max())
 
 
 def _load(name: str, path: Path) -> ModuleType:

@@ -13,14 +13,15 @@ import soundfile as sf
 import torch
 import yaml
 from encoder_support import (
-    OFFICIAL_MODELS,
     RawRecorder,
     kaldi_reference_module,
     librispeech_sample_files,
     load_official_samresnet,
     load_official_speaker,
     load_torchaudio_kaldi,
+    needs_official_wespeaker,
     randomise_batchnorm,
+    relative_error,
     speech_like_waveform,
 )
 
@@ -34,14 +35,6 @@ OFFICIAL_CLASSES = {"samresnet34": "SimAM_ResNet34_ASP", "samresnet100": "SimAM_
 torch.set_num_threads(2)
 
 
-def relative_error(ours: torch.Tensor, reference: torch.Tensor) -> float:
-    return float((ours - reference).abs().max() / reference.abs().max())
-
-
-needs_official_wespeaker = pytest.mark.skipif(
-    not OFFICIAL_MODELS.is_dir(),
-    reason=f"official WeSpeaker code not installed at {OFFICIAL_MODELS} (bin/setup --test)",
-)
 needs_librispeech = pytest.mark.skipif(
     not librispeech_sample_files(), reason="../shared/librispeech-sample absent"
 )

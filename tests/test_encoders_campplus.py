@@ -12,12 +12,13 @@ import soundfile as sf
 import torch
 import yaml
 from encoder_support import (
-    OFFICIAL_MODELS,
     RawRecorder,
     librispeech_sample_files,
     load_official_model_module,
     load_torchaudio_kaldi,
+    needs_official_wespeaker,
     randomise_batchnorm,
+    relative_error,
     speech_like_waveform,
 )
 
@@ -29,10 +30,6 @@ from rateprobe.frontend import threed_speaker_fbank
 
 torch.set_num_threads(2)
 
-needs_official_wespeaker = pytest.mark.skipif(
-    not OFFICIAL_MODELS.is_dir(),
-    reason=f"official WeSpeaker code not installed at {OFFICIAL_MODELS} (bin/setup --test)",
-)
 # The official module's submodule whose output each of our taps is.
 OFFICIAL_TAP_MODULES = {
     "head": "head",
@@ -42,10 +39,6 @@ OFFICIAL_TAP_MODULES = {
     "pool": "xvector.stats",
     "embedding": "xvector.dense",
 }
-
-
-def relative_error(ours: torch.Tensor, reference: torch.Tensor) -> float:
-    return float((ours - reference).abs().max() / reference.abs().max())
 
 
 def official_outputs(official: torch.nn.Module, features: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -217,7 +210,8 @@ def test_a_campplus_config_with_other_pooling_names_it(tmp_path: Path) -> None:
         yaml.safe_dump({"model": "CAMPPlus", "model_args": model_args})
     )
     torch.save(random_encoder("campplus", seed=0).state_dict(), folder / "avg_model.pt")
-    with pytest.raises(CheckpointError, match=r"config.yaml: .*TSTP pooling only, not 'ASTP'"):
+    problem = r"config.yaml \(model CAMPPlus\): .*TSTP pooling only, not 'ASTP'"
+    with pytest.raises(CheckpointError, match=problem):
         load_wespeaker_encoder(folder)
 
 

@@ -22,6 +22,9 @@ CHECKPOINT_FILES = ("config.yaml", "avg_model.pt")
 ARCH_MODEL_ARGS = {
     "samresnet34": frozenset({"in_planes", "embed_dim", "acoustic_dim"}),
     "samresnet100": frozenset({"in_planes", "embed_dim", "acoustic_dim"}),
+    "resnet34": frozenset({"feat_dim", "embed_dim", "pooling_func", "two_emb_layer"}),
+    "ecapa_c512": frozenset({"feat_dim", "embed_dim", "pooling_func", "emb_bn"}),
+    "ecapa_c1024": frozenset({"feat_dim", "embed_dim", "pooling_func", "emb_bn"}),
     "campplus": frozenset({"feat_dim", "embed_dim", "pooling_func"}),
     "resemblyzer": frozenset(),
 }
@@ -63,6 +66,9 @@ ARCH_NAMES = {
     "resemblyzer": "GE2E",
     "samresnet34": "SimAM-ResNet34",
     "samresnet100": "SimAM-ResNet100",
+    "resnet34": "ResNet34",
+    "ecapa_c512": "ECAPA-TDNN (C=512)",
+    "ecapa_c1024": "ECAPA-TDNN (C=1024)",
     "campplus": "CAM++",
 }
 TARGET_NAMES = {

@@ -9,6 +9,7 @@ come out of the single forward pass.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +21,21 @@ from rateprobe.conventions import ARCH_MODEL_ARGS
 from rateprobe.encoders.base import SpeakerEncoder
 from rateprobe.encoders.campplus import CAMPPlus
 from rateprobe.encoders.checkpoints import (
+    WESPEAKER_CLASSES,
     CheckpointError,
     check_state_dict,
     declared_checkpoint,
     read_state_dict,
     read_wespeaker_checkpoint,
 )
+from rateprobe.encoders.ecapa_tdnn import ECAPA_CHANNELS, ECAPATDNN
 from rateprobe.encoders.resemblyzer import (
     PARTIALS_FRONTEND,
     ResemblyzerEncoder,
     packaged_weights_path,
     partial_mels,
 )
+from rateprobe.encoders.resnet import ResNet34
 from rateprobe.encoders.samresnet import BLOCKS_PER_STAGE, SimAMResNet
 
 FRONTENDS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
@@ -41,19 +45,20 @@ FRONTENDS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
 }
 
 
-def _simam_resnet(arch: str) -> Callable[..., SpeakerEncoder]:
-    return lambda **model_args: SimAMResNet(arch, **model_args)
-
-
 # arch -> its constructor; the arguments each takes are conventions.ARCH_MODEL_ARGS.
 ARCHITECTURES: dict[str, Callable[..., SpeakerEncoder]] = {
-    **{arch: _simam_resnet(arch) for arch in BLOCKS_PER_STAGE},
+    **{arch: partial(SimAMResNet, arch) for arch in BLOCKS_PER_STAGE},
+    "resnet34": ResNet34,
+    **{arch: partial(ECAPATDNN, arch) for arch in ECAPA_CHANNELS},
     "campplus": CAMPPlus,
 }
 TRAINING_ONLY_ARGS = {"dropout"}
 # dropout only acts in training: a WeSpeaker config.yaml may give it, the encoder needs none.
-# The argument that sets the number of fbank bins the network reads, per architecture.
-FEATURE_DIM_ARG = {"campplus": "feat_dim"} | {arch: "acoustic_dim" for arch in BLOCKS_PER_STAGE}
+# The argument that sets the number of fbank bins the network reads: feat_dim, but
+# acoustic_dim for SimAM-ResNet.
+FEATURE_DIM_ARG = {arch: "feat_dim" for arch in ARCHITECTURES} | {
+    arch: "acoustic_dim" for arch in BLOCKS_PER_STAGE
+}
 
 
 def build_encoder(arch: str, **model_args: Any) -> SpeakerEncoder:
@@ -119,7 +124,9 @@ def load_wespeaker_encoder(source: str | Path, expected_arch: str | None = None)
     arch, model_args, state = read_wespeaker_checkpoint(source)
     if expected_arch is not None and expected_arch != arch:
         raise CheckpointError(f"{source}: config says arch {expected_arch}, checkpoint is {arch}")
-    return load_state_strictly(arch, model_args, state, f"{source}: config.yaml")
+    wespeaker_class = next(name for name, known in WESPEAKER_CLASSES.items() if known == arch)
+    origin = f"{source}: config.yaml (model {wespeaker_class})"
+    return load_state_strictly(arch, model_args, state, origin)
 
 
 def load_encoder(

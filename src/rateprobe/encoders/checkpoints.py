@@ -24,9 +24,13 @@ from tqdm import tqdm
 from rateprobe.conventions import CHECKPOINT_FILES
 from rateprobe.io import remove_leftovers, write_bytes
 
+# WeSpeaker's model class (config.yaml `model:`) -> arch
 WESPEAKER_CLASSES = {
     "SimAM_ResNet34_ASP": "samresnet34",
     "SimAM_ResNet100_ASP": "samresnet100",
+    "ResNet34": "resnet34",
+    "ECAPA_TDNN_GLOB_c512": "ecapa_c512",
+    "ECAPA_TDNN_GLOB_c1024": "ecapa_c1024",
     "CAMPPlus": "campplus",
 }
 CLASSIFICATION_HEAD_PREFIX = "projection."

@@ -17,6 +17,7 @@ Tap names (network order): `stem`; per residual block `layerL.B.relu1` (after th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -105,28 +106,44 @@ class SimAMBasicBlock(nn.Module):
         return out
 
 
-class SimAMResNetTrunk(nn.Module):
-    def __init__(self, in_planes: int, blocks_per_stage: tuple[int, ...]) -> None:
+# (in_planes, planes, stride) -> a residual block taking (x, frames, tap name, recorder)
+ResidualBlockFactory = Callable[[int, int, int], nn.Module]
+
+
+class ResNetTrunk(nn.Module):
+    """The trunk of WeSpeaker's ResNets, under their names: a 3x3 stem (`conv1`, `bn1`) and
+    residual stages `layer1`, `layer2`, ...; stage s has in_planes * 2**(s-1) channels and every
+    stage after the first starts with a stride-2 block.
+
+    It has no forward: SimAM-ResNet holds it as `front`, while WeSpeaker's plain ResNet keeps
+    these parameters at its top level and so subclasses it; both call `frame_level`.
+    """
+
+    def __init__(
+        self, in_planes: int, blocks_per_stage: tuple[int, ...], block: ResidualBlockFactory
+    ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(1, in_planes, 3, stride=1, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(in_planes)
         channels = in_planes
         for stage, n_blocks in enumerate(blocks_per_stage, start=1):
             planes = in_planes * 2 ** (stage - 1)
-            stride = 1 if stage == 1 else 2
             blocks = []
             for index in range(n_blocks):
-                blocks.append(SimAMBasicBlock(channels, planes, stride if index == 0 else 1))
+                blocks.append(block(channels, planes, 2 if stage > 1 and index == 0 else 1))
                 channels = planes
             self.add_module(f"layer{stage}", nn.Sequential(*blocks))
         self.n_stages = len(blocks_per_stage)
 
-    def stages(self) -> list[tuple[str, list[SimAMBasicBlock]]]:
+    def residual_blocks(self) -> list[tuple[str, nn.Module]]:
+        """(tap name `layerS.B`, block) of every residual block, in network order."""
         return [
-            (f"layer{s}", list(getattr(self, f"layer{s}"))) for s in range(1, self.n_stages + 1)
+            (f"layer{stage}.{index}", block)
+            for stage in range(1, self.n_stages + 1)
+            for index, block in enumerate(getattr(self, f"layer{stage}").children())
         ]
 
-    def forward(
+    def frame_level(
         self, x: torch.Tensor, lengths: torch.Tensor, recorder: TapRecorder | None
     ) -> tuple[torch.Tensor, Frames]:
         """x: (B, 1, F, T) zero-padded; returns the last map and its real frames."""
@@ -134,11 +151,10 @@ class SimAMResNetTrunk(nn.Module):
         x = frames.zero_padding_(torch.relu(self.bn1(self.conv1(x))))
         if recorder is not None and recorder.wants("stem"):
             recorder.record("stem", x, frames.mask)
-        for stage_name, blocks in self.stages():
-            for index, block in enumerate(blocks):
-                if block.stride == 2:
-                    frames = frames.halved()
-                x = block(x, frames, f"{stage_name}.{index}", recorder)
+        for name, block in self.residual_blocks():
+            if block.stride == 2:
+                frames = frames.halved()
+            x = block(x, frames, name, recorder)
         return x, frames
 
 
@@ -190,7 +206,7 @@ class SimAMResNet(SpeakerEncoder):
             raise ValueError(f"unknown SimAM-ResNet '{arch}' (known: {sorted(BLOCKS_PER_STAGE)})")
         self.arch = arch
         self.acoustic_dim = acoustic_dim
-        self.front = SimAMResNetTrunk(in_planes, BLOCKS_PER_STAGE[arch])
+        self.front = ResNetTrunk(in_planes, BLOCKS_PER_STAGE[arch], SimAMBasicBlock)
         self.pooling = AttentiveStatisticsPooling(in_planes, acoustic_dim)
         self.bottleneck = nn.Linear(self.pooling.out_dim, embed_dim)
 
@@ -200,10 +216,8 @@ class SimAMResNet(SpeakerEncoder):
         if unknown:
             raise ValueError(f"unknown inner taps {sorted(unknown)} (known: {INNER_TAPS})")
         names = ["stem"]
-        for stage_name, blocks in self.front.stages():
-            for index in range(len(blocks)):
-                block = f"{stage_name}.{index}"
-                names += [f"{block}.{tap}" for tap in INNER_TAPS if tap in inner] + [block]
+        for block, _ in self.front.residual_blocks():
+            names += [f"{block}.{tap}" for tap in INNER_TAPS if tap in inner] + [block]
         return [*names, "pool", "embedding"]
 
     def forward(
@@ -214,7 +228,7 @@ class SimAMResNet(SpeakerEncoder):
     ) -> torch.Tensor:
         """features: (B, T, acoustic_dim) fbank, zero-padded after lengths[b] frames."""
         x = features.transpose(1, 2).unsqueeze(1)
-        x, frames = self.front(x, lengths, recorder)
+        x, frames = self.front.frame_level(x, lengths, recorder)
         pooled = self.pooling(x, frames.mask)
         if recorder is not None and recorder.wants("pool"):
             recorder.record("pool", pooled, None)
