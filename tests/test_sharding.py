@@ -167,3 +167,21 @@ def test_snakemake_refuses_shards_too_long_for_a_job() -> None:
     assert run.returncode != 0
     assert "activations.max_job_minutes" in output and "shard_seconds" in output
     assert "Job stats" not in output
+
+
+@pytest.mark.parametrize(
+    ("name", "source", "arch"),
+    [
+        ("voxblink2_samresnet34", "https://x/?version=voxblink2_samresnet34.zip", "samresnet34"),
+        ("m", "https://x/?version=voxblink2_samresnet100_ft.zip", "samresnet100"),
+        ("m", "https://x/?version=voxceleb_resnet34_LM.zip", "resnet34"),
+        ("m", "/models/voxceleb_ECAPA1024", "ecapa_c1024"),
+        ("m", "/models/voxceleb_ECAPA512_LM.zip", "ecapa_c512"),
+        ("voxceleb_campplus", "/models/voxceleb_CAM++.zip", "campplus"),
+        ("mine", "/models/model.zip", None),
+    ],
+)
+def test_an_unread_checkpoint_is_sized_by_the_architecture_its_name_says(
+    name: str, source: str, arch: str | None
+) -> None:
+    assert model_arch({"name": name, "source": source}) == arch

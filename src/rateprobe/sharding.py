@@ -225,6 +225,19 @@ def sizing_precision(precision: str, device: str) -> str:
     return "float16" if device == "cuda" else "float32"
 
 
+# Name fragments of WeSpeaker's published files -> architecture, most specific first.
+ARCH_NAME_FRAGMENTS = (
+    ("samresnet100", "samresnet100"),
+    ("samresnet34", "samresnet34"),
+    ("resnet34", "resnet34"),
+    ("ecapa1024", "ecapa_c1024"),
+    ("ecapac1024", "ecapa_c1024"),
+    ("ecapa", "ecapa_c512"),
+    ("cam++", "campplus"),
+    ("campplus", "campplus"),
+)
+
+
 def model_arch(model: dict[str, Any]) -> str | None:
     """A models: entry's architecture: its `arch`, or what an official WeSpeaker file name
     says (its config.yaml is unread before download); None when neither tells."""
@@ -233,12 +246,7 @@ def model_arch(model: dict[str, Any]) -> str | None:
     if model["source"] == "resemblyzer":
         return "resemblyzer"
     text = f"{model['name']} {model['source']}".lower().replace("_", "").replace("-", "")
-    for arch in ("samresnet100", "samresnet34"):
-        if arch.removeprefix("sam") in text:
-            return arch
-    if "cam++" in text or "campplus" in text:  # WeSpeaker's voxceleb_CAM++, campplus_cn_...
-        return "campplus"
-    return None
+    return next((arch for fragment, arch in ARCH_NAME_FRAGMENTS if fragment in text), None)
 
 
 def extraction_speed(
