@@ -11,7 +11,7 @@ otherwise 100 short espeak-ng utterances made here), at a fixed number of thread
    --original-utterances and scaled by total audio / their audio; the output says when it was.
 2. this extraction vs the bare forward pass plus fbank, same batches, no taps.
 3. real-time factor and peak memory (resident set of a fresh process) of the extraction with
-   the default tap list, for SimAM-ResNet34, SimAM-ResNet100, CAM++ and Resemblyzer, in float32 and
+   the default tap list, for each architecture of --archs (all by default), in float32 and
    (SimAM-ResNet; Resemblyzer always runs in float32) in each lower precision of --precisions
    (autocast; activations.precision): the speed ratio and the smallest cosine between an
    utterance's float32 and lower-precision embeddings. On a CPU the real-time factor is CPU
@@ -282,7 +282,15 @@ def main() -> None:
     parser.add_argument(
         "--archs",
         nargs="+",
-        default=["samresnet34", "samresnet100", "campplus", "resemblyzer"],
+        default=[
+            "samresnet34",
+            "samresnet100",
+            "resnet34",
+            "ecapa_c512",
+            "ecapa_c1024",
+            "campplus",
+            "resemblyzer",
+        ],
         help="architectures of section 3",
     )
     parser.add_argument(

@@ -52,8 +52,8 @@ ARCHITECTURES: dict[str, Callable[..., SpeakerEncoder]] = {
     **{arch: partial(ECAPATDNN, arch) for arch in ECAPA_CHANNELS},
     "campplus": CAMPPlus,
 }
-TRAINING_ONLY_ARGS = {"dropout"}
 # dropout only acts in training: a WeSpeaker config.yaml may give it, the encoder needs none.
+TRAINING_ONLY_ARGS = {"dropout"}
 # The argument that sets the number of fbank bins the network reads: feat_dim, but
 # acoustic_dim for SimAM-ResNet.
 FEATURE_DIM_ARG = {arch: "feat_dim" for arch in ARCHITECTURES} | {
