@@ -12,7 +12,7 @@ otherwise 100 short espeak-ng utterances made here), at a fixed number of thread
 2. this extraction vs the bare forward pass plus fbank, same batches, no taps.
 3. real-time factor and peak memory (resident set of a fresh process) of the extraction with
    the default tap list, for each architecture of --archs (all by default), in float32 and
-   (SimAM-ResNet; Resemblyzer always runs in float32) in each lower precision of --precisions
+   (all but Resemblyzer, which runs in float32) in each lower precision of --precisions
    (autocast; activations.precision): the speed ratio and the smallest cosine between an
    utterance's float32 and lower-precision embeddings. On a CPU the real-time factor is CPU
    time over the threads (what a job with its own cores would take; a shared machine's wall
