@@ -136,6 +136,24 @@ def test_data_strings_are_escaped(tmp_path: Path) -> None:
     assert r"\title{Темп \& ритм: 50\% о\_речи}" in text
 
 
+@pytest.mark.parametrize(
+    ("arch", "described"),
+    [
+        ("campplus", r"CAM++~\cite{campplus}"),
+        ("resnet34", "ResNet34 из WeSpeaker"),
+        ("ecapa_c1024", r"ECAPA-TDNN~\cite{ecapa}"),
+    ],
+)
+def test_the_methods_describe_each_studied_family(
+    tmp_path: Path, arch: str, described: str
+) -> None:
+    summary = load_fixture()
+    summary["models"]["samresnet34_random"]["arch"] = arch
+    text = rendered_text(render_project(summary, tmp_path, PAPER_CFG))
+    assert described in text
+    assert "SimAM~\\cite{simam}" not in text
+
+
 def test_the_methods_say_where_the_weights_come_from(tmp_path: Path) -> None:
     summary = load_fixture()
     model = summary["models"]["resemblyzer"]
