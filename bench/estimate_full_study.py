@@ -40,6 +40,7 @@ from rateprobe.sharding import (
     JobRequest,
     extraction_speed,
     job_request,
+    measured_speed,
     model_arch,
     read_speed_table,
     sizing_precision,
@@ -169,18 +170,18 @@ def gpu_speed(
 ) -> ExtractionSpeed:
     """The table's CUDA row for arch, else an estimate from FLOPs at an assumed throughput
     (host memory as on the CPU)."""
-    try:
-        return extraction_speed(table, arch, "cuda", precision)
-    except LookupError:
-        cpu = extraction_speed(table, arch, "cpu", "float32")
-        gflop = gflop_per_audio_second(arch)
-        return ExtractionSpeed(
-            arch, "cuda", precision, 1, cpu.batch_seconds,
-            host_rtf + gflop / (tflops * 1e3), cpu.peak_mib,
-            f"ESTIMATE: {gflop:.1f} GFLOP/audio-s at an ASSUMED {tflops:g} TFLOP/s "
-            f"+ host frontend RTF {host_rtf:.4f}",
-            "-", "-",
-        )  # fmt: skip
+    measured = measured_speed(table, arch, "cuda", precision)
+    if measured is not None:
+        return measured
+    cpu = extraction_speed(table, arch, "cpu", "float32")
+    gflop = gflop_per_audio_second(arch)
+    return ExtractionSpeed(
+        arch, "cuda", precision, 1, cpu.batch_seconds,
+        host_rtf + gflop / (tflops * 1e3), cpu.peak_mib,
+        f"ESTIMATE: {gflop:.1f} GFLOP/audio-s at an ASSUMED {tflops:g} TFLOP/s "
+        f"+ host frontend RTF {host_rtf:.4f}",
+        "-", "-",
+    )  # fmt: skip
 
 
 def print_device(

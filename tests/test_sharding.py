@@ -50,7 +50,9 @@ def test_job_request_follows_the_audio_and_refuses_too_long_jobs() -> None:
         job_request(speed(), 6000, 30)
 
 
-def test_speed_table_round_trip_and_lookup(tmp_path: Path) -> None:
+def test_speed_table_round_trip_and_lookup(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rows = [speed(), speed("samresnet100", 0.5), speed("resemblyzer", 0.01)]
     table = tmp_path / "rtf.csv"
     write_speed_table(table, rows)
@@ -59,8 +61,13 @@ def test_speed_table_round_trip_and_lookup(tmp_path: Path) -> None:
     )
     assert extraction_speed(rows, "samresnet100", "cpu", "bfloat16").rtf == 0.5  # float32 row
     assert extraction_speed(rows, None, "cpu", "float32").arch == "samresnet100"  # slowest
-    with pytest.raises(LookupError, match="cuda"):
-        extraction_speed(rows, "samresnet34", "cuda", "float16")
+    # No cuda row: sized as the slowest measured row, labelled an estimate, with a warning
+    # that names the command that measures it; planning goes on.
+    estimate = extraction_speed(rows, "samresnet34", "cuda", "float16")
+    assert (estimate.arch, estimate.device, estimate.rtf) == ("samresnet34", "cuda", 0.5)
+    assert estimate.basis.startswith("ESTIMATE") and "--device cuda" in estimate.command
+    assert "--archs samresnet34" in capsys.readouterr().err
+    assert extraction_speed(rows, "ecapa_c512", "cpu", "float32").rtf == 0.5
     assert sizing_precision("auto", "cpu") == "float32"
     assert sizing_precision("auto", "cuda") == "float16"
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import csv
 import math
+import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -249,23 +250,55 @@ def model_arch(model: dict[str, Any]) -> str | None:
     return next((arch for fragment, arch in ARCH_NAME_FRAGMENTS if fragment in text), None)
 
 
-def extraction_speed(
+def measured_speed(
     table: list[ExtractionSpeed], arch: str | None, device: str, precision: str
-) -> ExtractionSpeed:
-    """The table's row for this job. An unknown architecture gets the slowest row of the
-    device; a precision not measured gets the device's float32 row."""
+) -> ExtractionSpeed | None:
+    """The table's row for this job, or None where the table has none. An unknown
+    architecture gets the slowest row of the device; a precision not measured gets the
+    device's float32 row."""
     rows = [r for r in table if r.device == device]
-    if not rows:
-        raise LookupError(f"{RTF_TABLE}: no row for device {device}")
     if arch is None:
-        return max(rows, key=lambda r: r.rtf)
+        return max(rows, key=lambda r: r.rtf, default=None)
     for wanted in (precision, "float32"):
         for row in rows:
             if row.arch == arch and row.precision == wanted:
                 return row
-    raise LookupError(
-        f"{RTF_TABLE}: no row for arch {arch} on {device} ({precision} or float32); "
-        "run bench/bench_extraction.py there"
+    return None
+
+
+_WARNED: set[tuple[str | None, str, str]] = set()
+
+
+def extraction_speed(
+    table: list[ExtractionSpeed], arch: str | None, device: str, precision: str
+) -> ExtractionSpeed:
+    """The measured row for this job; without one, the slowest row measured on the device
+    (else on any device), labelled an estimate, with a warning (once) that names the command
+    that measures it. Planning never stops for want of a measurement: a job sized on the slow
+    side only asks its scheduler for more time than it needs."""
+    measured = measured_speed(table, arch, device, precision)
+    if measured is not None:
+        return measured
+    stand_in = max((r for r in table if r.device == device), key=lambda r: r.rtf, default=None)
+    stand_in = stand_in or max(table, key=lambda r: r.rtf)
+    command = f"python bench/bench_extraction.py --device {device} --sections 3" + (
+        f" --archs {arch}" if arch else ""
+    )
+    if (arch, device, precision) not in _WARNED:
+        _WARNED.add((arch, device, precision))
+        print(
+            f"warning: {RTF_TABLE} has no row for {arch or 'this model'} on {device}; its jobs "
+            f"are sized as {stand_in.arch} on {stand_in.device} (RTF {stand_in.rtf:g}), an "
+            f"estimate. Measure it with `{command}`.",
+            file=sys.stderr,
+        )
+    return replace(
+        stand_in,
+        arch=arch or stand_in.arch,
+        device=device,
+        precision=precision,
+        basis=f"ESTIMATE: no measured row; sized as {stand_in.arch} on {stand_in.device}",
+        command=command,
     )
 
 
