@@ -272,14 +272,16 @@ _WARNED: set[tuple[str | None, str, str]] = set()
 def extraction_speed(
     table: list[ExtractionSpeed], arch: str | None, device: str, precision: str
 ) -> ExtractionSpeed:
-    """The measured row for this job; without one, the slowest row measured on the device
-    (else on any device), labelled an estimate, with a warning (once) that names the command
+    """The measured row for this job; without one, the architecture's CPU row, else the
+    slowest row measured on the device (else on any device), labelled an estimate, with a warning (once) that names the command
     that measures it. Planning never stops for want of a measurement: a job sized on the slow
     side only asks its scheduler for more time than it needs."""
     measured = measured_speed(table, arch, device, precision)
     if measured is not None:
         return measured
-    stand_in = max((r for r in table if r.device == device), key=lambda r: r.rtf, default=None)
+    # The architecture's own CPU row (a GPU job is faster), else the device's slowest row.
+    stand_in = measured_speed(table, arch, "cpu", "float32") if arch else None
+    stand_in = stand_in or measured_speed(table, None, device, precision)
     stand_in = stand_in or max(table, key=lambda r: r.rtf)
     command = f"python bench/bench_extraction.py --device {device} --sections 3" + (
         f" --archs {arch}" if arch else ""
