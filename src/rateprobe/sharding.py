@@ -273,9 +273,10 @@ def extraction_speed(
     table: list[ExtractionSpeed], arch: str | None, device: str, precision: str
 ) -> ExtractionSpeed:
     """The measured row for this job; without one, the architecture's CPU row, else the
-    slowest row measured on the device (else on any device), labelled an estimate, with a warning (once) that names the command
-    that measures it. Planning never stops for want of a measurement: a job sized on the slow
-    side only asks its scheduler for more time than it needs."""
+    slowest row measured on the device (else on any device), labelled an estimate, with a
+    warning (once) that names the command that measures it. Planning never stops for want of
+    a measurement: a job sized on the slow side only asks its scheduler for more time than it
+    needs."""
     measured = measured_speed(table, arch, device, precision)
     if measured is not None:
         return measured
