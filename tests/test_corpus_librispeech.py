@@ -47,8 +47,17 @@ def test_speakers_table_parsing(tmp_path: Path) -> None:
 
 
 def test_missing_subset_is_named(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"'dev-other'.*corpus\.download"):
+    with pytest.raises(
+        FileNotFoundError, match=r"'dev-other'.*corpus\.download: true to fetch it \(314 MB\)"
+    ):
         subset_speakers(tmp_path, "dev-other")
+
+
+def test_a_missing_corpus_root_is_named_without_suggesting_a_download(tmp_path: Path) -> None:
+    # A clone without ../shared beside it, run with config/librispeech-sample.yaml.
+    with pytest.raises(FileNotFoundError, match=r"corpus.root '.*shared' does not exist") as error:
+        subset_speakers(tmp_path / "shared", "train-clean-100")
+    assert "download: true" not in str(error.value)
 
 
 def test_carving_is_seeded_disjoint_and_follows_fractions() -> None:

@@ -70,13 +70,33 @@ def read_speaker_sex(root: str | Path) -> dict[str, str]:
     return sex
 
 
+# Download sizes of the official archives (openslr resource 12), for the hint below.
+SUBSET_ARCHIVE_SIZES = {
+    "dev-clean": "337 MB",
+    "dev-other": "314 MB",
+    "test-clean": "346 MB",
+    "test-other": "328 MB",
+    "train-clean-100": "6.3 GB",
+    "train-clean-360": "23 GB",
+    "train-other-500": "30 GB",
+}
+
+
 def subset_speakers(root: str | Path, subset: str) -> list[str]:
     """Speaker ids of one subset, sorted; raises FileNotFoundError when the subset is absent."""
+    if not Path(root).is_dir():
+        raise FileNotFoundError(
+            f"corpus.root '{root}' does not exist (relative paths start at {Path.cwd()}): point "
+            "it at the folder that holds LibriSpeech/, e.g. the course's ../shared/"
+            "librispeech-sample beside the repository, or a folder to download into"
+        )
     directory = subset_dir(root, subset)
     if not directory.is_dir():
+        size = SUBSET_ARCHIVE_SIZES.get(subset)
+        fetch = f"fetch it ({size})" if size else "fetch it"
         raise FileNotFoundError(
             f"LibriSpeech subset '{subset}' not found: no folder {directory} "
-            "(set corpus.download: true to fetch it, or point corpus.root at an extraction)"
+            f"(set corpus.download: true to {fetch}, or point corpus.root at an extraction)"
         )
     return [p.name for p in _numbered_folders(directory, "speaker")[0]]
 
