@@ -29,7 +29,7 @@ from rateprobe.sharding import (
     write_speed_table,
 )
 
-# LibriSpeech subsets of the full study: utterances and hours (DESIGN.md).
+# LibriSpeech subsets of the full study: utterances and hours (as published with the corpus).
 FULL_STUDY_SPLITS = {"train": (28539, 100.6), "dev": (2703, 5.4), "test": (2620, 5.4)}
 JOB = re.compile(
     r"^rule (\w+):\n(?:    .*\n)*?    wildcards: (.*)\n(?:    .*\n)*?    resources: (.*)\n", re.M
