@@ -33,7 +33,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from rateprobe.encoders.base import SpeakerEncoder
-from rateprobe.encoders.samresnet import Frames
+from rateprobe.encoders.masking import Frames, masked_statistics
+from rateprobe.encoders.resnet import BasicBlock
 from rateprobe.encoders.taps import TapRecorder
 
 FCM_CHANNELS = 32
@@ -47,7 +48,6 @@ DENSE_BLOCKS = ((12, 1), (24, 2), (16, 2))
 CAM_KERNEL = 3
 CAM_REDUCTION = 2
 CAM_SEGMENT_FRAMES = 100
-TSTP_VARIANCE_FLOOR = 1e-7
 
 
 class BatchNormReLU(nn.Module):
@@ -64,27 +64,6 @@ class BatchNormReLU(nn.Module):
         return torch.relu(x) if self.relu else x
 
 
-class FCMBlock(nn.Module):
-    """A 2-D residual block whose stride acts on frequency only."""
-
-    def __init__(self, in_planes: int, planes: int, frequency_stride: int) -> None:
-        super().__init__()
-        stride = (frequency_stride, 1)
-        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.shortcut = nn.Sequential()
-        if frequency_stride != 1 or in_planes != planes:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False), nn.BatchNorm2d(planes)
-            )
-
-    def forward(self, x: torch.Tensor, frames: Frames) -> torch.Tensor:
-        out = frames.zero_padding_(torch.relu(self.bn1(self.conv1(x))))
-        return frames.zero_padding_(torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x)))
-
-
 class FCM(nn.Module):
     """The 2-D front: (B, 1, F, T) -> (B, C x F / 8, T)."""
 
@@ -94,7 +73,8 @@ class FCM(nn.Module):
         self.bn1 = nn.BatchNorm2d(FCM_CHANNELS)
         for index, n_blocks in enumerate(FCM_BLOCKS, start=1):
             blocks = [
-                FCMBlock(FCM_CHANNELS, FCM_CHANNELS, 2 if b == 0 else 1) for b in range(n_blocks)
+                BasicBlock(FCM_CHANNELS, FCM_CHANNELS, (2, 1) if b == 0 else 1)
+                for b in range(n_blocks)
             ]
             self.add_module(f"layer{index}", nn.Sequential(*blocks))
         self.conv2 = nn.Conv2d(FCM_CHANNELS, FCM_CHANNELS, 3, stride=(2, 1), padding=1, bias=False)
@@ -105,7 +85,7 @@ class FCM(nn.Module):
         out = frames.zero_padding_(torch.relu(self.bn1(self.conv1(x))))
         for index in range(1, len(FCM_BLOCKS) + 1):
             for block in getattr(self, f"layer{index}"):
-                out = block(out, frames)
+                out = block(out, frames, f"head.layer{index}", None)  # no taps inside
         out = frames.zero_padding_(torch.relu(self.bn2(self.conv2(out))))
         return out.reshape(out.shape[0], -1, out.shape[-1])
 
@@ -205,16 +185,6 @@ class DenseLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.nonlinear(self.linear(x.unsqueeze(-1)).squeeze(-1))
-
-
-def masked_statistics(x: torch.Tensor, frames: Frames) -> torch.Tensor:
-    """TSTP over real frames: mean and sqrt(unbiased variance + 1e-7) per channel."""
-    x = frames.zero_padding_(x)
-    count = frames.lengths[:, None].to(x.dtype)
-    mean = x.sum(dim=-1) / count
-    deviation = frames.zero_padding_(x - mean[..., None])
-    variance = deviation.square().sum(dim=-1) / (count - 1)
-    return torch.cat([mean, (variance + TSTP_VARIANCE_FLOOR).sqrt()], dim=1)
 
 
 class XVector(nn.Module):

@@ -39,8 +39,7 @@ import torch
 from torch import nn
 
 from rateprobe.encoders.base import SpeakerEncoder
-from rateprobe.encoders.campplus import masked_statistics
-from rateprobe.encoders.samresnet import Frames
+from rateprobe.encoders.masking import Frames, masked_statistics
 from rateprobe.encoders.taps import TapRecorder
 
 ECAPA_CHANNELS = {"ecapa_c512": 512, "ecapa_c1024": 1024}

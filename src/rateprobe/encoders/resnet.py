@@ -32,8 +32,8 @@ import torch
 from torch import nn
 
 from rateprobe.encoders.base import SpeakerEncoder
-from rateprobe.encoders.campplus import masked_statistics
-from rateprobe.encoders.samresnet import Frames, ResNetTrunk
+from rateprobe.encoders.masking import Frames, masked_statistics
+from rateprobe.encoders.samresnet import ResNetTrunk
 from rateprobe.encoders.taps import TapRecorder
 
 RESNET34_BLOCKS = (3, 4, 6, 3)
@@ -45,7 +45,8 @@ FREQUENCY_DOWNSAMPLING = 8  # three stride-2 stages
 class BasicBlock(nn.Module):
     """Two 3x3 convolutions with BatchNorm and a (projected when the shape changes) shortcut."""
 
-    def __init__(self, in_planes: int, planes: int, stride: int) -> None:
+    def __init__(self, in_planes: int, planes: int, stride: int | tuple[int, int]) -> None:
+        # stride (2, 1) halves frequency only, as CAM++'s front does; 2 halves time too.
         super().__init__()
         self.stride = stride
         self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)

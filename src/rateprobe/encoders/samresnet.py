@@ -18,46 +18,20 @@ Tap names (network order): `stem`; per residual block `layerL.B.relu1` (after th
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from rateprobe.encoders.base import SpeakerEncoder
-from rateprobe.encoders.taps import TapRecorder, length_mask
+from rateprobe.encoders.masking import Frames
+from rateprobe.encoders.taps import TapRecorder
 
 BLOCKS_PER_STAGE = {"samresnet34": (3, 4, 6, 3), "samresnet100": (6, 16, 24, 3)}
 INNER_TAPS = ("relu1", "simam")
 SIMAM_LAMBDA = 1e-4
 ATTENTION_HIDDEN = 128
 STD_FLOOR = 1e-5
-
-
-@dataclass
-class Frames:
-    """Which frames of a padded batch are real, at one time resolution of the network."""
-
-    lengths: torch.Tensor  # (B,) real frames per utterance
-    mask: torch.Tensor  # (B, frames) bool
-    shortest: int  # frames before this index are real in every utterance
-
-    @classmethod
-    def of(cls, lengths: torch.Tensor, frames: int) -> Frames:
-        return cls(lengths, length_mask(lengths, frames), int(lengths.min()))
-
-    def halved(self) -> Frames:
-        """After a stride-2 convolution (3x3 with padding 1, or 1x1): ceil(T / 2) frames."""
-        halved = torch.div(self.lengths + 1, 2, rounding_mode="floor")
-        return Frames.of(halved, (self.mask.shape[1] + 1) // 2)
-
-    def zero_padding_(self, x: torch.Tensor) -> torch.Tensor:
-        """Zero the padded frames of a (B, C, T) or (B, C, F, T) map in place (only the tail is
-        touched)."""
-        if self.shortest < x.shape[-1]:
-            tail = self.mask[:, self.shortest :].to(x.dtype)
-            x[..., self.shortest :] *= tail.view(len(tail), *[1] * (x.dim() - 2), -1)
-        return x
 
 
 def masked_simam(x: torch.Tensor, frames: Frames) -> torch.Tensor:
