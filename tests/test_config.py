@@ -66,6 +66,34 @@ def test_schema_rejects_and_names_the_key(case: str) -> None:
         check_schema(config, SCHEMA)
 
 
+# numpy's and torch's generators refuse a negative seed only inside a job, after other work.
+NEGATIVE_SEEDS = {
+    "global": (lambda c: c.update(seed=-1), "seed"),
+    "carving": (
+        lambda c: c["corpus"].update(
+            kind="librispeech", carve_by_speaker={"subsets": ["dev-clean"], "seed": -1}
+        ),
+        "corpus.carve_by_speaker.seed",
+    ),
+    "bootstrap": (lambda c: c.update(probes={"bootstrap": {"seed": -1}}), "probes.bootstrap.seed"),
+    "MLP": (lambda c: c.update(probes={"mlp": {"seeds": [0, 1, -2]}}), "probes.mlp.seeds.2"),
+    "t-SNE": (lambda c: c.update(analysis={"tsne": {"seed": -5}}), "analysis.tsne.seed"),
+    "seeds of a random model": (lambda c: c["models"][1].update(seeds=[0, -1]), "models.1.seeds.1"),
+    "seed of a random model": (
+        lambda c: c["models"][1].pop("seeds") and c["models"][1].update(seed=-3), "models.1.seed"
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", NEGATIVE_SEEDS, ids=list(NEGATIVE_SEEDS))
+def test_a_negative_seed_is_refused_naming_its_key(case: str) -> None:
+    edit, key = NEGATIVE_SEEDS[case]
+    with pytest.raises(WorkflowError, match="less than the minimum of 0"):
+        validate(changed(edit), str(SCHEMA))
+    with pytest.raises(ConfigError, match=rf"config key '{re.escape(key)}': -\d+ is less than"):
+        check_schema(changed(edit), SCHEMA)
+
+
 def test_the_default_config_and_the_sample_config_are_valid() -> None:
     sample = yaml.safe_load((REPO / "config" / "librispeech-sample.yaml").read_text())
     for config in (DEFAULT, changed(lambda c: c["corpus"].update(sample["corpus"]))):
