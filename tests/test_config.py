@@ -161,6 +161,28 @@ def test_resolve_config_names_the_key(case: str) -> None:
         resolve_config(config)
 
 
+TARGET_TYPOS = {
+    "probes.targets": (
+        lambda c: c.update(probes={"targets": ["cps", "cpss"]}),
+        "unknown manifest column(s) 'cpss'; valid: n_chars, duration_s, cps, voiced_duration_s, "
+        "articulation_rate",
+    ),
+    "analysis.classification.targets": (
+        lambda c: c.update(analysis={"classification": {"targets": ["sex", "gender"]}}),
+        "unknown classification target(s) 'gender'; valid: sex, cps_tercile",
+    ),
+}
+
+
+@pytest.mark.parametrize("key", TARGET_TYPOS)
+def test_a_target_typo_stops_at_config_resolution_listing_the_valid_ones(key: str) -> None:
+    edit, problem = TARGET_TYPOS[key]
+    config = changed(edit)
+    check_schema(config, SCHEMA)
+    with pytest.raises(ConfigError, match=re.escape(f"config key '{key}': {problem}")):
+        resolve_config(config)
+
+
 def test_a_seeded_random_model_becomes_a_band_of_controls() -> None:
     resolved = resolve_config(DEFAULT)
     names = [m["name"] for m in resolved["models"]]

@@ -18,7 +18,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from rateprobe.conventions import ARCH_MODEL_ARGS, SPLITS
+from rateprobe.conventions import ARCH_MODEL_ARGS, CLASSIFICATION_TARGETS, PROBE_TARGETS, SPLITS
 
 ARCHITECTURES = ("samresnet34", "samresnet100", "resemblyzer")
 
@@ -381,9 +381,26 @@ def _check_label_bounds(bounds: dict[str, Any]) -> None:
             raise ConfigError(f"labels.{low}", f"must be below labels.{high}")
 
 
+def _check_targets(cfg: dict[str, Any]) -> None:
+    """Targets are read only after every extraction: a typo must stop the run before that."""
+    for key, given, valid, kind in (
+        ("probes.targets", cfg["probes"]["targets"], PROBE_TARGETS, "manifest column"),
+        (
+            "analysis.classification.targets",
+            cfg["analysis"]["classification"]["targets"],
+            CLASSIFICATION_TARGETS,
+            "classification target",
+        ),
+    ):
+        unknown = ", ".join(repr(name) for name in given if name not in valid)
+        if unknown:
+            raise ConfigError(key, f"unknown {kind}(s) {unknown}; valid: {', '.join(valid)}")
+
+
 def _check_probes(cfg: dict[str, Any]) -> None:
     if not cfg["probes"]["targets"]:
         raise ConfigError("probes.targets", "must name at least one manifest column")
+    _check_targets(cfg)
     if cfg["activations"]["max_seconds"] is not None:
         raise ConfigError(
             "activations.max_seconds",
