@@ -17,6 +17,7 @@ from snakemake.utils import validate
 
 from rateprobe.config import (
     ConfigError,
+    check_config_file,
     check_schema,
     coerce_command_line_strings,
     exact_alternatives,
@@ -261,6 +262,56 @@ def test_values_nested_in_command_line_config_get_the_schema_types() -> None:
     assert coerced["corpus"]["splits"]["test"] == 30  # oneOf: integer or list of names
     wrong = coerce_command_line_strings({"probes": {"threads": "many"}}, schema)
     assert wrong["probes"]["threads"] == "many"  # left for the schema to reject
+
+
+@pytest.mark.parametrize("word", ["no", "off", "yes", "on", "No"])
+def test_yes_no_on_off_given_as_text_are_not_taken_for_a_flag(word: str) -> None:
+    # A quoted "no" in a file, or any value nested in --config, reaches the coercion as text.
+    schema = yaml.safe_load(SCHEMA.read_text())
+    config = changed(lambda c: c["corpus"].update(download=word))
+    coerced = coerce_command_line_strings(config, schema)
+    assert coerced["corpus"]["download"] == word
+    with pytest.raises(ConfigError, match=rf"config key 'corpus.download': '{word}' is not of"):
+        check_schema(coerced, SCHEMA)
+
+
+DUPLICATED_SECTION = """\
+corpus:
+  kind: librispeech
+  root: /data/librispeech
+  splits: {train: [train-clean-100], dev: [dev-clean], test: [test-clean]}
+seed: 1
+corpus: {download: false}
+"""
+
+
+def test_a_key_given_twice_in_a_config_file_is_refused_naming_both_lines(tmp_path: Path) -> None:
+    config_file = tmp_path / "twice.yaml"
+    config_file.write_text(DUPLICATED_SECTION)
+    message = f"{config_file}: key 'corpus' is given twice, on lines 1 and 6"
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_config_file(config_file)
+    config_file.write_text("probes:\n  threads: 1\n  bootstrap: {n: 10, n: 20}\n")
+    with pytest.raises(
+        ConfigError, match=re.escape(f"{config_file}: key 'n' is given twice, on lines 3 and 3")
+    ):
+        check_config_file(config_file)
+    # a merge key (<<) is YAML's own way to repeat keys on purpose
+    config_file.write_text("a: &base {x: 1}\nb: {<<: *base, x: 2}\n")
+    check_config_file(config_file)
+
+
+def test_snakemake_refuses_a_config_file_with_a_key_given_twice(tmp_path: Path) -> None:
+    config_file = tmp_path / "twice.yaml"
+    config_file.write_text(DUPLICATED_SECTION)
+    run = subprocess.run(
+        [str(SNAKEMAKE), "-n", "--cores", "1", "--configfile", str(config_file)],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert f"{config_file}: key 'corpus' is given twice, on lines 1 and 6" in output
+    assert "Building DAG" not in output
 
 
 def test_extra_models_extend_the_models_list() -> None:
