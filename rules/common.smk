@@ -12,6 +12,7 @@ from rateprobe import conventions as files
 from rateprobe import sharding
 from rateprobe.config import (
     ConfigError,
+    check_config_file,
     check_schema,
     coerce_command_line_strings,
     exact_alternatives,
@@ -24,6 +25,8 @@ SCHEMA_PATH = workflow.source_path("../schemas/config.schema.yaml")
 # Values nested in --config 'section={...}' arrive as strings: give them the schema's types.
 config.update(coerce_command_line_strings(config, load_schema(SCHEMA_PATH)))
 try:
+    for config_file in workflow.configfiles:
+        check_config_file(config_file)
     check_schema(config, SCHEMA_PATH)
     validate(config, "../schemas/config.schema.yaml")
     CFG = resolve_config(config)

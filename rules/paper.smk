@@ -75,6 +75,8 @@ rule paper_pdf:
     params:
         paper_dir=lambda wildcards, output: os.path.dirname(output.pdf),
         engine=CFG["paper"]["engine"],
+        # read only when the build fails: which setting's text sticks out of the page
+        paper=CFG["paper"],
     script:
         "../scripts/build_paper.py"
 

@@ -11,4 +11,5 @@ with job_log(snakemake.log):
         paper_dir=Path(snakemake.params.paper_dir),
         output_pdf=Path(snakemake.output.pdf),
         engine=snakemake.params.engine,
+        paper=snakemake.params.paper,
     )

@@ -17,6 +17,7 @@ from snakemake.utils import validate
 
 from rateprobe.config import (
     ConfigError,
+    check_config_file,
     check_schema,
     coerce_command_line_strings,
     exact_alternatives,
@@ -64,6 +65,34 @@ def test_schema_rejects_and_names_the_key(case: str) -> None:
         validate(config, str(SCHEMA))
     with pytest.raises(ConfigError, match=rf"config key '[\w.]*{key}'"):
         check_schema(config, SCHEMA)
+
+
+# numpy's and torch's generators refuse a negative seed only inside a job, after other work.
+NEGATIVE_SEEDS = {
+    "global": (lambda c: c.update(seed=-1), "seed"),
+    "carving": (
+        lambda c: c["corpus"].update(
+            kind="librispeech", carve_by_speaker={"subsets": ["dev-clean"], "seed": -1}
+        ),
+        "corpus.carve_by_speaker.seed",
+    ),
+    "bootstrap": (lambda c: c.update(probes={"bootstrap": {"seed": -1}}), "probes.bootstrap.seed"),
+    "MLP": (lambda c: c.update(probes={"mlp": {"seeds": [0, 1, -2]}}), "probes.mlp.seeds.2"),
+    "t-SNE": (lambda c: c.update(analysis={"tsne": {"seed": -5}}), "analysis.tsne.seed"),
+    "seeds of a random model": (lambda c: c["models"][1].update(seeds=[0, -1]), "models.1.seeds.1"),
+    "seed of a random model": (
+        lambda c: c["models"][1].pop("seeds") and c["models"][1].update(seed=-3), "models.1.seed"
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", NEGATIVE_SEEDS, ids=list(NEGATIVE_SEEDS))
+def test_a_negative_seed_is_refused_naming_its_key(case: str) -> None:
+    edit, key = NEGATIVE_SEEDS[case]
+    with pytest.raises(WorkflowError, match="less than the minimum of 0"):
+        validate(changed(edit), str(SCHEMA))
+    with pytest.raises(ConfigError, match=rf"config key '{re.escape(key)}': -\d+ is less than"):
+        check_schema(changed(edit), SCHEMA)
 
 
 def test_the_default_config_and_the_sample_config_are_valid() -> None:
@@ -130,6 +159,28 @@ def test_resolve_config_names_the_key(case: str) -> None:
     config = changed(edit)
     check_schema(config, SCHEMA)  # schema-valid: only the kind-specific checks catch it
     with pytest.raises(ConfigError, match=rf"config key '{key}'"):
+        resolve_config(config)
+
+
+TARGET_TYPOS = {
+    "probes.targets": (
+        lambda c: c.update(probes={"targets": ["cps", "cpss"]}),
+        "unknown manifest column(s) 'cpss'; valid: n_chars, duration_s, cps, voiced_duration_s, "
+        "articulation_rate",
+    ),
+    "analysis.classification.targets": (
+        lambda c: c.update(analysis={"classification": {"targets": ["sex", "gender"]}}),
+        "unknown classification target(s) 'gender'; valid: sex, cps_tercile",
+    ),
+}
+
+
+@pytest.mark.parametrize("key", TARGET_TYPOS)
+def test_a_target_typo_stops_at_config_resolution_listing_the_valid_ones(key: str) -> None:
+    edit, problem = TARGET_TYPOS[key]
+    config = changed(edit)
+    check_schema(config, SCHEMA)
+    with pytest.raises(ConfigError, match=re.escape(f"config key '{key}': {problem}")):
         resolve_config(config)
 
 
@@ -211,6 +262,56 @@ def test_values_nested_in_command_line_config_get_the_schema_types() -> None:
     assert coerced["corpus"]["splits"]["test"] == 30  # oneOf: integer or list of names
     wrong = coerce_command_line_strings({"probes": {"threads": "many"}}, schema)
     assert wrong["probes"]["threads"] == "many"  # left for the schema to reject
+
+
+@pytest.mark.parametrize("word", ["no", "off", "yes", "on", "No"])
+def test_yes_no_on_off_given_as_text_are_not_taken_for_a_flag(word: str) -> None:
+    # A quoted "no" in a file, or any value nested in --config, reaches the coercion as text.
+    schema = yaml.safe_load(SCHEMA.read_text())
+    config = changed(lambda c: c["corpus"].update(download=word))
+    coerced = coerce_command_line_strings(config, schema)
+    assert coerced["corpus"]["download"] == word
+    with pytest.raises(ConfigError, match=rf"config key 'corpus.download': '{word}' is not of"):
+        check_schema(coerced, SCHEMA)
+
+
+DUPLICATED_SECTION = """\
+corpus:
+  kind: librispeech
+  root: /data/librispeech
+  splits: {train: [train-clean-100], dev: [dev-clean], test: [test-clean]}
+seed: 1
+corpus: {download: false}
+"""
+
+
+def test_a_key_given_twice_in_a_config_file_is_refused_naming_both_lines(tmp_path: Path) -> None:
+    config_file = tmp_path / "twice.yaml"
+    config_file.write_text(DUPLICATED_SECTION)
+    message = f"{config_file}: key 'corpus' is given twice, on lines 1 and 6"
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_config_file(config_file)
+    config_file.write_text("probes:\n  threads: 1\n  bootstrap: {n: 10, n: 20}\n")
+    with pytest.raises(
+        ConfigError, match=re.escape(f"{config_file}: key 'n' is given twice, on lines 3 and 3")
+    ):
+        check_config_file(config_file)
+    # a merge key (<<) is YAML's own way to repeat keys on purpose
+    config_file.write_text("a: &base {x: 1}\nb: {<<: *base, x: 2}\n")
+    check_config_file(config_file)
+
+
+def test_snakemake_refuses_a_config_file_with_a_key_given_twice(tmp_path: Path) -> None:
+    config_file = tmp_path / "twice.yaml"
+    config_file.write_text(DUPLICATED_SECTION)
+    run = subprocess.run(
+        [str(SNAKEMAKE), "-n", "--cores", "1", "--configfile", str(config_file)],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert f"{config_file}: key 'corpus' is given twice, on lines 1 and 6" in output
+    assert "Building DAG" not in output
 
 
 def test_extra_models_extend_the_models_list() -> None:

@@ -157,3 +157,37 @@ def test_folders_that_are_not_librispeech_ids_are_reported(tmp_path: Path) -> No
         "not a LibriSpeech chapter folder": 1,
         "not a LibriSpeech speaker folder": 1,
     }
+
+
+def test_an_utterance_id_given_twice_in_a_transcript_drops_every_row_of_it(
+    tmp_path: Path,
+) -> None:
+    write_chapter(tmp_path, "dev-clean", "84", "121123", {0: "A GOOD CHAPTER"}, 1.0)
+    write_chapter(tmp_path, "dev-clean", "61", "70968", {0: "FIRST LINE", 1: "SECOND LINE"}, 1.0)
+    transcript = tmp_path / "LibriSpeech/dev-clean/61/70968/61-70968.trans.txt"
+    with transcript.open("a") as lines:
+        lines.write("61-70968-0000 A DIFFERENT TRANSCRIPT\n")
+    named = (
+        f"{transcript}:1: duplicate utterance id: '61-70968-0000' is given again at "
+        f"{transcript}:3; none of its 2 lines is read"
+    )
+    with pytest.raises(BadInputError, match=re.escape(named)):
+        manifest_of(tmp_path, "fail")
+    kept, report = manifest_of(tmp_path, "skip")
+    assert kept == ["61-70968-0001", "84-121123-0000"]
+    assert report["skipped"] == {"duplicate utterance id": 1}
+    assert report["files"] == [{"path": f"{transcript}:1", "problem": named.split(": ", 1)[1]}]
+
+
+def test_an_utterance_id_in_two_subsets_of_a_split_is_bad_input(tmp_path: Path) -> None:
+    write_chapter(tmp_path, "dev-clean", "84", "121123", {0: "A GOOD CHAPTER"}, 1.0)
+    write_chapter(tmp_path, "dev-clean", "61", "70968", {0: "FIRST LINE"}, 1.0)
+    write_chapter(tmp_path, "test-clean", "61", "70968", {0: "A STRAY COPY"}, 1.0)
+    utterances, problems = scan_subsets(tmp_path, ["dev-clean", "test-clean"])
+    assert [u.utt_id for u in utterances] == ["84-121123-0000"]
+    copies = [
+        tmp_path / f"LibriSpeech/{s}/61/70968/61-70968.trans.txt"
+        for s in ("dev-clean", "test-clean")
+    ]
+    assert [(p.path, p.kind) for p in problems] == [(f"{copies[0]}:1", "duplicate utterance id")]
+    assert f"given again at {copies[1]}:1" in problems[0].detail

@@ -192,3 +192,29 @@ def test_a_failed_compile_names_its_own_log_not_a_stale_one(tmp_path: Path) -> N
     message = str(failure.value)
     assert f"see {(tmp_path / 'build' / 'main.log').resolve()}" in message
     assert "Undefined control sequence" in message and "Stale" not in message
+
+
+def test_an_unbreakable_title_names_its_key_and_the_last_good_pdf_is_kept(tmp_path: Path) -> None:
+    def write_main(title: str) -> None:
+        (tmp_path / "main.tex").write_text(
+            f"\\documentclass{{article}}\\title{{{title}}}\\author{{A. Person}}"
+            "\\begin{document}\\maketitle Body.\\end{document}\n",
+            encoding="utf-8",
+        )
+
+    output = tmp_path / "main.pdf"
+    write_main("A short title")
+    build_pdf(tmp_path, output, paper={"title": "A short title"})
+    good = output.read_bytes()
+    assert (tmp_path / "main.last-good.pdf").read_bytes() == good
+    overlong = "Words then " + "Unbreakable" * 12
+    write_main(overlong)
+    output.unlink()  # as Snakemake does before it runs the job again
+    paper = {"title": overlong, "author": {"name": "A. Person", "email": "a@example.org"}}
+    with pytest.raises(PaperBuildError) as failure:
+        build_pdf(tmp_path, output, paper=paper)
+    message = str(failure.value)
+    assert "left overfull box" in message
+    assert "comes from config key(s) paper.title:" in message and "paper.author" not in message
+    assert f"last successful build is kept at {tmp_path / 'main.last-good.pdf'}" in message
+    assert (tmp_path / "main.last-good.pdf").read_bytes() == good

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
-from rateprobe.conventions import ARCH_MODEL_ARGS, SPLITS
+from rateprobe.conventions import ARCH_MODEL_ARGS, CLASSIFICATION_TARGETS, PROBE_TARGETS, SPLITS
 
 ARCHITECTURES = ("samresnet34", "samresnet100", "resemblyzer")
 
@@ -155,6 +155,10 @@ def _typed(text: str, schema: dict[str, Any], root: dict[str, Any]) -> Any:
         value = float(value) if isinstance(value, str) else value
     except (yaml.YAMLError, ValueError):
         return text
+    # YAML 1.1 also reads yes/no/on/off as booleans; one written as text (a quoted "no") stays
+    # text, for the schema to refuse, rather than silently turning a flag off.
+    if isinstance(value, bool) and text.strip().lower() not in ("true", "false"):
+        return text
     for branch in branches:
         types = branch.get("type", [])
         allowed = [t for name in ([types] if isinstance(types, str) else types)
@@ -195,6 +199,35 @@ def coerce_command_line_strings(
     if isinstance(value, str):
         return _typed(value, node, root)
     return value
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping: YAML itself (and so
+    Snakemake's --configfile) silently keeps only the last one."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *anchor` repeats keys on purpose
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, Hashable) and key in first_line:
+                raise ConfigError(
+                    str(key),
+                    f"{key_node.start_mark.name}: key '{key}' is given twice, on lines "
+                    f"{first_line[key]} and {line}; only the last would count: merge them",
+                    whole_message=True,
+                )
+            first_line[key] = line
+        return super().construct_mapping(node, deep)
+
+
+def check_config_file(path: str | Path) -> None:
+    """Raise ConfigError naming the file, the key and both lines when `path` (YAML or JSON)
+    gives a key twice in one mapping."""
+    with open(path, encoding="utf-8") as stream:
+        yaml.load(stream, Loader=_UniqueKeyLoader)
 
 
 def load_schema(schema_path: str | Path) -> dict[str, Any]:
@@ -381,9 +414,26 @@ def _check_label_bounds(bounds: dict[str, Any]) -> None:
             raise ConfigError(f"labels.{low}", f"must be below labels.{high}")
 
 
+def _check_targets(cfg: dict[str, Any]) -> None:
+    """Targets are read only after every extraction: a typo must stop the run before that."""
+    for key, given, valid, kind in (
+        ("probes.targets", cfg["probes"]["targets"], PROBE_TARGETS, "manifest column"),
+        (
+            "analysis.classification.targets",
+            cfg["analysis"]["classification"]["targets"],
+            CLASSIFICATION_TARGETS,
+            "classification target",
+        ),
+    ):
+        unknown = ", ".join(repr(name) for name in given if name not in valid)
+        if unknown:
+            raise ConfigError(key, f"unknown {kind}(s) {unknown}; valid: {', '.join(valid)}")
+
+
 def _check_probes(cfg: dict[str, Any]) -> None:
     if not cfg["probes"]["targets"]:
         raise ConfigError("probes.targets", "must name at least one manifest column")
+    _check_targets(cfg)
     if cfg["activations"]["max_seconds"] is not None:
         raise ConfigError(
             "activations.max_seconds",

@@ -13,6 +13,14 @@ SPLITS = ("train", "dev", "test")
 
 # Files, relative to the workflow's directory; wildcards as the rules name them.
 MANIFEST = "results/manifests/{split}.csv"
+MANIFEST_COLUMNS = (
+    "utt_id", "speaker_id", "chapter_id", "sex", "path", "text", "n_chars", "duration_s", "cps",
+    "voiced_duration_s", "articulation_rate",
+)  # fmt: skip
+# What `probes.targets` may name: the manifest columns that measure an utterance.
+PROBE_TARGETS = ("n_chars", "duration_s", "cps", "voiced_duration_s", "articulation_rate")
+# What `analysis.classification.targets` may name: labels the analysis derives from a manifest.
+CLASSIFICATION_TARGETS = ("sex", "cps_tercile")
 BAD_INPUT_REPORT = "results/manifests/{split}.bad.json"
 MODEL_DIR = "data/models/{model}"
 # A WeSpeaker model folder (official format), as fetched into MODEL_DIR for a URL model.

@@ -22,14 +22,11 @@ import pandas as pd
 from tqdm import tqdm
 
 from rateprobe.audio import TARGET_RATE, AudioError, read_audio
+from rateprobe.conventions import MANIFEST_COLUMNS as COLUMNS
 from rateprobe.corpus.librispeech import InputProblem, Utterance, read_speaker_sex, scan_subsets
 from rateprobe.corpus.splits import split_source
 from rateprobe.io import write_json, write_text
 
-COLUMNS = (
-    "utt_id", "speaker_id", "chapter_id", "sex", "path", "text", "n_chars", "duration_s", "cps",
-    "voiced_duration_s", "articulation_rate",
-)  # fmt: skip
 NO_SPEECH = "no speech detected"
 IMPLAUSIBLE_DURATION = "implausible duration"
 IMPLAUSIBLE_RATE = "implausible speech rate"

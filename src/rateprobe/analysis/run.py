@@ -38,7 +38,7 @@ from rateprobe.analysis.classification import (
 from rateprobe.analysis.erasure import eer_after_erasure
 from rateprobe.analysis.tsne import tsne_map
 from rateprobe.analysis.verification import verification
-from rateprobe.conventions import EMBEDDING_TAP, PRIMARY_TARGET
+from rateprobe.conventions import CLASSIFICATION_TARGETS, EMBEDDING_TAP, PRIMARY_TARGET
 from rateprobe.features import Standardiser, gram_eigen
 from rateprobe.inputs import (
     bootstrap_of_test_speakers,
@@ -152,7 +152,7 @@ def classification_labels(
         else:
             raise ValueError(
                 f"analysis.classification.targets: unknown target '{name}' "
-                "(known: sex, cps_tercile)"
+                f"(known: {', '.join(CLASSIFICATION_TARGETS)})"
             )
     return label_sets
 

@@ -5,13 +5,15 @@
     <root>/LibriSpeech/SPEAKERS.TXT   (optional: speaker sex)
 
 Scanning never stops at the first problem: every inconsistency between transcripts and audio
-files, every transcript that is not UTF-8 and every speaker or chapter folder that is not named by
-a number is returned as an InputProblem, so the caller can report all of them at once.
+files, every transcript that is not UTF-8, every utterance id given more than once and every
+speaker or chapter folder that is not named by a number is returned as an InputProblem, so the
+caller can report all of them at once.
 """
 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ from pathlib import Path
 AUDIO_SUFFIX = ".flac"
 TRANSCRIPT_SUFFIX = ".trans.txt"
 LIBRISPEECH_ID = re.compile(r"[0-9]+")  # speaker and chapter folders are numbers
+DUPLICATE_ID = "duplicate utterance id"
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class Utterance:
     chapter_id: str
     path: Path
     text: str
+    where: str = ""  # the transcript line it was read from, as file:line
 
 
 @dataclass(frozen=True)
@@ -169,10 +173,33 @@ def _scan_chapter(chapter: Path) -> tuple[list[Utterance], list[InputProblem]]:
         elif not text:
             problems.append(InputProblem(str(audio[utt_id]), "empty transcript"))
         else:
-            utterances.append(Utterance(utt_id, speaker_id, chapter_id, audio[utt_id], text))
+            where = f"{transcript}:{number}"
+            utterances.append(Utterance(utt_id, speaker_id, chapter_id, audio[utt_id], text, where))
     for utt_id in sorted(set(audio) - transcribed):
         problems.append(InputProblem(str(audio[utt_id]), "audio without transcript"))
     return utterances, problems
+
+
+def _without_duplicate_ids(
+    utterances: list[Utterance],
+) -> tuple[list[Utterance], list[InputProblem]]:
+    """The utterances whose id is given once, and a problem for each id given more often (twice
+    in a transcript, or in a chapter copied into two subsets): which line belongs to the audio
+    cannot be told, so none of them is kept."""
+    places: dict[str, list[str]] = defaultdict(list)
+    for utt in utterances:
+        places[utt.utt_id].append(utt.where)
+    problems = [
+        InputProblem(
+            where[0],
+            DUPLICATE_ID,
+            f"'{utt_id}' is given again at {', '.join(where[1:])}; "
+            f"none of its {len(where)} lines is read",
+        )
+        for utt_id, where in places.items()
+        if len(where) > 1
+    ]
+    return [u for u in utterances if len(places[u.utt_id]) == 1], problems
 
 
 def scan_subsets(
@@ -191,4 +218,5 @@ def scan_subsets(
         found, trouble = _scan_chapter(chapter)
         utterances += found
         problems += trouble
-    return sorted(utterances, key=lambda u: u.utt_id), problems
+    utterances, duplicates = _without_duplicate_ids(utterances)
+    return sorted(utterances, key=lambda u: u.utt_id), problems + duplicates

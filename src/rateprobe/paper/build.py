@@ -3,8 +3,9 @@
 The build fails on LaTeX errors and also on what LaTeX only warns about but a finished paper
 must not have: undefined references and citations, multiply-defined labels and overfull boxes.
 The error quotes the relevant lines of the log and names that log, so the cause is visible
-without opening it. The tools are checked before compiling: a missing latexmk or engine is
-named, not left to a "command not found" deep in latexmk's output.
+without opening it, and names the config key whose text sticks out of an overfull box (an
+unbreakable word in `paper.title`). The tools are checked before compiling: a missing latexmk or
+engine is named, not left to a "command not found" deep in latexmk's output.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from rateprobe.system_tools import DEBIAN_PACKAGE
 
@@ -39,10 +42,18 @@ LOG_PROBLEMS = {
     "overfull box": re.compile(r"^Overfull \\[hv]box"),
 }
 MAX_QUOTED_LINES = 30
+# A font switch in the text a log quotes for a box, such as \OT1/cmr/m/n/17.28.
+_FONT_SWITCH = re.compile(r"\\[A-Z0-9]+/\S+")
+# Shorter words of an overfull box ("the", a number) would also be found in unrelated settings.
+MIN_TELLING_WORD = 6
 
 
 class PaperBuildError(RuntimeError):
     """LaTeX failed, a tool is missing, or the log shows a defect; the message quotes it."""
+
+    def __init__(self, message: str, log_text: str = "") -> None:
+        super().__init__(message)
+        self.log_text = log_text
 
 
 def problem_lines(log_text: str) -> list[str]:
@@ -127,15 +138,84 @@ def compile_latex(project_dir: Path, engine: str = "pdflatex", out_dir: str = "b
         where = f"it wrote no log {log_path}; latexmk's output"
         quoted = (result.stdout + result.stderr).splitlines()[-MAX_QUOTED_LINES:]
     raise PaperBuildError(
-        f"{' '.join(command)} in {project_dir} {what}; {where}:\n  " + "\n  ".join(quoted)
+        f"{' '.join(command)} in {project_dir} {what}; {where}:\n  " + "\n  ".join(quoted),
+        log_text,
     )
 
 
-def build_pdf(paper_dir: Path, output_pdf: Path, engine: str = "pdflatex") -> Path:
-    """Compile paper/main.tex in paper/build/ and place the PDF at output_pdf atomically."""
-    pdf = compile_latex(Path(paper_dir), engine)
+def overfull_words(log_text: str) -> set[str]:
+    """The longer words of the text each overfull box quotes (the log breaks its lines at 79
+    characters, mid-word, so they are joined back first)."""
+    lines = log_text.splitlines()
+    words: set[str] = set()
+    for i, line in enumerate(lines):
+        if LOG_PROBLEMS["overfull box"].search(line):
+            quoted = []
+            for following in lines[i + 1 :]:
+                if not following.strip():
+                    break
+                quoted.append(following)
+            text = _FONT_SWITCH.sub(" ", "".join(quoted)).replace("[]", " ")
+            words.update(word for word in text.split() if len(word) >= MIN_TELLING_WORD)
+    return words
+
+
+def text_settings(section: Mapping[str, Any], prefix: str = "paper") -> dict[str, str]:
+    """Each text of a config section, nested ones included, by its dotted key."""
+    texts: dict[str, str] = {}
+    for key, value in section.items():
+        if isinstance(value, Mapping):
+            texts.update(text_settings(value, f"{prefix}.{key}"))
+        elif isinstance(value, str):
+            texts[f"{prefix}.{key}"] = value
+    return texts
+
+
+def overfull_settings(log_text: str, paper: Mapping[str, Any]) -> list[str]:
+    """The config keys of `paper` whose text holds a word that sticks out of an overfull box."""
+    words = overfull_words(log_text)
+    return [key for key, text in text_settings(paper).items() if any(w in text for w in words)]
+
+
+def last_good_pdf(output_pdf: Path) -> Path:
+    """Where the PDF of the last successful build is kept: Snakemake removes the output of a
+    job before running it, so a failed build would otherwise leave no PDF at all."""
+    return output_pdf.with_name(f"{output_pdf.stem}.last-good.pdf")
+
+
+def _place_atomically(source: Path, target: Path) -> None:
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
+
+
+def build_pdf(
+    paper_dir: Path,
+    output_pdf: Path,
+    engine: str = "pdflatex",
+    paper: Mapping[str, Any] | None = None,
+) -> Path:
+    """Compile paper/main.tex in paper/build/ and place the PDF at output_pdf atomically, and a
+    copy at last_good_pdf(output_pdf). A failure names the keys of config `paper` (the section
+    as given) that stick out of an overfull box, and where the last good PDF is."""
     output_pdf = Path(output_pdf)
-    tmp = output_pdf.with_name(f".{output_pdf.name}.tmp")
-    shutil.copyfile(pdf, tmp)
-    os.replace(tmp, output_pdf)
+    try:
+        pdf = compile_latex(Path(paper_dir), engine)
+    except PaperBuildError as error:
+        keys = overfull_settings(error.log_text, paper or {})
+        cause = (
+            f"\nThe text that sticks out comes from config key(s) {', '.join(keys)}: shorten it "
+            "or give it spaces where a line may break."
+            if keys
+            else ""
+        )
+        kept = last_good_pdf(output_pdf)
+        where = (
+            f"The PDF of the last successful build is kept at {kept}."
+            if kept.exists()
+            else "No earlier build left a PDF to keep."
+        )
+        raise PaperBuildError(f"{error}{cause}\n{where}") from None
+    _place_atomically(pdf, output_pdf)
+    _place_atomically(pdf, last_good_pdf(output_pdf))
     return output_pdf
