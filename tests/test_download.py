@@ -106,6 +106,33 @@ def test_path_traversal_member_is_rejected(archive, tmp_path: Path) -> None:
     assert not (root / "LibriSpeech" / "dev-clean").exists()
 
 
+def test_a_refused_archive_is_deleted_so_a_corrected_mirror_is_fetched(
+    archive, tmp_path: Path
+) -> None:
+    served, base = archive
+    bad = tar_gz({"LibriSpeech/dev-clean/1/10/1-10.trans.txt": b"x\n", "../escaped.txt": b"!"})
+    served.files["/bad/dev-clean.tar.gz"] = bad
+    with pytest.raises(DownloadError, match=r"escapes the target.*\n.*archive was deleted"):
+        fetch(tmp_path, [f"{base}/bad"], {"dev-clean": md5(bad)})
+    assert list((tmp_path / ".rateprobe" / "downloads").iterdir()) == []
+    good = subset_archive()
+    served.files["/good/dev-clean.tar.gz"] = good
+    fetch(tmp_path, [f"{base}/good"], {"dev-clean": md5(good)})  # mirror and MD5 corrected
+    assert scan_subsets(tmp_path, ["dev-clean"])[0]
+
+
+def test_a_kept_archive_of_another_md5_is_fetched_again(archive, tmp_path: Path) -> None:
+    served, base = archive
+    good = subset_archive()
+    served.files["/dev-clean.tar.gz"] = good
+    kept = tmp_path / ".rateprobe" / "downloads" / "dev-clean.tar.gz"
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"verified against a wrong corpus.md5 in an earlier run")
+    fetch(tmp_path, [base], {"dev-clean": md5(good)})
+    assert served.ranges == [None]  # downloaded again, from the start
+    assert scan_subsets(tmp_path, ["dev-clean"])[0]
+
+
 def test_links_outside_devices_and_absolute_paths_are_rejected(tmp_path: Path) -> None:
     outside = tarfile.TarInfo("LibriSpeech/link")
     outside.type, outside.linkname = tarfile.SYMTYPE, "../../etc/passwd"

@@ -206,9 +206,20 @@ def download_subset(
     md5 = expected_md5(subset, md5_overrides)
     downloads = state_dir(root) / "downloads"
     archive = downloads / f"{subset}.tar.gz"  # present only once verified
+    if archive.exists() and file_md5(archive) != md5:
+        # Verified against another MD5 (corpus.md5 was corrected since): fetch it again.
+        log.warning("%s does not match MD5 %s; deleted, downloading again", archive, md5)
+        archive.unlink()
     if not archive.exists():
         _download_verified(subset, mirrors, md5, archive)
-    _install(archive, root, subset)
+    try:
+        _install(archive, root, subset)
+    except DownloadError as err:
+        # A refused archive kept would be refused again on every run, whatever was fixed.
+        archive.unlink()
+        raise DownloadError(
+            f"{err}\nThe archive was deleted: the next run downloads it again."
+        ) from err
     archive.unlink()
     write_json(marker, {"subset": subset, "md5": md5})
 
