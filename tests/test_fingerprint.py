@@ -1,0 +1,47 @@
+"""Content fingerprints of user-owned input files, cached by file status between plans."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from rateprobe import fingerprint
+from rateprobe.fingerprint import BLOCK_BYTES, FingerprintCache
+
+
+def test_a_replaced_file_is_seen_though_its_modification_time_is_restored(tmp_path: Path) -> None:
+    path = tmp_path / "audio.flac"
+    path.write_bytes(b"a" * (3 * BLOCK_BYTES))
+    before = FingerprintCache().fingerprint(path)
+    times = path.stat()
+    path.write_bytes(b"a" * (3 * BLOCK_BYTES - 1) + b"b")  # same size, last byte differs
+    os.utime(path, ns=(times.st_atime_ns, times.st_mtime_ns))
+    assert FingerprintCache().fingerprint(path) != before
+
+
+def test_the_cache_file_spares_rehashing_until_the_status_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "audio.flac"
+    path.write_bytes(b"some audio")
+    store = tmp_path / "state" / "fingerprints.json"
+    first = FingerprintCache(store)
+    value = first.fingerprint(path)
+    first.save()
+    hashed: list[Path] = []
+    original = fingerprint.file_fingerprint
+    monkeypatch.setattr(
+        fingerprint, "file_fingerprint", lambda p, size: hashed.append(p) or original(p, size)
+    )
+    assert FingerprintCache(store).fingerprint(path) == value
+    assert hashed == []
+    # Replaced as rsync -a does: a new file of the same size and time stamps, renamed over it.
+    replacement = tmp_path / "replacement"
+    replacement.write_bytes(b"some other")
+    times = path.stat()
+    os.utime(replacement, ns=(times.st_atime_ns, times.st_mtime_ns))
+    replacement.replace(path)
+    assert FingerprintCache(store).fingerprint(path) != value
+    assert hashed == [path]
