@@ -14,11 +14,11 @@ from rateprobe.fingerprint import BLOCK_BYTES, FingerprintCache
 def test_a_replaced_file_is_seen_though_its_modification_time_is_restored(tmp_path: Path) -> None:
     path = tmp_path / "audio.flac"
     path.write_bytes(b"a" * (3 * BLOCK_BYTES))
-    before = FingerprintCache().fingerprint(path)
+    before = FingerprintCache().fingerprint(str(path))
     times = path.stat()
     path.write_bytes(b"a" * (3 * BLOCK_BYTES - 1) + b"b")  # same size, last byte differs
     os.utime(path, ns=(times.st_atime_ns, times.st_mtime_ns))
-    assert FingerprintCache().fingerprint(path) != before
+    assert FingerprintCache().fingerprint(str(path)) != before
 
 
 def test_the_cache_file_spares_rehashing_until_the_status_changes(
@@ -28,14 +28,14 @@ def test_the_cache_file_spares_rehashing_until_the_status_changes(
     path.write_bytes(b"some audio")
     store = tmp_path / "state" / "fingerprints.json"
     first = FingerprintCache(store)
-    value = first.fingerprint(path)
+    value = first.fingerprint(str(path))
     first.save()
-    hashed: list[Path] = []
+    hashed: list[str] = []
     original = fingerprint.file_fingerprint
     monkeypatch.setattr(
         fingerprint, "file_fingerprint", lambda p, size: hashed.append(p) or original(p, size)
     )
-    assert FingerprintCache(store).fingerprint(path) == value
+    assert FingerprintCache(store).fingerprint(str(path)) == value
     assert hashed == []
     # Replaced as rsync -a does: a new file of the same size and time stamps, renamed over it.
     replacement = tmp_path / "replacement"
@@ -43,5 +43,5 @@ def test_the_cache_file_spares_rehashing_until_the_status_changes(
     times = path.stat()
     os.utime(replacement, ns=(times.st_atime_ns, times.st_mtime_ns))
     replacement.replace(path)
-    assert FingerprintCache(store).fingerprint(path) != value
-    assert hashed == [path]
+    assert FingerprintCache(store).fingerprint(str(path)) != value
+    assert hashed == [str(path)]

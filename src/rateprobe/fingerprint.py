@@ -26,11 +26,11 @@ DEFAULT_CACHE = Path(".snakemake") / "rateprobe" / "fingerprints.json"
 CACHE_FORMAT = 1
 
 
-def file_fingerprint(path: Path, size: int) -> str:
+def file_fingerprint(path: str, size: int) -> str:
     """Hash of the size and the first and last BLOCK_BYTES (the whole file when it is smaller);
     raises OSError when the file cannot be read."""
     digest = hashlib.blake2b(str(size).encode(), digest_size=16)
-    with path.open("rb") as handle:
+    with open(path, "rb") as handle:
         digest.update(handle.read(BLOCK_BYTES))
         if size > 2 * BLOCK_BYTES:
             handle.seek(size - BLOCK_BYTES)
@@ -59,18 +59,21 @@ class FingerprintCache:
             return {}
         return dict(stored.get("files", {}))
 
-    def fingerprint(self, path: Path) -> str:
-        """The file's fingerprint, hashed again only when its status changed; raises OSError."""
-        status = path.stat()
+    def fingerprint(self, path: str) -> str:
+        """The file's fingerprint, hashed again only when its status changed; raises OSError.
+
+        Kept under the path as given: a cache lies in one working directory, and a file that a
+        relative path names after a move has another inode and change time.
+        """
+        status = os.stat(path)
         if not stat.S_ISREG(status.st_mode):  # opening a pipe would wait for a writer
             raise OSError(errno.EINVAL, "not a regular file", str(path))
         key = [status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino]
-        name = os.path.abspath(path)
-        cached = self.entries.get(name)
+        cached = self.entries.get(path)
         if cached is not None and cached[:-1] == key:
             return str(cached[-1])
         fingerprint = file_fingerprint(path, status.st_size)
-        self.entries[name] = [*key, fingerprint]
+        self.entries[path] = [*key, fingerprint]
         self.changed = True
         return fingerprint
 
