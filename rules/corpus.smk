@@ -4,9 +4,19 @@
 # under corpus.root, and each split's manifest labels every utterance with its speech rate.
 
 from rateprobe.corpus.download import completion_marker, corpus_root_of
-from rateprobe.corpus.splits import check_corpus_present, split_inputs, synthetic_report
+from rateprobe.corpus.splits import (
+    ExtractionFiles,
+    check_corpus_present,
+    manifest_corpus_settings,
+    split_inputs,
+    synthetic_report,
+)
+from rateprobe.fingerprint import DEFAULT_CACHE, FingerprintCache
 
 CORPUS = CFG["corpus"]
+# An existing extraction's files and their content fingerprints, kept between plans: after the
+# first plan, a plan re-reads only files whose status changed.
+EXTRACTION = ExtractionFiles(FingerprintCache(DEFAULT_CACHE))
 # The subsets' completion markers, when the corpus is downloaded (rule prefetch).
 SUBSET_DOWNLOADS = (
     sorted({marker for split in SPLITS for marker in split_inputs(CORPUS, split)})
@@ -63,7 +73,7 @@ rule download_subset:
 # A checkpoint: how many extraction shards a split makes is known once its manifest exists.
 checkpoint manifest:
     input:
-        lambda wildcards: split_inputs(CORPUS, wildcards.split),
+        lambda wildcards: split_inputs(CORPUS, wildcards.split, EXTRACTION),
     output:
         manifest="results/manifests/{split}.csv",
         bad="results/manifests/{split}.bad.json",
@@ -73,7 +83,9 @@ checkpoint manifest:
         "../envs/rateprobe.yaml"
     threads: 2
     params:
-        corpus={k: CORPUS.get(k) for k in ("kind", "root", "splits", "carve_by_speaker")},
+        # With the content digest of an extraction's files: content, not only time stamps,
+        # decides whether the labels are stale.
+        corpus=lambda wildcards: manifest_corpus_settings(CORPUS, wildcards.split, EXTRACTION),
         vad=CFG["vad"],
         label_bounds=CFG["labels"],
         on_bad_input=CFG["on_bad_input"],

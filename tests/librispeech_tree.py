@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import struct
 from collections.abc import Mapping
 from pathlib import Path
@@ -58,3 +60,15 @@ def write_zero_sample_flac(path: Path) -> None:
     info = struct.pack(">HH", 4096, 4096) + bytes(6) + fields.to_bytes(8, "big")
     info += hashlib.md5(b"").digest()
     path.write_bytes(b"fLaC" + bytes([0x80]) + len(info).to_bytes(3, "big") + info)
+
+
+def without_read_override() -> list[str] | None:
+    """A command prefix under which a file of mode 000 cannot be read, or None where none can
+    be made: root reads every file, so as root its capabilities to override file permissions
+    are dropped (setpriv, from util-linux); other users need none."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        return None
+    dropped = "-dac_override,-dac_read_search"
+    return ["setpriv", f"--inh-caps={dropped}", f"--bounding-set={dropped}"]

@@ -4,7 +4,9 @@ follow the LibriSpeech layout is named."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,12 @@ from librispeech_tree import write_chapter
 
 from rateprobe.config import DEFAULTS
 from rateprobe.corpus.librispeech import read_speaker_sex, scan_subsets, subset_speakers
-from rateprobe.corpus.splits import carve_speakers, split_inputs, split_source
+from rateprobe.corpus.splits import (
+    carve_speakers,
+    manifest_corpus_settings,
+    split_inputs,
+    split_source,
+)
 from rateprobe.labels import BadInputError, build_manifest
 
 FRACTIONS = {"train": 0.6, "dev": 0.2, "test": 0.2}
@@ -98,13 +105,23 @@ def test_split_sources_and_tracked_inputs(tmp_path: Path) -> None:
     ]
 
 
+def dev_clean_corpus(root: Path) -> dict:
+    """An existing extraction whose every split reads dev-clean."""
+    return {"kind": "librispeech", "root": str(root), "carve_by_speaker": None,
+            "splits": {split: ["dev-clean"] for split in ("train", "dev", "test")}}  # fmt: skip
+
+
 def manifest_of(root: Path, policy: str) -> tuple[list[str], dict]:
     """The utterance ids a dev manifest keeps under `policy`, and its bad-input report."""
-    corpus = {"kind": "librispeech", "root": str(root), "carve_by_speaker": None,
-              "splits": {split: ["dev-clean"] for split in ("train", "dev", "test")}}  # fmt: skip
     out = root / "results"
     manifest = build_manifest(
-        corpus, VAD, policy, "dev", out / "dev.csv", out / "dev.bad.json", bounds=BOUNDS
+        dev_clean_corpus(root),
+        VAD,
+        policy,
+        "dev",
+        out / "dev.csv",
+        out / "dev.bad.json",
+        bounds=BOUNDS,
     )
     return list(manifest.utt_id), json.loads((out / "dev.bad.json").read_text())
 
@@ -191,3 +208,47 @@ def test_an_utterance_id_in_two_subsets_of_a_split_is_bad_input(tmp_path: Path) 
     ]
     assert [(p.path, p.kind) for p in problems] == [(f"{copies[0]}:1", "duplicate utterance id")]
     assert f"given again at {copies[1]}:1" in problems[0].detail
+
+
+def test_broken_links_and_link_loops_are_named_bad_input_and_not_tracked(tmp_path: Path) -> None:
+    write_chapter(tmp_path, "dev-clean", "84", "121123", {0: "A GOOD CHAPTER"}, 1.0)
+    write_chapter(tmp_path, "dev-clean", "61", "70968", {0: "FIRST", 1: "SECOND"}, 1.0)
+    write_chapter(tmp_path, "dev-clean", "62", "5", {0: "ANOTHER CHAPTER"}, 1.0)
+    chapter = tmp_path / "LibriSpeech/dev-clean/61/70968"
+    loop, dangling = chapter / "61-70968-0000.flac", chapter / "61-70968-0001.flac"
+    transcript = tmp_path / "LibriSpeech/dev-clean/62/5/62-5.trans.txt"
+    for link, target in ((loop, loop.name), (dangling, "moved.flac"), (transcript, "/no/62-5")):
+        link.unlink()
+        link.symlink_to(target)
+    named = {
+        str(loop): "symbolic link loop: resolving it leads back to itself",
+        str(dangling): "broken symbolic link: its target moved.flac does not exist",
+        str(transcript): "broken symbolic link: its target /no/62-5 does not exist; "
+        "the chapter's 1 audio files are not read",
+    }
+    utterances, problems = scan_subsets(tmp_path, ["dev-clean"])
+    assert [u.utt_id for u in utterances] == ["84-121123-0000"]
+    assert {p.path: p.problem for p in problems} == named
+    # Snakemake would stop planning on them; the manifest job reports them instead.
+    inputs = split_inputs(dev_clean_corpus(tmp_path), "dev")
+    assert str(chapter) in inputs and not set(named) & set(inputs)
+    with pytest.raises(BadInputError) as caught:
+        manifest_of(tmp_path, "fail")
+    assert all(f"{path}: {problem}" in str(caught.value) for path, problem in named.items())
+    kept, report = manifest_of(tmp_path, "skip")
+    assert kept == ["84-121123-0000"]
+    assert report["skipped"] == {"broken symbolic link": 2, "symbolic link loop": 1}
+
+
+def test_the_content_digest_follows_content_not_time_stamps_or_places(tmp_path: Path) -> None:
+    write_chapter(tmp_path / "a", "dev-clean", "61", "70968", {0: "FIRST", 1: "SECOND"}, 1.0)
+    corpus = dev_clean_corpus(tmp_path / "a")
+    digest = manifest_corpus_settings(corpus, "dev")["content"]
+    assert manifest_corpus_settings(corpus, "dev")["content"] == digest
+    shutil.copytree(tmp_path / "a", tmp_path / "b")  # a moved corpus: same content, new root
+    assert manifest_corpus_settings(dev_clean_corpus(tmp_path / "b"), "dev")["content"] == digest
+    audio = tmp_path / "a/LibriSpeech/dev-clean/61/70968/61-70968-0000.flac"
+    times = audio.stat()
+    write_chapter(tmp_path / "a", "dev-clean", "61", "70968", {0: "FIRST", 1: "SECOND"}, 2.0)
+    os.utime(audio, ns=(times.st_atime_ns, times.st_mtime_ns))  # as cp -p would leave it
+    assert manifest_corpus_settings(corpus, "dev")["content"] != digest

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +17,7 @@ import pytest
 import soundfile as sf
 import yaml
 from http_archive import ServedFiles, serve, tar_gz
-from librispeech_tree import speech_like, write_chapter
+from librispeech_tree import speech_like, without_read_override, write_chapter
 
 pytestmark = pytest.mark.slow  # end-to-end Snakemake runs: 30-60 s each on 2 busy cores
 
@@ -23,16 +26,20 @@ SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 MANIFESTS = [f"results/manifests/{split}.csv" for split in ("train", "dev", "test")]
 
 
-def snakemake(workdir: Path, overrides: dict, *args: str) -> str:
+def snakemake(
+    workdir: Path, overrides: dict, *args: str, prefix: Sequence[str] = (), succeed: bool = True
+) -> str:
+    """Run Snakemake (after the command `prefix`) in workdir; return its log, asserting that it
+    succeeded or, with succeed=False, that it failed."""
     (workdir / "overrides.yaml").write_text(yaml.safe_dump(overrides))
     run = subprocess.run(
-        [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+        [*prefix, str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
          "--cores", "2", *args, "--configfile", str(REPO / "config.yaml"),
          str(workdir / "overrides.yaml")],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     output = run.stdout + run.stderr
-    assert run.returncode == 0, output
+    assert (run.returncode == 0) == succeed, output
     return output
 
 
@@ -98,3 +105,81 @@ def test_download_rule_fetches_then_labels(tmp_path: Path) -> None:
     rows = pd.concat(pd.read_csv(tmp_path / p, dtype=str) for p in MANIFESTS)
     assert sorted(rows.speaker_id) == ["21", "22", "23"]
     assert list(rows[rows.speaker_id == "21"].sex) == ["M"]
+
+
+def replace_keeping_times(path: Path, data: bytes) -> None:
+    """Overwrite a file and restore its modification time, as cp -p, rsync -a and touch -r do."""
+    times = path.stat()
+    path.write_bytes(data)
+    os.utime(path, ns=(times.st_atime_ns, times.st_mtime_ns))
+
+
+def test_a_file_replaced_with_its_old_time_stamp_reruns_the_manifest(tmp_path: Path) -> None:
+    root = tmp_path / "corpus"
+    for speaker in ("11", "12", "13"):
+        write_chapter(root, "dev-clean", speaker, "100", {0: "SOME WORDS HERE"}, 0.6)
+    splits = {split: ["dev-clean"] for split in ("train", "dev", "test")}
+    config = {"corpus": {"kind": "librispeech", "root": str(root), "splits": splits}}
+    target = "results/manifests/dev.csv"
+    snakemake(tmp_path, config, target)
+    assert "Nothing to be done" in snakemake(tmp_path, config, target)
+    chapter = root / "LibriSpeech/dev-clean/12/100"
+    longer = io.BytesIO()
+    sf.write(longer, speech_like(1.5), 16000, format="FLAC")
+    replace_keeping_times(chapter / "12-100-0000.flac", longer.getvalue())
+    assert "checkpoint manifest:" in snakemake(tmp_path, config, "-n", target)
+    snakemake(tmp_path, config, target)
+    durations = (
+        pd.read_csv(tmp_path / target, dtype={"speaker_id": str}).set_index("utt_id").duration_s
+    )
+    assert durations["12-100-0000"] == pytest.approx(1.5)
+    replace_keeping_times(chapter / "12-100.trans.txt", b"12-100-0000 OTHER WORDS HERE\n")
+    assert "checkpoint manifest:" in snakemake(tmp_path, config, "-n", target)
+
+
+def test_file_system_errors_are_bad_input_named_or_skipped(tmp_path: Path) -> None:
+    prefix = without_read_override()
+    if prefix is None:
+        pytest.skip("as root without setpriv, no file can be made unreadable")
+    root = tmp_path / "corpus"
+    for speaker in ("11", "12", "13", "14"):
+        write_chapter(root, "dev-clean", speaker, "100", {0: "SOME WORDS", 1: "MORE WORDS"}, 0.6)
+    folder = root / "LibriSpeech/dev-clean"
+    loop, dangling = folder / "11/100/11-100-0000.flac", folder / "11/100/11-100-0001.flac"
+    loop.unlink()
+    loop.symlink_to(loop.name)
+    dangling.unlink()
+    dangling.symlink_to("moved-away.flac")
+    unreadable = [folder / "12/100/12-100-0000.flac", folder / "13/100/13-100.trans.txt"]
+    for path in unreadable:
+        path.chmod(0)
+    named = {
+        loop: "symbolic link loop",
+        dangling: "broken symbolic link: its target moved-away.flac does not exist",
+        unreadable[0]: "unreadable file: no read permission for this user",
+        unreadable[1]: "unreadable file: no read permission for this user; the chapter's 2",
+    }
+    splits = {split: ["dev-clean"] for split in ("train", "dev", "test")}
+    config = {"corpus": {"kind": "librispeech", "root": str(root), "splits": splits}}
+    target = "results/manifests/dev.csv"
+    assert "checkpoint manifest:" in snakemake(tmp_path, config, "-n", target, prefix=prefix)
+    failed = snakemake(tmp_path, config, target, prefix=prefix, succeed=False)
+    assert all(f"{path}: {problem}" in failed for path, problem in named.items()), failed
+    assert "metadata" not in failed and "deleted" not in failed
+    skipping = {**config, "on_bad_input": "skip"}
+    skipped = snakemake(tmp_path, skipping, target, prefix=prefix)
+    assert "metadata" not in skipped
+    report = json.loads((tmp_path / "results/manifests/dev.bad.json").read_text())
+    kinds = {"broken symbolic link": 1, "symbolic link loop": 1, "unreadable file": 2}
+    assert report["skipped"] == kinds
+    assert list(pd.read_csv(tmp_path / target).utt_id) == [
+        "12-100-0001",
+        "14-100-0000",
+        "14-100-0001",
+    ]
+    # Once readable, the files are labelled on the next run, with no --rerun-incomplete.
+    for path in unreadable:
+        path.chmod(0o644)
+    snakemake(tmp_path, skipping, target, prefix=prefix)
+    report = json.loads((tmp_path / "results/manifests/dev.bad.json").read_text())
+    assert report["skipped"] == {"broken symbolic link": 1, "symbolic link loop": 1}

@@ -5,14 +5,18 @@
     <root>/LibriSpeech/SPEAKERS.TXT   (optional: speaker sex)
 
 Scanning never stops at the first problem: every inconsistency between transcripts and audio
-files, every transcript that is not UTF-8, every utterance id given more than once and every
+files, every transcript that is not UTF-8, every utterance id given more than once, every file
+that cannot be opened (a symbolic link to nothing or into a loop, no read permission) and every
 speaker or chapter folder that is not named by a number is returned as an InputProblem, so the
 caller can report all of them at once.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import stat
 from collections import defaultdict
 from collections.abc import Container, Iterable
 from dataclasses import dataclass
@@ -43,6 +47,31 @@ class InputProblem:
     @property
     def problem(self) -> str:
         return f"{self.kind}: {self.detail}" if self.detail else self.kind
+
+
+def file_system_problem(path: Path, error: OSError) -> InputProblem:
+    """The InputProblem of a listed file that the operating system refused to open."""
+    if error.errno == errno.ELOOP:
+        return InputProblem(str(path), "symbolic link loop", "resolving it leads back to itself")
+    if error.errno == errno.ENOENT and path.is_symlink():
+        target = os.readlink(path)
+        return InputProblem(
+            str(path), "broken symbolic link", f"its target {target} does not exist"
+        )
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return InputProblem(str(path), "unreadable file", "no read permission for this user")
+    return InputProblem(str(path), "unreadable file", error.strerror or str(error))
+
+
+def unusable_file_problem(path: Path) -> InputProblem | None:
+    """Why a listed file cannot be read as a file, or None when it can be opened."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a folder or a pipe named like audio
+            return InputProblem(str(path), "not a regular file")
+        with path.open("rb"):
+            return None
+    except OSError as error:
+        return file_system_problem(path, error)
 
 
 def corpus_dir(root: str | Path) -> Path:
@@ -135,20 +164,44 @@ def chapter_folders(
     return sorted(chapters), problems
 
 
+def _chapter_audio(chapter: Path) -> tuple[dict[str, Path], dict[str, InputProblem]]:
+    """The chapter's audio files by utterance id, and the problem of each that cannot be opened."""
+    audio: dict[str, Path] = {}
+    unusable: dict[str, InputProblem] = {}
+    for path in chapter.glob(f"*{AUDIO_SUFFIX}"):
+        problem = unusable_file_problem(path)
+        if problem is None:
+            audio[path.name[: -len(AUDIO_SUFFIX)]] = path
+        else:
+            unusable[path.name[: -len(AUDIO_SUFFIX)]] = problem
+    return audio, unusable
+
+
+def _transcript_lines(transcript: Path, n_audio: int) -> tuple[list[str], InputProblem | None]:
+    """The lines of a chapter's transcript (none when it has none), or why it cannot be read."""
+    if not transcript.is_file() and not transcript.is_symlink():
+        return [], None
+    not_read = f"the chapter's {n_audio} audio files are not read"
+    try:
+        return transcript.read_text(encoding="utf-8").splitlines(), None
+    except UnicodeDecodeError as err:
+        detail = f"{err.reason} at byte {err.start}; {not_read}"
+        return [], InputProblem(str(transcript), "transcript not UTF-8", detail)
+    except OSError as err:
+        problem = file_system_problem(transcript, err)
+        return [], InputProblem(problem.path, problem.kind, f"{problem.detail}; {not_read}")
+
+
 def _scan_chapter(chapter: Path) -> tuple[list[Utterance], list[InputProblem]]:
     speaker_id, chapter_id = chapter.parent.name, chapter.name
     transcript = chapter / f"{speaker_id}-{chapter_id}{TRANSCRIPT_SUFFIX}"
-    audio = {p.name[: -len(AUDIO_SUFFIX)]: p for p in chapter.glob(f"*{AUDIO_SUFFIX}")}
+    audio, unusable = _chapter_audio(chapter)
+    lines, unread = _transcript_lines(transcript, len(audio) + len(unusable))
     utterances: list[Utterance] = []
-    problems: list[InputProblem] = []
+    problems: list[InputProblem] = list(unusable.values())
+    if unread is not None:
+        return [], [unread, *problems]
     transcribed: set[str] = set()
-    try:
-        lines = transcript.read_text(encoding="utf-8").splitlines() if transcript.is_file() else []
-    except UnicodeDecodeError as err:
-        detail = (
-            f"{err.reason} at byte {err.start}; the chapter's {len(audio)} audio files are not read"
-        )
-        return [], [InputProblem(str(transcript), "transcript not UTF-8", detail)]
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -164,6 +217,8 @@ def _scan_chapter(chapter: Path) -> tuple[list[Utterance], list[InputProblem]]:
             )
             continue
         transcribed.add(utt_id)
+        if utt_id in unusable:
+            continue  # reported above, as what keeps its audio unread
         if utt_id not in audio:
             problems.append(
                 InputProblem(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +17,13 @@ from rateprobe.corpus.librispeech import (
     TRANSCRIPT_SUFFIX,
     chapter_folders,
     corpus_dir,
+    file_system_problem,
     subset_speakers,
 )
+from rateprobe.fingerprint import FingerprintCache, combined_digest
+
+# Marks a file state that is no fingerprint: the file cannot be opened.
+UNUSABLE = "unusable: "
 
 
 @dataclass(frozen=True)
@@ -87,32 +93,118 @@ def check_corpus_present(corpus: Mapping[str, Any]) -> None:
             subset_speakers(corpus["root"], subset)
 
 
-def split_inputs(corpus: Mapping[str, Any], split: str) -> list[str]:
+@dataclass(frozen=True)
+class ExtractionListing:
+    """An extraction's chapter folders and, for each file a manifest reads there, its content
+    fingerprint or UNUSABLE and what keeps it from being opened."""
+
+    root: Path
+    chapters: list[Path]
+    states: dict[str, str]
+
+    @property
+    def readable(self) -> list[str]:
+        return [path for path, state in self.states.items() if not state.startswith(UNUSABLE)]
+
+    @property
+    def digest(self) -> str:
+        """Of the files' contents and places in the corpus, not of where the corpus lies."""
+        return combined_digest(
+            (os.path.relpath(path, self.root), state) for path, state in self.states.items()
+        )
+
+
+class ExtractionFiles:
+    """Lists the files of existing extractions with their fingerprints, once per root and
+    subsets: a plan asks for each split's inputs and params, and carved splits read one pool."""
+
+    def __init__(self, fingerprints: FingerprintCache | None = None) -> None:
+        self.fingerprints = fingerprints or FingerprintCache()
+        self.listings: dict[tuple[Path, tuple[str, ...]], ExtractionListing] = {}
+
+    def listing(self, root: Path, subsets: Sequence[str]) -> ExtractionListing:
+        key = (root, tuple(subsets))
+        if key not in self.listings:
+            chapters, files = _extraction_files(root, subsets)
+            self.listings[key] = ExtractionListing(root, chapters, self._states(files))
+            self.fingerprints.save()
+        return self.listings[key]
+
+    def _states(self, files: list[str]) -> dict[str, str]:
+        states = {}
+        for path in files:
+            try:
+                states[path] = self.fingerprints.fingerprint(path)
+            except OSError as error:
+                states[path] = f"{UNUSABLE}{file_system_problem(Path(path), error).kind}"
+        return states
+
+
+def split_inputs(
+    corpus: Mapping[str, Any], split: str, extraction: ExtractionFiles | None = None
+) -> list[str]:
     """The files a split's manifest depends on, for the workflow to track.
 
     synthetic: the generator's report; downloaded LibriSpeech: the completion markers of the
     subsets it reads; an existing extraction: its chapter folders (their time stamps change when
-    audio files come or go), transcripts, audio files (one replaced in place has a newer time
-    stamp) and SPEAKERS.TXT. A carved split depends on the whole pool, since which speakers it
-    gets depends on all of them. Synthetic and downloaded audio are the workflow's own outputs:
-    their generator and the MD5 check vouch for them.
+    audio files come or go), transcripts, audio files and SPEAKERS.TXT, but not those that
+    cannot be opened (a broken link, a link loop, no read permission): Snakemake would stop on
+    them while planning or recording the job, and the manifest job reports them as bad input.
+    A carved split depends on the whole pool, since which speakers it gets depends on all of
+    them. Synthetic and downloaded audio are the workflow's own outputs: their generator and the
+    MD5 check vouch for them.
     """
     root = Path(corpus["root"])
     if corpus["kind"] == "synthetic":
         return [str(synthetic_report(root))]
-    carve = corpus.get("carve_by_speaker")
-    subsets = list(carve["subsets"]) if carve else list(corpus["splits"][split])
+    subsets = _subsets_read(corpus, split)
     if corpus.get("download"):
         return [str(completion_marker(root, subset)) for subset in subsets]
+    listing = (extraction or ExtractionFiles()).listing(root, subsets)
+    return [*map(str, listing.chapters), *listing.readable]
+
+
+def manifest_corpus_settings(
+    corpus: Mapping[str, Any], split: str, extraction: ExtractionFiles | None = None
+) -> dict[str, Any]:
+    """The corpus settings a split's manifest is built from, as the rule's params: for an
+    existing extraction with the content digest of its files, so that a file replaced with its
+    old time stamp kept (cp -p, rsync -a) reruns the manifest. The other corpora's files are the
+    workflow's own outputs and get no digest (their params stay those of earlier builds)."""
+    settings = {key: corpus.get(key) for key in ("kind", "root", "splits", "carve_by_speaker")}
+    if corpus["kind"] == "librispeech" and not corpus.get("download"):
+        listing = (extraction or ExtractionFiles()).listing(
+            Path(corpus["root"]), _subsets_read(corpus, split)
+        )
+        settings["content"] = listing.digest
+    return settings
+
+
+def _subsets_read(corpus: Mapping[str, Any], split: str) -> list[str]:
+    carve = corpus.get("carve_by_speaker")
+    return list(carve["subsets"]) if carve else list(corpus["splits"][split])
+
+
+def _extraction_files(root: Path, subsets: Sequence[str]) -> tuple[list[Path], list[str]]:
+    """The chapter folders of an extraction's subsets and the files a manifest reads there
+    (links to nothing included: they are bad input), listed with one directory read each."""
     for subset in subsets:
         subset_speakers(root, subset)  # fails early, naming a missing subset
     chapters, _ = chapter_folders(root, subsets)  # the manifest reports the others
-    transcripts = [c / f"{c.parent.name}-{c.name}{TRANSCRIPT_SUFFIX}" for c in chapters]
-    audio = [path for chapter in chapters for path in sorted(chapter.glob(f"*{AUDIO_SUFFIX}"))]
+    files = []
+    for chapter in chapters:
+        transcript = f"{chapter.parent.name}-{chapter.name}{TRANSCRIPT_SUFFIX}"
+        with os.scandir(chapter) as entries:
+            names = sorted(e.name for e in entries)
+        files += [
+            os.path.join(chapter, name)
+            for name in names
+            if name == transcript or name.endswith(AUDIO_SUFFIX)
+        ]
     speakers_table = corpus_dir(root) / "SPEAKERS.TXT"
-    extra = [speakers_table] if speakers_table.is_file() else []
-    present = [t for t in transcripts if t.is_file()]
-    return [str(p) for p in [*chapters, *present, *audio, *extra]]
+    if speakers_table.is_symlink() or speakers_table.exists():
+        files.append(str(speakers_table))
+    return chapters, files
 
 
 def synthetic_report(root: str | Path) -> Path:
