@@ -102,6 +102,7 @@ class _Fold:
 
 
 def _folds(x: np.ndarray, y: np.ndarray, folds: np.ndarray) -> list[_Fold]:
+    """One decomposition per fold id in `folds` (one per training utterance)."""
     cut = []
     for fold in np.unique(folds):
         held = folds == fold
@@ -110,7 +111,7 @@ def _folds(x: np.ndarray, y: np.ndarray, folds: np.ndarray) -> list[_Fold]:
     return cut
 
 
-def cross_validated_mse(folds: list[_Fold], alphas: np.ndarray) -> np.ndarray:
+def _cross_validated_mse(folds: list[_Fold], alphas: np.ndarray) -> np.ndarray:
     """Mean over folds of each fold's held-out MSE, (n_alphas, n_targets): the score
     scikit-learn's GridSearchCV averages."""
     return np.mean([fold.mse(alphas) for fold in folds], axis=0)
@@ -138,6 +139,8 @@ class _Choice:
 
 
 def _choose(grid: np.ndarray, cv_mse: np.ndarray, eigenvalues: np.ndarray) -> _Choice:
+    """Each target's alpha of least cross-validated MSE on `grid` (ties to the smaller, as
+    scikit-learn's GridSearchCV), and where it sits."""
     index = np.argmin(cv_mse, axis=0)
     ends = {0: "low", len(grid) - 1: "high"} if len(grid) > 1 else {}
     at_edge = tuple(ends.get(int(i)) for i in index)
@@ -153,7 +156,7 @@ def _choose_alpha(folds: list[_Fold], eigenvalues: np.ndarray, search: PenaltySe
     end chosen short of the path's limit, at most `search.max_widenings` times (the grid is
     shared by the targets; `eigenvalues` are those of all training speakers)."""
     grid = np.asarray(sorted(search.alphas), dtype=np.float64)
-    choice = _choose(grid, cross_validated_mse(folds, grid), eigenvalues)
+    choice = _choose(grid, _cross_validated_mse(folds, grid), eigenvalues)
     for _ in range(search.max_widenings):
         open_ends = {
             edge
@@ -165,7 +168,7 @@ def _choose_alpha(folds: list[_Fold], eigenvalues: np.ndarray, search: PenaltySe
         low = grid[:1] / WIDENING_FACTOR if "low" in open_ends else grid[:0]
         high = grid[-1:] * WIDENING_FACTOR if "high" in open_ends else grid[:0]
         grid = np.concatenate([low, grid, high])
-        choice = _choose(grid, cross_validated_mse(folds, grid), eigenvalues)
+        choice = _choose(grid, _cross_validated_mse(folds, grid), eigenvalues)
     return choice
 
 
