@@ -120,6 +120,8 @@ def small_config(targets: tuple[str, ...] = ("cps", "articulation_rate")) -> dic
             "targets": list(targets),
             "device": "cpu",
             "ridge_alphas": [0.1, 1.0, 10.0, 100.0],
+            "cv_folds": 5,
+            "ridge_widenings": 3,
             "min_test_speakers": 20,
             "mlp": {
                 "hidden": 16,
@@ -130,7 +132,8 @@ def small_config(targets: tuple[str, ...] = ("cps", "articulation_rate")) -> dic
                 "max_epochs": 40,
                 "patience": 8,
             },
-            "bootstrap": {"n": 200, "seed": 0},
+            # p >= 1 / (n + 1): the fake study's 12 claims need n + 1 > 12 / 0.05 under Holm.
+            "bootstrap": {"n": 499, "seed": 0},
         },
         "analysis": {
             "cca": {"pca_components": 4},

@@ -23,7 +23,7 @@ from rateprobe.audio import TARGET_RATE, read_audio
 from rateprobe.config import DEFAULTS
 from rateprobe.corpus.splits import synthetic_report
 from rateprobe.corpus.synthetic import synthesize_corpus, synthesize_utterance
-from rateprobe.features import Standardiser, gram_eigen
+from rateprobe.features import Standardiser
 from rateprobe.interventions import (
     MANIFEST_COLUMNS,
     build_interventions,
@@ -33,7 +33,7 @@ from rateprobe.interventions import (
 )
 from rateprobe.labels import VadSettings, build_manifest, count_chars, voiced_duration
 from rateprobe.metrics import speaker_bootstrap
-from rateprobe.probing.ridge import fit_ridge
+from rateprobe.probing.ridge import PenaltySearch, fit_ridge
 
 REPO = Path(__file__).resolve().parents[1]
 LIBRISPEECH_SAMPLE = REPO.parent / "shared" / "librispeech-sample" / "LibriSpeech"
@@ -138,16 +138,11 @@ def test_ridge_readout_reproduces_the_probing_stage_fit() -> None:
     weights = rng.normal(size=(8, 2))
     y_train = train @ weights + rng.normal(0, 0.1, (60, 2))
     standardiser = Standardiser.fit(train)
-    eigen = gram_eigen(standardiser.transform(train), y_train)
+    x = {"train": standardiser.transform(train), "dev": standardiser.transform(test)}
+    x["test"] = x["dev"]
+    y = {"train": y_train, "dev": test @ weights, "test": test @ weights}
     for alpha in (0.1, 100.0):
-        fit = fit_ridge(
-            eigen,
-            standardiser.transform(test),
-            test @ weights,
-            standardiser.transform(test),
-            [alpha],
-            np.arange(20) % 2,
-        )
+        fit = fit_ridge(x, y, PenaltySearch((alpha,), np.arange(60) % 5, max_widenings=3))
         (readout,) = ridge_readout(train, y_train, [alpha, alpha], [test])
         np.testing.assert_allclose(readout.T, fit.test_predictions, rtol=1e-10, atol=1e-10)
 

@@ -228,28 +228,34 @@ def skewed_estimates(seed: int, studentised: bool) -> Iterator[Estimate]:
 
 
 def assert_p_value_inverts_the_interval(estimate: Estimate) -> None:
+    """The share of draws behind p, p̂ = ((B + 1) p - 1) / B, inverts the interval exactly; p
+    itself, counting the sample as a draw, only where it lets an interval exclude 0."""
     p = estimate.p_value()
     assert p is not None
+    n_draws = estimate.draws.size
+    share = ((n_draws + 1) * p - 1) / n_draws
     for confidence in (0.5, 0.8, 0.9, 0.95, 0.99):
         interval = estimate.interval(confidence)
         assert interval is not None
-        low, high = interval
-        assert (not low <= 0 <= high) == (p < 1 - confidence)
+        excludes_zero = not interval[0] <= 0 <= interval[1]
+        assert excludes_zero == (share < 1 - confidence)
+        assert excludes_zero or p >= 1 - confidence
 
 
 def test_p_value_inverts_the_bca_interval() -> None:
     # Draws 0..99, z0 = 0, a = 0: one draw of 100 is <= 0, so the lower end passes 0 once its
-    # level exceeds 0.01, at α = 0.02.
-    assert Estimate(49.5, HUNDRED, SYMMETRIC_JACKKNIFE).p_value() == pytest.approx(0.02)
+    # level exceeds 0.01, at α = 0.02; with the sample as a 101st draw, p = (2 + 1) / 101.
+    assert Estimate(49.5, HUNDRED, SYMMETRIC_JACKKNIFE).p_value() == pytest.approx(3 / 101)
     for estimate in skewed_estimates(seed=5, studentised=False):
         assert_p_value_inverts_the_interval(estimate)
 
 
 def test_p_value_degenerate_cases() -> None:
     assert Estimate(0.0, np.zeros(50), np.zeros(4)).p_value() == 1.0
-    # Every draw on one side of 0: 0 is outside every interval.
-    assert Estimate(2.0, np.full(50, 2.0), SYMMETRIC_JACKKNIFE).p_value() == 0.0
-    assert Estimate(-1.0, -1.0 - HUNDRED, SYMMETRIC_JACKKNIFE).p_value() == 0.0
+    # Every draw on one side of 0: 0 is outside every interval, and p is the least B draws
+    # give, 1 / (B + 1), never 0.
+    assert Estimate(2.0, np.full(50, 2.0), SYMMETRIC_JACKKNIFE).p_value() == pytest.approx(1 / 51)
+    assert Estimate(-1.0, -1.0 - HUNDRED, SYMMETRIC_JACKKNIFE).p_value() == pytest.approx(1 / 101)
     assert Estimate(np.nan, HUNDRED, SYMMETRIC_JACKKNIFE).p_value() is None
 
 
@@ -262,8 +268,8 @@ def test_studentised_interval_hand_computed() -> None:
     estimate = Estimate(5.0, 5.0 + np.sqrt(1.5) * t, SYMMETRIC_JACKKNIFE, deviations)
     se = np.sqrt(3.75)
     assert estimate.interval() == pytest.approx((5.0 - 9.4 * se, 5.0 + 9.4 * se))
-    # T = 5 / SE = 2.58: |t*| = 2.6 ... 9.9, 74 of 100 draws, reach it.
-    assert estimate.p_value() == pytest.approx(0.74)
+    # T = 5 / SE = 2.58: |t*| = 2.6 ... 9.9, 74 of 100 draws, reach it: p = (74 + 1) / 101.
+    assert estimate.p_value() == pytest.approx(75 / 101)
 
 
 def test_studentised_resample_deviations_are_each_resamples_jackknife() -> None:

@@ -18,13 +18,17 @@ from fake_study import (
     run_fake_study,
     small_config,
 )
-from sklearn.linear_model import Ridge
+from sklearn.linear_model import LinearRegression, Ridge, RidgeCV
+from sklearn.model_selection import GridSearchCV, GroupKFold, PredefinedSplit
 
+from rateprobe.conventions import SPLITS
 from rateprobe.features import Standardiser, gram_eigen
 from rateprobe.inputs import ProbeInputError
+from rateprobe.probing.health import COLLAPSED_SPREAD, fit_failure, prediction_spread
 from rateprobe.probing.mlp import MLPFit, MLPSettings, fit_mlps
-from rateprobe.probing.ridge import fit_ridge, one_standard_error_choice
+from rateprobe.probing.ridge import PenaltySearch, fit_ridge
 from rateprobe.probing.run import CSV_COLUMNS
+from rateprobe.probing.selection import speaker_folds
 
 torch.set_num_threads(1)
 
@@ -46,39 +50,91 @@ def test_ridge_weights_match_sklearn_for_every_alpha(n: int, d: int) -> None:
         np.testing.assert_allclose(weights[:, a, :], reference.coef_.T, atol=1e-8)
 
 
-def test_ridge_chooses_alpha_on_dev() -> None:
-    rng = np.random.default_rng(1)
-    w = rng.normal(size=20)
+def speaker_ids(n: int, per_speaker: int = 5) -> np.ndarray:
+    return (np.arange(n) // per_speaker).astype(str)
 
-    def draw(n: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
-        x = rng.normal(size=(n, 20))
-        return x, x @ w + noise * rng.normal(size=n)
 
-    standardiser = Standardiser.fit(draw(200, 0.1)[0])
-    x_train, y_train = draw(200, 0.1)
-    x_dev, y_dev = draw(100, 0.1)
-    x_pure_noise = rng.normal(size=(200, 20))
-    alphas = [0.01, 1.0, 1e4]
-    clean = fit_ridge(
-        gram_eigen(standardiser.transform(x_train), y_train),
-        standardiser.transform(x_dev),
-        y_dev,
-        standardiser.transform(x_dev),
-        alphas,
-        halves(100),
+def linear_splits(
+    rng: np.random.Generator, d: int, signal: float, sizes: tuple[int, int, int] = (60, 30, 40)
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Standardised features and a target `signal` x (a fixed linear function) + unit noise,
+    for train, dev and test."""
+    w = rng.normal(size=d)
+    raw = {split: rng.normal(size=(n, d)) for split, n in zip(SPLITS, sizes, strict=True)}
+    standardiser = Standardiser.fit(raw["train"])
+    x = {split: standardiser.transform(values) for split, values in raw.items()}
+    y = {
+        split: signal * raw[split] @ w + rng.normal(size=len(values))
+        for split, values in raw.items()
+    }
+    return x, y
+
+
+def search(alphas: list[float], n_train: int = 60, widenings: int = 3) -> PenaltySearch:
+    folds = speaker_folds(speaker_ids(n_train), 5, seed=0, split="train")
+    return PenaltySearch(tuple(alphas), folds, widenings)
+
+
+@pytest.mark.parametrize("d", [8, 90])  # primal and dual decomposition in every fold
+def test_penalty_choice_matches_scikit_learn_grouped_cross_validation(d: int) -> None:
+    x, y = linear_splits(np.random.default_rng(d), d, signal=0.3)
+    grid = [0.01, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4]
+    chosen = search(grid)
+    fit = fit_ridge(x, y, chosen)
+    reference = GridSearchCV(
+        Ridge(), {"alpha": grid}, cv=GroupKFold(5), scoring="neg_mean_squared_error"
+    ).fit(x["train"], y["train"], groups=chosen.folds)
+    assert fit.alpha_at_edge == (None,)
+    assert fit.chosen_alpha[0] == reference.best_params_["alpha"]
+    np.testing.assert_allclose(
+        fit.cv_mse[:, 0], -reference.cv_results_["mean_test_score"], rtol=1e-9
     )
-    # A noiseless linear signal wants little shrinkage; features unrelated to y want a lot.
-    assert clean.chosen_alpha[0] < 1e4
-    noisy = fit_ridge(
-        gram_eigen(x_pure_noise[:100], rng.normal(size=100)),
-        x_pure_noise[100:],
-        rng.normal(size=100),
-        x_pure_noise[100:],
-        alphas,
-        halves(100),
+    np.testing.assert_allclose(
+        fit.test_predictions[0], reference.best_estimator_.predict(x["test"]), rtol=1e-9, atol=1e-9
     )
-    assert noisy.chosen_alpha[0] == 1e4
-    assert clean.dev_mse.shape == (3, 1)
+    ridge_cv = RidgeCV(
+        alphas=grid, cv=PredefinedSplit(chosen.folds), scoring="neg_mean_squared_error"
+    )
+    assert ridge_cv.fit(x["train"], y["train"]).alpha_ == fit.chosen_alpha[0]
+
+
+def test_an_end_of_the_grid_is_widened_until_the_choice_moves_inside() -> None:
+    x, y = linear_splits(np.random.default_rng(1), 8, signal=1.0)
+    # A clear linear signal wants an alpha near 1, three decades below the configured grid.
+    fit = fit_ridge(x, y, search([1e3, 1e4], widenings=4))
+    assert fit.alpha_at_edge == (None,)
+    assert fit.alphas[0] < fit.chosen_alpha[0] < 1e3
+    assert fit.alphas[-1] == 1e4  # the end not chosen stays
+    assert fit.edge_failure(0) is None
+    stuck = fit_ridge(x, y, search([1e3, 1e4], widenings=1))
+    assert stuck.alpha_at_edge == ("low",) and stuck.alpha_limit == (None,)
+    assert stuck.alphas.tolist() == [100.0, 1e3, 1e4]
+    assert "at the low end of the grid 100..1e+04" in str(stuck.edge_failure(0))
+
+
+def test_features_without_signal_are_shrunk_to_the_mean_not_failed() -> None:
+    x, y = linear_splits(np.random.default_rng(3), 20, signal=0.0)
+    fit = fit_ridge(x, y, search([0.1, 1.0, 10.0, 100.0]))
+    # Cross-validation prefers the strongest shrinkage; widening carries it to the end of the
+    # path, where the probe is the mean predictor: a verdict, not a grid artefact.
+    assert fit.alphas[-1] > 100.0
+    assert fit.alpha_at_edge == ("high",) and fit.alpha_limit == ("mean",)
+    assert fit.edge_failure(0) is None
+    spread = prediction_spread(y["test"], fit.test_runs(0))
+    assert spread is not None and spread < COLLAPSED_SPREAD
+    mean_mse = float(np.mean((y["test"] - y["train"].mean()) ** 2))
+    assert fit_failure(y["test"], fit.test_runs(0), mean_mse, may_collapse=True) is None
+    assert "collapsed" in str(fit_failure(y["test"], fit.test_runs(0), mean_mse))
+
+
+def test_an_unpenalised_end_is_least_squares_and_needs_no_widening() -> None:
+    x, y = linear_splits(np.random.default_rng(3), 2, signal=1.0, sizes=(200, 30, 40))
+    fit = fit_ridge(x, y, search([1e-4, 1e-3], n_train=200))
+    assert fit.alphas.tolist() == [1e-4, 1e-3]
+    assert fit.alpha_at_edge == ("low",) and fit.alpha_limit == ("least squares",)
+    assert fit.edge_failure(0) is None
+    least_squares = LinearRegression().fit(x["train"], y["train"]).predict(x["test"])
+    np.testing.assert_allclose(fit.test_predictions[0], least_squares, rtol=1e-5, atol=1e-5)
 
 
 def sparse_embedding(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -111,7 +167,9 @@ def test_ridge_predictions_stay_bounded_when_train_constant_features_wake_up() -
     y_train, y_test = train[:, :6] @ w, test[:, :6] @ w
     standardiser = Standardiser.fit(train)
     x_train, x_test = standardiser.transform(train), standardiser.transform(test)
-    fit = fit_ridge(gram_eigen(x_train, y_train), x_test, y_test, x_test, [1e-2, 1.0], halves(30))
+    x = {"train": x_train, "dev": x_test, "test": x_test}
+    y = {"train": y_train, "dev": y_test, "test": y_test}
+    fit = fit_ridge(x, y, search([1e-2, 1.0]))
     mse = np.mean((fit.test_predictions[0] - y_test) ** 2)
     # Divided by the near-zero scale, 0.5 would become a z-score of ~5e5 and swamp the fit.
     assert mse < 0.05 * np.var(y_test)
@@ -291,7 +349,9 @@ def test_best_tap_is_chosen_on_dev(study: dict) -> None:
     analysis = json.loads(study["models"]["good"]["result"].read_text())
     assert analysis["best"]["cps"]["tap"] == "signal"
     entry = analysis["selection"]["cps"][1]
-    assert entry["ridge"]["alpha"] in small_config()["probes"]["ridge_alphas"]
+    low, high = entry["ridge"]["alpha_grid"]
+    assert low <= entry["ridge"]["alpha"] <= high
+    assert low <= min(small_config()["probes"]["ridge_alphas"])
     assert entry["mlp"]["n_seeds"] == 3
     assert len(entry["mlp"]["best_epochs"]) == 3
     with np.load(study["models"]["good"]["predictions"]) as predictions:
@@ -317,13 +377,3 @@ def test_missing_target_column_is_named(tmp_path: Path) -> None:
     out = tmp_path / "out"
     with pytest.raises(ProbeInputError, match=r"train.csv: no target column\(s\) \['tempo'\]"):
         probe_into(out, "m", activations, manifests, small_config(("cps", "tempo")))
-
-
-def test_one_standard_error_rule_prefers_the_stronger_shrinkage_within_noise() -> None:
-    # Alphas ascend. Target 0: alpha 0 is least (mean 1.0, SE 0.5 over 4 utterances), alpha 1
-    # is within one SE (1.4), alpha 2 is not (2.0): alpha 1. Target 1: a clear minimum at
-    # alpha 0 with no noise: alpha 0.
-    errors = np.zeros((3, 2, 4))
-    errors[:, 0] = [[0.0, 2.0, 0.0, 2.0], [1.4, 1.4, 1.4, 1.4], [2.0, 2.0, 2.0, 2.0]]
-    errors[:, 1] = [[1.0] * 4, [1.1] * 4, [3.0] * 4]
-    np.testing.assert_array_equal(one_standard_error_choice(errors), [1, 0])

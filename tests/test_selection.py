@@ -10,9 +10,14 @@ import pytest
 from fake_study import run_fake_study
 
 from rateprobe.inputs import ProbeInputError
-from rateprobe.probing.health import FAILED_FIT_MSE_RATIO, fit_failure
+from rateprobe.probing.health import (
+    COLLAPSED_SPREAD,
+    FAILED_FIT_MSE_RATIO,
+    fit_failure,
+    prediction_spread,
+)
 from rateprobe.probing.run import _best_by_dev
-from rateprobe.probing.selection import crossfit_mse, dev_halves, half_sums
+from rateprobe.probing.selection import crossfit_mse, dev_halves, half_sums, speaker_folds
 
 
 def test_dev_halves_split_speakers_not_utterances() -> None:
@@ -22,6 +27,20 @@ def test_dev_halves_split_speakers_not_utterances() -> None:
         assert len(set(halves[speakers == speaker])) == 1
     assert sorted(np.unique(halves[np.unique(speakers, return_index=True)[1]])) == [0, 1]
     np.testing.assert_array_equal(halves, dev_halves(speakers, seed=0))
+
+
+def test_speaker_folds_keep_speakers_whole_and_balanced() -> None:
+    speakers = np.repeat([f"s{i}" for i in range(12)], [1, 2, 3] * 4)
+    folds = speaker_folds(speakers, 5, seed=3, split="train")
+    for speaker in np.unique(speakers):
+        assert len(set(folds[speakers == speaker])) == 1
+    first = np.unique(speakers, return_index=True)[1]
+    assert sorted(np.bincount(folds[first])) == [2, 2, 2, 3, 3]
+    np.testing.assert_array_equal(folds, speaker_folds(speakers, 5, seed=3, split="train"))
+    assert not np.array_equal(folds, speaker_folds(speakers, 5, seed=4, split="train"))
+    # Fewer speakers than folds: leave one speaker out.
+    few = speaker_folds(np.array(["a", "b", "b", "c"]), 5, seed=0, split="train")
+    assert len(set(few)) == 3 and few[1] == few[2]
 
 
 def test_dev_halves_need_two_speakers() -> None:
@@ -63,6 +82,21 @@ def test_fit_failure_names_non_finite_and_exploded_fits() -> None:
     # One diverged seed among several fails the fit.
     runs = np.array([[1.0, 2.0, 3.0], [1e3, 2.0, 3.0]])
     assert fit_failure(y, runs, 1.0) is not None
+
+
+def test_collapsed_predictions_fail_unless_the_probe_chose_them() -> None:
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    mean_mse = float(np.var(y))
+    # A dead network: one seed's predictions are the mean to within 1e-3 of the labels' spread.
+    dead = np.array([[1.5, 2.0, 3.0, 3.5], 2.5 + 1e-3 * np.array([-1.0, 1.0, -1.0, 1.0])])
+    assert prediction_spread(y, dead) == pytest.approx(1e-3 / np.std(y))
+    assert "collapsed predictions" in str(fit_failure(y, dead, mean_mse))
+    # Ridge shrunk to the mean by its cross-validated penalty: a result, not a failure.
+    assert fit_failure(y, dead, mean_mse, may_collapse=True) is None
+    # A weak probe near the mean whose predictions still vary is no collapse.
+    weak = 2.5 + 0.05 * (y - 2.5)[None]
+    assert weak.std() > COLLAPSED_SPREAD * y.std()
+    assert fit_failure(y, weak, mean_mse) is None
 
 
 def test_failed_fits_are_never_chosen() -> None:

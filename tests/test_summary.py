@@ -92,6 +92,50 @@ def test_every_claim_is_one_holm_family(study: dict, tmp_path: Path) -> None:
         assert decision["p_holm"] <= min(1.0, claims["family_size"] * decision["p_value"])
 
 
+def test_a_family_larger_than_the_resamples_resolve_is_flagged(study: dict, tmp_path: Path) -> None:
+    summary = summarise(study, tmp_path / "s.json")
+    claims = summary["run"]["claims"]
+    # p >= 1 / (n + 1) with n = 499 resamples: 12 claims x 1/500 passes Holm's first step.
+    assert claims["min_p_value"] == pytest.approx(1 / 500)
+    assert claims["family_size"] == 12 and claims["family_resolvable"] is True
+    first = summary["models"]["good"]["layers"]["cps"]["best_minus_deepest"]
+    assert first["p_value"] >= claims["min_p_value"] and first["decided"] is True
+    cfg = copy.deepcopy(study["cfg"])
+    cfg["probes"]["bootstrap"]["n"] = 199
+    few = build_summary(cfg, study["manifests"], study["bad_reports"], study["models"])
+    assert few["run"]["claims"]["family_resolvable"] is False
+    assert few["models"]["good"]["layers"]["cps"]["middle_beats_deepest"] is None
+
+
+def test_ridge_penalties_are_reported_with_their_place_on_the_grid(
+    study: dict, tmp_path: Path
+) -> None:
+    summary = summarise(study, tmp_path / "s.json")
+    by_tap = {e["tap"]: e for e in summary["models"]["good"]["layers"]["cps"]["per_tap"]}
+    for probe in ("ridge", "conditional"):
+        fit = by_tap["signal"][probe]
+        low, high = fit["alpha_grid"]
+        assert low < fit["alpha"] < high and fit["alpha_at_edge"] is None
+        assert fit["failure"] is None and fit["prediction_spread"] > 0.5
+    assert by_tap["signal"]["ridge"]["cv_r2"] > 0.9
+    # The pure-noise tap: cross-validation shrinks ridge to the training mean, a reported
+    # verdict (at the path's limit), neither a failure nor an unreported edge.
+    noise = by_tap["noise"]["ridge"]
+    assert (noise["alpha_at_edge"], noise["alpha_limit"], noise["failure"]) == (
+        "high",
+        "mean",
+        None,
+    )
+    sanity = summary["sanity"]
+    reported = {"model": "good", "target": "cps", "tap": "noise", "probe": "ridge",
+                "edge": "high", "alpha": noise["alpha"], "alpha_limit": "mean"}  # fmt: skip
+    assert reported in sanity["ridge_alpha_at_edge"]
+    assert ("good", "noise", "ridge") in {
+        (c["model"], c["tap"], c["probe"]) for c in sanity["collapsed_fits"]
+    }
+    assert sanity["failed_fits"] == []
+
+
 def test_too_few_test_speakers_decide_nothing(study: dict, tmp_path: Path) -> None:
     cfg = copy.deepcopy(study["cfg"])
     cfg["probes"]["min_test_speakers"] = 21

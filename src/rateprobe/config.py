@@ -54,6 +54,8 @@ DEFAULTS: dict[str, Any] = {
         "threads": 1,
         "device": "auto",
         "ridge_alphas": [0.01, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e7],
+        "cv_folds": 5,
+        "ridge_widenings": 3,
         "min_test_speakers": 20,
         "mlp": {
             "hidden": 128,
@@ -64,7 +66,7 @@ DEFAULTS: dict[str, Any] = {
             "max_epochs": 300,
             "patience": 20,
         },
-        "bootstrap": {"n": 1000, "seed": 0},
+        "bootstrap": {"n": 4999, "seed": 0},
     },
     "analysis": {
         "cca": {"pca_components": 16},

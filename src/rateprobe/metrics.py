@@ -15,7 +15,14 @@ jackknife and get the BCa interval.
 
 Comparisons ("A beats B") are paired: `Estimate.minus` subtracts draws of the same resamples
 and jackknife values of the same left-out speaker, and `Estimate.p_value` inverts the
-interval of the difference; `holm` adjusts a family of such p-values.
+interval of the difference, counting the observed sample as one more draw; `holm` adjusts a
+family of such p-values.
+
+Monte Carlo p-values: B draws of which k are at least as extreme as the observed statistic give
+p = (k + 1) / (B + 1), not k / B (Davison and Hinkley 1997, 4.2.1; Phipson and Smyth 2010):
+the observed sample is itself one draw under the null, so p is never 0 and a test at level α
+stays valid. The smallest p is 1 / (B + 1), and a family of m claims can decide anything under
+Holm's correction only if m / (B + 1) < α: `probes.bootstrap.n` must grow with the family.
 
 A bootstrap of fewer than two speakers gives no interval: every resample is the sample itself,
 so `Estimate.record` reports the value with `ci_low = ci_high = None` and `p_value` is None.
@@ -144,7 +151,9 @@ class Estimate:
 
     def p_value(self) -> float | None:
         """Two-sided p of "the value is 0": the smallest α whose 1 - α interval (of the same
-        kind as `interval`) excludes 0 (`_studentised_p_value`, `_bca_p_value`)."""
+        kind as `interval`) excludes 0, with the observed sample counted as one more draw
+        (`_studentised_p_value`, `_bca_p_value`): p >= 1 / (B + 1), and p < α still means
+        that the 1 - α interval excludes 0."""
         if not np.isfinite(self.point) or self.jackknife.size < 2:
             return None
         if self.resample_deviations is not None:
@@ -215,18 +224,25 @@ def _studentised_interval(
 
 
 def _studentised_p_value(estimate: Estimate, deviations: np.ndarray) -> float | None:
-    """p = share of draws with |t*| >= T, T = |θ̂| / SE.
+    """p = (k + 1) / (B + 1), k of the B draws with |t*| >= T, T = |θ̂| / SE.
 
     The interval θ̂ ± q_c SE excludes 0 when T > q_c, the smallest |t*| whose empirical CDF
-    reaches c, i.e. when the share of |t*| < T reaches c = 1 - α, i.e. when the share of
-    |t*| >= T is at most α. A point of 0 with SE 0 has T = 0 and p = 1; p = 0 means no
-    draw reaches T: B draws resolve p only to about 1/B, so print it as p < 1/B.
+    reaches c, i.e. when the share of |t*| < T reaches c = 1 - α, i.e. when the share k / B
+    of |t*| >= T is at most α; counting the observed sample as a draw makes it (k + 1) / (B + 1).
+    A point of 0 with SE 0 has T = 0 and p = 1.
     """
     studentised = _studentised(estimate, deviations)
     if studentised is None:
         return None
     se, t = studentised
-    return float(np.mean(t >= np.abs(_zero_safe_ratio(estimate.point, se))))
+    share = float(np.mean(t >= np.abs(_zero_safe_ratio(estimate.point, se))))
+    return _counting_the_sample(share, t.size)
+
+
+def _counting_the_sample(share: float, n_draws: int) -> float:
+    """The Monte Carlo p-value (B p̂ + 1) / (B + 1) of a share p̂ of B draws: the observed
+    sample counted as one more draw at least as extreme (see the module docstring)."""
+    return (n_draws * share + 1.0) / (n_draws + 1.0)
 
 
 def _bca_interval(estimate: Estimate, confidence: float) -> tuple[float, float] | None:
@@ -255,19 +271,19 @@ def _bca_interval(estimate: Estimate, confidence: float) -> tuple[float, float] 
 
 
 def _bca_p_value(estimate: Estimate) -> float | None:
-    """The smallest α whose BCa interval excludes 0.
+    """From the smallest α whose BCa interval excludes 0, the p-value.
 
     An end of the interval sits at quantile level L = Φ(z0 + w / (1 - a w)), w = z0 + z, for
     z = Φ⁻¹(α/2) (lower end) or Φ⁻¹(1 - α/2) (upper end). Solving for the z that puts an end
     at level L: w' = Φ⁻¹(L) - z0, z = w' / (1 + a w') - z0. The interval excludes 0 from
     below once its lower level passes G≤ = share of draws <= 0, i.e. for α > 2 Φ(z(G≤)); from
     above once its upper level falls to G< = share of draws < 0, i.e. for
-    α > 2 (1 - Φ(z(G<))). So p = min(1, 2 Φ(z(G≤)), 2 (1 - Φ(z(G<)))); without draws at
-    exactly 0 this is 2 min(Φ(z), 1 - Φ(z)) with G = G≤ = G<.
+    α > 2 (1 - Φ(z(G<))). So that α is p̂ = min(1, 2 Φ(z(G≤)), 2 (1 - Φ(z(G<)))); without
+    draws at exactly 0 this is 2 min(Φ(z), 1 - Φ(z)) with G = G≤ = G<.
 
-    p = 0 means 0 lies outside every BCa interval (beyond all draws, or beyond the level a
-    BCa end can reach when 1 + a w' <= 0): B draws resolve p only to about 1/B, so print it
-    as p < 1/B. All draws exactly 0 give G≤ = 1 and G< = 0, hence p = 1.
+    p̂ = 0 when 0 lies outside every BCa interval (beyond all draws, or beyond the level
+    a BCa end can reach when 1 + a w' <= 0); all draws exactly 0 give G≤ = 1 and G< = 0,
+    hence p̂ = 1. The p-value counts the observed sample as a draw, (B p̂ + 1) / (B + 1).
     """
     finite = estimate.draws[np.isfinite(estimate.draws)]
     if finite.size == 0:
@@ -275,7 +291,8 @@ def _bca_p_value(estimate: Estimate) -> float | None:
     z0, a = _bias_correction(finite, estimate.point), _acceleration(estimate.jackknife)
     below = _end_z(float(np.mean(finite <= 0)), z0, a)
     above = _end_z(float(np.mean(finite < 0)), z0, a)
-    return float(min(1.0, 2.0 * norm.cdf(below), 2.0 * norm.sf(above)))
+    share = float(min(1.0, 2.0 * norm.cdf(below), 2.0 * norm.sf(above)))
+    return _counting_the_sample(share, finite.size)
 
 
 def _bias_correction(finite_draws: np.ndarray, point: float) -> float:

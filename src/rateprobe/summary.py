@@ -42,7 +42,8 @@ from rateprobe.metrics import (
     regression_estimates,
     regression_metrics,
 )
-from rateprobe.probing.health import FAILED_FIT_MSE_RATIO
+from rateprobe.probing.health import COLLAPSED_SPREAD, FAILED_FIT_MSE_RATIO
+from rateprobe.probing.ridge import PATH_LIMIT_SHRINKAGE
 from rateprobe.probing.run import (
     CONDITIONAL,
     PROBES,
@@ -51,6 +52,8 @@ from rateprobe.provenance import build_stamp
 from rateprobe.speaker_decomposition import speaker_decomposition
 
 SCHEMA_VERSION = 1
+# The fits whose penalty is cross-validated on the training speakers.
+RIDGE_PROBES = ("ridge", CONDITIONAL)
 # The values each part of the speaker decomposition can take: intervals never leave them.
 SPEAKER_PART_BOUNDS = {
     "between_r2": (-np.inf, 1.0),
@@ -188,12 +191,15 @@ class Scores:
 
     def beyond_duration(self, model: str, target: str, tap: str) -> dict[str, Any] | None:
         """R² of the conditional probe (duration basis + tap) minus R² of the basis alone,
-        paired; None where the target is not conditioned on duration."""
+        paired; None where the target is not conditioned on duration or the fit failed."""
         if (model, target, tap) not in self._beyond:
             own = self.results[model]
             key = prediction_key(target, CONDITIONAL, tap)
             record = None
-            if key in own.predictions:
+            if (
+                key in own.predictions
+                and own.selection(target, tap)[CONDITIONAL]["failure"] is None
+            ):
                 basis = own.baselines(target)["duration_basis"]
                 y = self.y[target]
                 with_tap = regression_estimates(y, own.predictions[key], self.boot)["r2"]
@@ -301,14 +307,16 @@ def _tap_entry(
         "best_probe": selection["best_probe"],
         "minus_controls": minus_controls,
     }
-    if (tap, target, CONDITIONAL) in results.metrics:
-        entry[CONDITIONAL] = _regression_fields(results.metrics[(tap, target, CONDITIONAL)])
-        entry[CONDITIONAL].update(_over_duration(beyond_duration))
-    for probe in PROBES:
+    for probe in (*PROBES, CONDITIONAL):
+        if probe not in selection:
+            continue
         chosen = selection[probe]
         fields = _regression_fields(results.metrics[(tap, target, probe)])
         fields.update({k: v for k, v in chosen.items() if k != "test_r2_sd"})
-        fields["r2_seed_sd"] = chosen["test_r2_sd"]
+        if probe == CONDITIONAL:
+            fields.update(_over_duration(beyond_duration))
+        else:
+            fields["r2_seed_sd"] = chosen["test_r2_sd"]
         entry[probe] = fields
     return entry
 
@@ -352,6 +360,23 @@ def _verdict(decisions: list[dict[str, Any]]) -> bool | None:
     return None
 
 
+def _edge_choices(per_tap: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every ridge penalty chosen at an end of its (widened) grid, with the limit of the ridge
+    path it reached there (null: unresolved, and the fit failed)."""
+    return [
+        {
+            "tap": entry["tap"],
+            "probe": probe,
+            "edge": entry[probe]["alpha_at_edge"],
+            "alpha": entry[probe]["alpha"],
+            "alpha_limit": entry[probe]["alpha_limit"],
+        }
+        for entry in per_tap
+        for probe in RIDGE_PROBES
+        if probe in entry and entry[probe]["alpha_at_edge"]
+    ]
+
+
 def _layers_section(
     name: str,
     target: str,
@@ -375,11 +400,7 @@ def _layers_section(
     section: dict[str, Any] = {
         "per_tap": per_tap,
         "deepest": _tap_fields(own, target, EMBEDDING_TAP),
-        "alpha_at_edge": [
-            {"tap": e["tap"], "edge": e["ridge"]["alpha_at_edge"]}
-            for e in per_tap
-            if e["ridge"]["alpha_at_edge"]
-        ],
+        "alpha_at_edge": _edge_choices(per_tap),
     }
     chosen = own.best(target)
     if chosen is None:
@@ -774,20 +795,29 @@ def _model_entry(
     }
 
 
+def _collapsed(prediction_spread: float | None) -> bool:
+    return prediction_spread is not None and prediction_spread < COLLAPSED_SPREAD
+
+
 def _sanity(models: Mapping[str, Any], targets: list[str]) -> dict[str, Any]:
     """Pretrained models whose EER is decided worse than a control's (broken), or not decided
-    better (unconfirmed); every failed probe fit; every ridge alpha chosen at a grid edge."""
+    better (unconfirmed); every failed probe fit; every ridge alpha chosen at an end of its
+    grid (at a limit of the ridge path, or failed); every healthy fit whose predictions
+    collapsed to a near-constant (ridge shrunk to the mean by cross-validation)."""
     checked = {n: m for n, m in models.items() if m["pretrained"] and m["controls"]}
-    failed, at_edge = [], []
+    failed, at_edge, collapsed = [], [], []
     for name, model in models.items():
         for target in targets:
             for entry in model["layers"][target]["per_tap"]:
-                failed += [
-                    {"model": name, "target": target, "tap": entry["tap"], "probe": probe,
-                     "reason": entry[probe]["failure"]}
-                    for probe in PROBES
-                    if entry[probe]["failure"]
-                ]  # fmt: skip
+                for probe in (*PROBES, CONDITIONAL):
+                    fit = entry.get(probe)
+                    where = {"model": name, "target": target, "tap": entry["tap"], "probe": probe}
+                    if fit is None:
+                        continue
+                    if fit["failure"]:
+                        failed.append({**where, "reason": fit["failure"]})
+                    elif _collapsed(fit["prediction_spread"]):
+                        collapsed.append({**where, "prediction_spread": fit["prediction_spread"]})
             at_edge += [
                 {"model": name, "target": target, **edge}
                 for edge in model["layers"][target]["alpha_at_edge"]
@@ -803,6 +833,7 @@ def _sanity(models: Mapping[str, Any], targets: list[str]) -> dict[str, Any]:
         "implausible_eer_factor": IMPLAUSIBLE_EER_FACTOR,
         "failed_fits": failed,
         "ridge_alpha_at_edge": at_edge,
+        "collapsed_fits": collapsed,
     }
 
 
@@ -889,13 +920,22 @@ def _run_section(
             "mlp_patience": probes["mlp"]["patience"],
             "bootstrap_n": probes["bootstrap"]["n"],
             "selection": "cross-fitted dev halves",
+            "ridge_alpha_selection": "speaker-grouped cross-validation on train, least MSE",
+            "cv_folds": probes["cv_folds"],
+            "ridge_widenings": probes["ridge_widenings"],
+            "path_limit_shrinkage": PATH_LIMIT_SHRINKAGE,
             "failed_fit_mse_ratio": FAILED_FIT_MSE_RATIO,
+            "collapsed_spread": COLLAPSED_SPREAD,
             "scale_floor": SCALE_FLOOR,
         },
         "claims": {
             "alpha": ALPHA,
             "correction": CORRECTION,
             "family_size": family_size,
+            # The least p-value B resamples give, and whether Holm's first threshold lets it
+            # decide anything in a family of this size.
+            "min_p_value": 1.0 / (probes["bootstrap"]["n"] + 1),
+            "family_resolvable": family_size / (probes["bootstrap"]["n"] + 1) < ALPHA,
             "interval": "studentised speaker bootstrap (BCa for the EER)",
             "n_test_speakers": n_test_speakers,
             "min_test_speakers": probes["min_test_speakers"],

@@ -4,15 +4,16 @@ The variants of test utterances (rateprobe.interventions) go through every model
 measurements read them.
 
 Slope. Per tap and target, the ridge probe is refitted on the natural TRAIN activations with
-the alpha the probing stage chose on dev for that tap and target (results/probes/{model}.json,
-selection[target][i].ridge.alpha): the same standardisation and the same closed-form fit, so on
-natural test utterances it reproduces the probing stage's ridge predictions. It then predicts
-every variant v of source utterance u. Within each source, Δp_v = p_v - p_u and
-Δy_v = y_v - y_u (prediction and true label minus the source's natural ones), and the slope is
-the pooled least-squares fit through the origin, b = Σ Δp Δy / Σ Δy², per intervention kind
-(all its factors together). b = 1: the probe's reading follows the manipulated rate one for
-one, i.e. the representation moves along the rate direction learned from natural speech as much
-as natural rate differences would move it; b = 0: the rate change leaves that direction alone.
+the alpha the probing stage chose on the training speakers for that tap and target
+(results/probes/{model}.json, selection[target][i].ridge.alpha): the same standardisation and
+the same closed-form fit, so on natural test utterances it reproduces the probing stage's ridge
+predictions. It then predicts every variant v of source utterance u. Within each source,
+Δp_v = p_v - p_u and Δy_v = y_v - y_u (prediction and true label minus the source's natural
+ones), and the slope is the pooled least-squares fit through the origin, b = Σ Δp Δy / Σ Δy²,
+per intervention kind (all its factors together). b = 1: the probe's reading follows the
+manipulated rate one for one, i.e. the representation moves along the rate direction learned
+from natural speech as much as natural rate differences would move it; b = 0: the rate change
+leaves that direction alone.
 Differencing within a source cancels everything the variant shares with its source (speaker,
 text, the probe's bias for that utterance). An intervention that moves a target by less than
 MIN_TARGET_CHANGE (root mean square of Δy / y_u) has no slope (null, with the reason): padding
@@ -549,7 +550,8 @@ def intervention_analysis(
         "probe": {
             "kind": "ridge",
             "trained_on": "natural train utterances",
-            "alpha": "chosen on dev by the probing stage, per tap and target",
+            "alpha": "chosen by the probing stage (cross-validated on the training speakers), "
+            "per tap and target",
         },
         "bootstrap": {
             "n": len(boot.counts),

@@ -337,7 +337,8 @@ def sanity_sentence(summary: Summary) -> Latex:
 
 
 def health_sentence(summary: Summary) -> Latex:
-    """Which probe fits failed numerically, and where ridge wanted an alpha off its grid."""
+    """Which probe fits failed numerically, where ridge's cross-validation chose to predict
+    the mean, and where it wanted an alpha off even its widened grid."""
     sanity = summary["sanity"]
     failed = sanity["failed_fits"]
     if failed:
@@ -357,10 +358,18 @@ def health_sentence(summary: Summary) -> Latex:
     else:
         text = r"Неудачных подгонок (разд.~\ref{sec:method}) нет."
     edges = sanity["ridge_alpha_at_edge"]
-    if edges:
+    to_mean = [e for e in edges if e.get("alpha_limit") == "mean"]
+    unresolved = [e for e in edges if e.get("alpha_limit") is None]
+    if to_mean:
         text += (
-            rf" Коэффициент гребневой регрессии выбран на краю сетки в {number(len(edges))} "
-            "случаях."
+            rf" В {number(len(to_mean))} подгонках гребневой регрессии перекрёстная проверка "
+            "выбрала сильнейшую регуляризацию: такая проба предсказывает среднее обучающей "
+            "выборки, линейной связи с целью не найдено."
+        )
+    if unresolved:
+        text += (
+            rf" Коэффициент гребневой регрессии остался на краю сетки в "
+            rf"{number(len(unresolved))} случаях и после её расширения; эти подгонки неудачны."
         )
     return Latex(text)
 

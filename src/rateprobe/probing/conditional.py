@@ -3,10 +3,11 @@
 Pooled activations of almost any network encode how long an utterance is, and CPS = n / T is
 partly a function of duration, so a probe can score on CPS without tracking rate. Two answers:
 
-- Baselines, fitted like the probes (standardised, ridge with alpha chosen on dev): the mean
-  predictor, log-duration alone, and log voiced duration alone. A basis that defines the target
-  by construction is never used (n_chars with duration gives CPS exactly; log-duration gives
-  duration).
+- Baselines, fitted by ordinary least squares with an intercept (one or two features need no
+  penalty, and a penalty chosen on few speakers can shrink them to the mean): the mean
+  predictor, log duration alone, log voiced duration alone, and both (the duration basis, the
+  reference of the conditional probes). A basis that defines the target by construction is
+  never used (n_chars with duration gives CPS exactly; log-duration gives duration).
 - Conditional probing: R² of a probe on [duration basis, tap] minus R² of the basis alone. The
   basis B (log duration and log voiced duration, with an intercept) is not penalised and the
   tap X is, which by the Frisch-Waugh-Lovell theorem is ridge of the residual target M y on
@@ -15,7 +16,10 @@ partly a function of duration, so a probe can score on CPS without tracking rate
       ŷ = B β + (X - B Γ) w,   β = OLS of y on B,  Γ = OLS of X on B,  w = ridge(M y, M X).
 
   The difference of test R² between this and the basis alone is what the tap adds beyond
-  duration.
+  duration. The ridge penalty is cross-validated on the residualised training speakers
+  (rateprobe.probing.ridge); the residualiser is fitted once on all of them, so each fold's
+  held-out speakers helped fit its k + 1 basis coefficients, a leak negligible beside the
+  tap's hundreds of penalised ones.
 """
 
 from __future__ import annotations
@@ -26,14 +30,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from rateprobe.features import Standardiser, gram_eigen
-from rateprobe.probing.ridge import RidgeFit, fit_ridge
+from rateprobe.probing.ridge import PenaltySearch, RidgeFit, fit_ridge
 
 # A VAD can find very little speech; the floor keeps the logarithm finite.
 MIN_SECONDS = 0.01
 # Columns a baseline reads, and the targets it may not explain (they are defined by it).
 BASELINE_COLUMNS = {"log_duration": "duration_s", "voiced_duration": "voiced_duration_s"}
 DEFINED_BY = {"log_duration": {"duration_s"}, "voiced_duration": {"voiced_duration_s"}}
+# Both duration features at once: the baseline the conditional probes are measured against.
+DURATION_BASIS = "duration_basis"
 
 
 def log_seconds(frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -55,8 +60,10 @@ def duration_basis(frame: pd.DataFrame) -> np.ndarray:
 
 
 def allowed_baselines(target: str) -> list[str]:
-    """The baselines that do not define `target` by construction."""
-    return [name for name in BASELINE_COLUMNS if target not in DEFINED_BY[name]]
+    """The baselines that do not define `target` by construction: each duration feature alone,
+    and the whole duration basis where `target` is conditioned on duration."""
+    alone = [name for name in BASELINE_COLUMNS if target not in DEFINED_BY[name]]
+    return alone + ([DURATION_BASIS] if conditions_on_duration(target) else [])
 
 
 def conditions_on_duration(target: str) -> bool:
@@ -79,25 +86,16 @@ class Residualiser:
         return np.c_[np.ones(len(basis)), basis] @ self.coefficients
 
 
-def fit_baseline(
-    features: Mapping[str, np.ndarray],
-    targets: Mapping[str, np.ndarray],
-    alphas: list[float],
-    dev_halves: np.ndarray,
-) -> RidgeFit:
-    """A baseline probe on its few features, fitted exactly as the tap probes are."""
-    standardiser = Standardiser.fit(features["train"])
-    x = {split: standardiser.transform(values) for split, values in features.items()}
-    eigen = gram_eigen(x["train"], targets["train"])
-    return fit_ridge(eigen, x["dev"], targets["dev"], x["test"], alphas, dev_halves)
+def baseline_designs(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each baseline's features (n, k) but the mean's: one duration feature, or the basis."""
+    return {**baseline_features(frame), DURATION_BASIS: duration_basis(frame)}
 
 
 def fit_conditional(
     standardised_tap: Mapping[str, np.ndarray],
     basis: Mapping[str, np.ndarray],
     targets: Mapping[str, np.ndarray],
-    alphas: list[float],
-    dev_halves: np.ndarray,
+    search: PenaltySearch,
 ) -> RidgeFit:
     """Ridge on [basis, tap] with only the tap penalised (see the module docstring); targets
     (n, n_targets). Dev and test predictions include the basis part."""
@@ -105,10 +103,7 @@ def fit_conditional(
     on_targets = Residualiser.fit(basis["train"], targets["train"])
     residual = {s: x - on_features.fitted(basis[s]) for s, x in standardised_tap.items()}
     base = {s: on_targets.fitted(basis[s]) for s in standardised_tap}
-    eigen = gram_eigen(residual["train"], targets["train"] - base["train"])
-    fit = fit_ridge(
-        eigen, residual["dev"], targets["dev"] - base["dev"], residual["test"], alphas, dev_halves
-    )
+    fit = fit_ridge(residual, {s: targets[s] - base[s] for s in standardised_tap}, search)
     return replace(
         fit,
         dev_predictions=fit.dev_predictions + base["dev"].T,

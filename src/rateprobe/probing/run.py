@@ -1,14 +1,16 @@
 """Probe every tap of one model: ridge, MLP and conditional probes of every target.
 
-Per tap: one standardisation and one Gram eigendecomposition serve ridge (all alphas, all
-targets); the MLP networks of all taps, seeds and targets train together. Nuisance baselines
-(the training mean, duration alone) are fitted once per model. Outputs:
+Per tap: one standardisation, and one Gram eigendecomposition of the training split and one
+per cross-validation fold of its speakers, serve ridge (all alphas, all targets); the MLP
+networks of all taps, seeds and targets train together. Nuisance baselines (the training mean,
+least squares on duration) are fitted once per model. Outputs:
 
 - a tidy CSV of test metrics (model, tap, index, target, probe, metric, value, ci_low, ci_high),
   the nuisance baselines included as probes `baseline_<name>` (tap `none`, index -1) and the
   conditional probes (tap plus duration basis) as probe `conditional`;
-- a JSON of the dev selection (per target and tap, each probe's dev scores, and the
-  dev-chosen best tap), the taps and their widths, and the activations' metadata;
+- a JSON of the dev selection (per target and tap, each probe's dev scores, each ridge
+  penalty and its place on the grid, each fit's failure if any, and the dev-chosen best tap),
+  the taps and their widths, and the activations' metadata;
 - an .npz of test predictions, for paired comparisons between taps and models.
 
 The side analyses (verification, t-SNE, classification, CCA) are their own jobs:
@@ -31,7 +33,7 @@ from tqdm import tqdm
 
 from rateprobe.conventions import SPLITS, baseline_key, label_key, prediction_key
 from rateprobe.devices import resolve_device
-from rateprobe.features import Standardiser, gram_eigen
+from rateprobe.features import Standardiser
 from rateprobe.inputs import (
     SplitActivations,
     bootstrap_of_test_speakers,
@@ -44,16 +46,15 @@ from rateprobe.metrics import REGRESSION_METRICS, SpeakerBootstrap, regression_m
 from rateprobe.probing.conditional import (
     Residualiser,
     allowed_baselines,
-    baseline_features,
+    baseline_designs,
     conditions_on_duration,
     duration_basis,
-    fit_baseline,
     fit_conditional,
 )
-from rateprobe.probing.health import fit_failure
+from rateprobe.probing.health import fit_failure, prediction_spread
 from rateprobe.probing.mlp import MLPFit, MLPSettings, fit_mlps
-from rateprobe.probing.ridge import RidgeFit, fit_ridge
-from rateprobe.probing.selection import dev_halves
+from rateprobe.probing.ridge import PenaltySearch, RidgeFit, fit_ridge
+from rateprobe.probing.selection import dev_halves, speaker_folds
 
 CSV_COLUMNS = ("model", "tap", "index", "target", "probe", "metric", "value", "ci_low", "ci_high")
 PROBES = ("ridge", "mlp")
@@ -165,25 +166,34 @@ def _probe_taps(
 @dataclass(frozen=True)
 class _Study:
     """What every probe of a model shares: targets per split, the test speakers' resamples,
-    the dev halves of cross-fitted selection and the duration basis of conditional probes."""
+    the dev halves of cross-fitted selection, the ridge penalty's search over training-speaker
+    folds and the duration basis of conditional probes."""
 
     settings: dict[str, Any]
     targets: list[str]
     y: dict[str, np.ndarray]
     boot: SpeakerBootstrap
     halves: np.ndarray
+    search: PenaltySearch
     basis: dict[str, np.ndarray]
 
     @classmethod
     def of(cls, manifests: Mapping[str, pd.DataFrame], cfg: dict[str, Any]) -> _Study:
         settings = cfg["probes"]
         targets = list(settings["targets"])
+        seed = int(cfg["seed"])
+        train_speakers = manifests["train"]["speaker_id"].to_numpy(dtype=str)
         return cls(
             settings=settings,
             targets=targets,
             y={split: target_matrix(manifests[split], targets) for split in SPLITS},
             boot=bootstrap_of_test_speakers(manifests, settings["bootstrap"]),
-            halves=dev_halves(manifests["dev"]["speaker_id"].to_numpy(dtype=str), int(cfg["seed"])),
+            halves=dev_halves(manifests["dev"]["speaker_id"].to_numpy(dtype=str), seed),
+            search=PenaltySearch(
+                alphas=tuple(float(a) for a in settings["ridge_alphas"]),
+                folds=speaker_folds(train_speakers, int(settings["cv_folds"]), seed, "train"),
+                max_widenings=int(settings["ridge_widenings"]),
+            ),
             basis={split: duration_basis(manifests[split]) for split in SPLITS},
         )
 
@@ -194,9 +204,7 @@ def _add_baselines(
     """Record each target's labels and nuisance baselines; return each target's test MSE of
     the mean predictor, the yardstick of failed fits."""
     y = study.y
-    baselines = _baselines(
-        manifests, y, study.basis, study.targets, study.settings["ridge_alphas"], study.halves
-    )
+    baselines = _baselines(manifests, y, study.targets)
     mean_mse = {}
     for t, target in enumerate(study.targets):
         probed.predictions[label_key(target)] = y["test"][:, t]
@@ -220,31 +228,23 @@ def _probe_tap(
 ) -> dict[str, dict[str, Any]]:
     """Ridge and conditional probes of one standardised tap beside its MLP fit: record their
     test metrics and predictions, and return each target's dev-selection entry."""
-    y, alphas = study.y, study.settings["ridge_alphas"]
-    fits: dict[str, RidgeFit | MLPFit] = {
-        "ridge": fit_ridge(
-            gram_eigen(x["train"], y["train"]), x["dev"], y["dev"], x["test"], alphas, study.halves
-        ),
-        "mlp": mlp,
-    }
-    conditional = fit_conditional(x, study.basis, y, alphas, study.halves)
+    y = study.y
+    fits: dict[str, RidgeFit | MLPFit] = {"ridge": fit_ridge(x, y, study.search), "mlp": mlp}
+    conditional = fit_conditional(x, study.basis, y, study.search)
     entries = {}
     for t, target in enumerate(study.targets):
-        if conditions_on_duration(target):
-            test_runs = conditional.test_runs(t)
-            probed.predictions[prediction_key(target, CONDITIONAL, tap)] = test_runs
-            metrics = regression_metrics(y["test"][:, t], test_runs, study.boot)
-            probed.rows += _csv_rows(model, tap, index, target, CONDITIONAL, metrics)
         entry: dict[str, Any] = {"tap": tap, "index": index, "dim": int(x["train"].shape[1])}
-        for probe, fit in fits.items():
+        measured = {**fits, CONDITIONAL: conditional} if conditions_on_duration(target) else fits
+        for probe, fit in measured.items():
             test_runs = fit.test_runs(t)
             probed.predictions[prediction_key(target, probe, tap)] = test_runs
             metrics = regression_metrics(y["test"][:, t], test_runs, study.boot)
             probed.rows += _csv_rows(model, tap, index, target, probe, metrics)
             entry[probe] = {
-                **_selection_fields(fit, t, y["dev"][:, t]),
+                **_selection_fields(fit, t, y),
                 "test_r2_sd": _run_spread(y["test"][:, t], test_runs),
-                "failure": fit_failure(y["test"][:, t], test_runs, mean_mse[target]),
+                "prediction_spread": prediction_spread(y["test"][:, t], test_runs),
+                "failure": _failure(fit, t, y["test"][:, t], test_runs, mean_mse[target]),
             }
         healthy = [p for p in PROBES if entry[p]["failure"] is None]
         # Ties go to the simpler probe (PROBES lists ridge first).
@@ -253,6 +253,17 @@ def _probe_tap(
         )
         entries[target] = entry
     return entries
+
+
+def _failure(
+    fit: RidgeFit | MLPFit, t: int, y_test: np.ndarray, test_runs: np.ndarray, mean_mse: float
+) -> str | None:
+    """Why the fit of target column `t` failed (probing/health.py), or None. Ridge may choose
+    to predict the mean (cross-validation's verdict), but not by a penalty stuck at an end of
+    its grid."""
+    if isinstance(fit, RidgeFit):
+        return fit.edge_failure(t) or fit_failure(y_test, test_runs, mean_mse, may_collapse=True)
+    return fit_failure(y_test, test_runs, mean_mse)
 
 
 def _standardised(raw: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -279,46 +290,44 @@ class _StandardisedTaps(Mapping[str, dict[str, np.ndarray]]):
 
 
 def _baselines(
-    manifests: Mapping[str, pd.DataFrame],
-    y: Mapping[str, np.ndarray],
-    basis: Mapping[str, np.ndarray],
-    targets: list[str],
-    alphas: list[float],
-    halves: np.ndarray,
+    manifests: Mapping[str, pd.DataFrame], y: Mapping[str, np.ndarray], targets: list[str]
 ) -> dict[str, dict[str, np.ndarray]]:
     """Per target, the test predictions of each nuisance baseline it allows: the training
-    mean, each duration feature alone (fitted as the probes are), and the whole duration basis
-    by least squares (the reference of the conditional probes)."""
+    mean, and least squares on each duration feature alone and on the whole duration basis
+    (the reference of the conditional probes; rateprobe.probing.conditional)."""
     out: dict[str, dict[str, np.ndarray]] = {
         target: {"mean": np.full(len(y["test"]), y["train"][:, t].mean())}
         for t, target in enumerate(targets)
     }
-    features = {split: baseline_features(manifests[split]) for split in SPLITS}
-    for name in features["train"]:
-        fit = fit_baseline({s: features[s][name] for s in SPLITS}, y, alphas, halves)
+    designs = {split: baseline_designs(manifests[split]) for split in SPLITS}
+    for name, train_design in designs["train"].items():
+        fitted = Residualiser.fit(train_design, y["train"]).fitted(designs["test"][name])
         for t, target in enumerate(targets):
             if name in allowed_baselines(target):
-                out[target][name] = fit.test_predictions[t]
-    on_basis = Residualiser.fit(basis["train"], y["train"]).fitted(basis["test"])
-    for t, target in enumerate(targets):
-        if conditions_on_duration(target):
-            out[target]["duration_basis"] = on_basis[:, t]
+                out[target][name] = fitted[:, t]
     return out
 
 
-def _selection_fields(fit: RidgeFit | MLPFit, t: int, y_dev: np.ndarray) -> dict[str, Any]:
-    """Dev numbers of one probe for target column `t`: its own tuning and the cross-fitted
-    score (`selection_r2`) that compares probes and taps."""
+def _selection_fields(
+    fit: RidgeFit | MLPFit, t: int, y: Mapping[str, np.ndarray]
+) -> dict[str, Any]:
+    """Dev numbers of one probe for target column `t`: its own tuning and the score
+    (`selection_r2`) that compares probes and taps."""
+    y_dev = y["dev"][:, t]
     variance = float(np.var(y_dev))
     if isinstance(fit, RidgeFit):
-        fields: dict[str, Any] = {"selection_r2": 1.0 - fit.crossfit_dev_mse[t] / variance}
         chosen = int(np.searchsorted(fit.alphas, fit.chosen_alpha[t]))
-        fields["alpha"] = float(fit.chosen_alpha[t])
-        # A choice at the end of the grid may want a value beyond it.
-        at_edge = len(fit.alphas) > 1 and chosen in (0, len(fit.alphas) - 1)
-        fields["alpha_at_edge"] = ("low" if chosen == 0 else "high") if at_edge else None
-        fields["dev_r2"] = 1.0 - float(fit.dev_mse[chosen, t]) / variance
-        return fields
+        dev_r2 = 1.0 - float(fit.dev_mse[t]) / variance
+        return {
+            # Alpha came from the training speakers, so dev scores ridge out of sample as it is.
+            "selection_r2": dev_r2,
+            "dev_r2": dev_r2,
+            "cv_r2": 1.0 - float(fit.cv_mse[chosen, t]) / float(np.var(y["train"][:, t])),
+            "alpha": float(fit.chosen_alpha[t]),
+            "alpha_grid": [float(fit.alphas[0]), float(fit.alphas[-1])],
+            "alpha_at_edge": fit.alpha_at_edge[t],
+            "alpha_limit": fit.alpha_limit[t],
+        }
     dev_mse = ((fit.dev_predictions[:, t] - y_dev) ** 2).mean(axis=1)
     return {
         "selection_r2": 1.0 - float(fit.crossfit_dev_mse[:, t].mean()) / variance,
