@@ -62,12 +62,16 @@ def test_claims_follow_the_planted_signal(study: dict, tmp_path: Path) -> None:
     layers = good["layers"]["cps"]
     assert layers["best"]["tap"] == "signal"
     assert layers["best"]["relative_depth"] == 0.5
-    # The planted tap beats the embedding (weaker signal) and the control's best tap.
-    assert layers["middle_beats_deepest"] is True
-    assert layers["best_minus_deepest"]["p_holm"] < 0.05
+    # The planted tap beats the control's best tap: a primary claim, decided.
     assert layers["beats_controls"] is True
+    assert layers["beats_every_control"]["family"] == "primary"
+    assert layers["beats_every_control"]["p_holm"] < 0.05
+    # Best tap against the embedding (weaker signal) is an estimate with an interval, no verdict.
+    versus_embedding = layers["best_minus_deepest"]
+    assert versus_embedding["family"] == "descriptive" and versus_embedding["delta_ci"][0] > 0
+    assert layers["middle_beats_deepest"] is None and versus_embedding["p_holm"] is None
     assert [c["name"] for c in layers["controls"]] == ["blank"]
-    assert layers["controls"][0]["comparison"]["decided"] is True
+    assert layers["controls"][0]["comparison"]["family"] == "descriptive"
     assert blank["layers"]["cps"]["beats_controls"] is None
     assert blank["layers"]["cps"]["beats_controls_reason"] == "no control model"
     # The blank control has no speaker information at all; the good model separates speakers.
@@ -81,30 +85,40 @@ def test_claims_follow_the_planted_signal(study: dict, tmp_path: Path) -> None:
     assert good["pretrained"] is True and blank["pretrained"] is False
 
 
-def test_every_claim_is_one_holm_family(study: dict, tmp_path: Path) -> None:
+def test_the_study_questions_form_one_small_holm_family(study: dict, tmp_path: Path) -> None:
     summary = summarise(study, tmp_path / "s.json")
     claims = summary["run"]["claims"]
     assert claims["correction"] == "holm" and claims["decidable"] is True
     layers = summary["models"]["good"]["layers"]["cps"]
-    decisions = [layers["best_minus_deepest"], layers["controls"][0]["comparison"]]
-    for decision in decisions:
+    primary = [layers["best"]["beyond_duration"], layers["beats_every_control"]]
+    # One studied model: beyond duration and beats every control; no model comparison.
+    assert claims["family_size"] == 2
+    for decision in primary:
+        assert decision["family"] == "primary"
         assert decision["p_holm"] >= decision["p_value"]
         assert decision["p_holm"] <= min(1.0, claims["family_size"] * decision["p_value"])
+    # The claim over every control is the weakest single comparison (intersection-union).
+    single = layers["controls"][0]["comparison"]
+    assert layers["beats_every_control"]["delta"] == single["delta"]
+    assert layers["beats_every_control"]["n_parts"] == 1
+    # The loading check is its own family.
+    assert claims["check_family_size"] == 1
+    assert summary["models"]["good"]["controls_eer"][0]["comparison"]["family"] == "check"
 
 
 def test_a_family_larger_than_the_resamples_resolve_is_flagged(study: dict, tmp_path: Path) -> None:
     summary = summarise(study, tmp_path / "s.json")
     claims = summary["run"]["claims"]
-    # p >= 1 / (n + 1) with n = 499 resamples: 12 claims x 1/500 passes Holm's first step.
+    # p >= 1 / (n + 1) with n = 499 resamples: 2 claims x 1/500 passes Holm's first step.
     assert claims["min_p_value"] == pytest.approx(1 / 500)
-    assert claims["family_size"] == 12 and claims["family_resolvable"] is True
-    first = summary["models"]["good"]["layers"]["cps"]["best_minus_deepest"]
+    assert claims["family_resolvable"] is True
+    first = summary["models"]["good"]["layers"]["cps"]["beats_every_control"]
     assert first["p_value"] >= claims["min_p_value"] and first["decided"] is True
     cfg = copy.deepcopy(study["cfg"])
-    cfg["probes"]["bootstrap"]["n"] = 199
+    cfg["probes"]["bootstrap"]["n"] = 19
     few = build_summary(cfg, study["manifests"], study["bad_reports"], study["models"])
     assert few["run"]["claims"]["family_resolvable"] is False
-    assert few["models"]["good"]["layers"]["cps"]["middle_beats_deepest"] is None
+    assert few["models"]["good"]["layers"]["cps"]["beats_controls"] is None
 
 
 def test_ridge_penalties_are_reported_with_their_place_on_the_grid(
@@ -142,10 +156,9 @@ def test_too_few_test_speakers_decide_nothing(study: dict, tmp_path: Path) -> No
     summary = build_summary(cfg, study["manifests"], study["bad_reports"], study["models"])
     assert summary["run"]["claims"]["decidable"] is False
     good = summary["models"]["good"]
-    assert good["layers"]["cps"]["middle_beats_deepest"] is None
     assert good["layers"]["cps"]["beats_controls"] is None
     assert good["beats_controls_eer"] is None
-    reason = good["layers"]["cps"]["best_minus_deepest"]["decided_reason"]
+    reason = good["layers"]["cps"]["beats_every_control"]["decided_reason"]
     assert reason == "20 test speakers, fewer than probes.min_test_speakers = 21"
     assert summary["sanity"]["unconfirmed_pretrained_models"] == ["good"]
 

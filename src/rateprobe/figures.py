@@ -25,6 +25,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import ScalarFormatter
 
 from rateprobe.conventions import (
     PAPER_TEXT_WIDTH_IN,
@@ -66,6 +67,9 @@ MODEL_COLOUR = "tab:blue"
 MLP_COLOUR = "tab:orange"
 CONTROL_COLOUR = "tab:gray"
 BASELINE_COLOUR = "tab:red"
+# The lower panels' differences: styles of their own, apart from the upper panels' probes.
+VERSUS_CONTROLS_STYLE = {"color": "tab:green", "linestyle": "-", "marker": "s"}
+BEYOND_DURATION_STYLE = {"color": "tab:purple", "linestyle": "-."}
 
 
 def stage_ticks(taps: list[str]) -> tuple[list[int], list[str]]:
@@ -82,7 +86,30 @@ def stage_ticks(taps: list[str]) -> tuple[list[int], list[str]]:
     return positions, labels
 
 
+class DecimalCommaFormatter(ScalarFormatter):
+    """Matplotlib's tick numbers with the decimal comma the Russian text prints."""
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        text = super().__call__(x, pos)
+        # Inside mathtext a bare comma is punctuation and gets a space after it.
+        return text.replace(".", "{,}" if text.startswith("$") else ",")
+
+
+def decimal_comma(text: str) -> str:
+    """A number formatted for a label, with the decimal comma."""
+    return text.replace(".", ",")
+
+
+def _decimal_commas(fig: plt.Figure) -> None:
+    """Every numeric axis of `fig` (colour bars included) labelled with decimal commas."""
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if type(axis.get_major_formatter()) is ScalarFormatter:
+                axis.set_major_formatter(DecimalCommaFormatter())
+
+
 def _save(fig: plt.Figure, path: Path) -> None:
+    _decimal_commas(fig)
     buffer = io.BytesIO()
     # No creation date in the file: the same results give the same bytes.
     fig.savefig(buffer, format="pdf", metadata={"CreationDate": None})
@@ -118,7 +145,7 @@ def _curve(ax: Any, x: np.ndarray, entries: list[dict[str, Any]], key: str, **st
     value = np.array([e.get(key, np.nan) if e.get(key) is not None else np.nan for e in entries])
     cis = [e.get(f"{key}_ci") or [np.nan, np.nan] for e in entries]
     low, high = np.array([c[0] for c in cis], float), np.array([c[1] for c in cis], float)
-    ax.plot(x, value, marker="o", markersize=2.5, **style)
+    ax.plot(x, value, **{"marker": "o", "markersize": 2.5, **style})
     ax.fill_between(x, low, high, color=style.get("color"), alpha=0.18, linewidth=0)
 
 
@@ -200,7 +227,7 @@ def layer_curves(summary: dict[str, Any], target: str, path: Path) -> None:
                 color=CONTROL_COLOUR,
                 alpha=0.35,
                 linewidth=0,
-                label="случайные двойники (разброс)",
+                label="случайные копии (разброс)",
             )
         if baseline is not None:
             top.axhline(
@@ -216,10 +243,11 @@ def layer_curves(summary: dict[str, Any], target: str, path: Path) -> None:
         lower_axes.append(bottom)
         if models[name]["controls"]:
             differences = [e["minus_controls"] or {} for e in per_tap]
-            _curve(bottom, x, differences, "delta_r2", color=MODEL_COLOUR, label="ΔR² к двойникам")
+            _curve(bottom, x, differences, "delta_r2", label="ΔR² к случайным копиям",
+                   **VERSUS_CONTROLS_STYLE)  # fmt: skip
         beyond = [e.get("conditional") or {} for e in per_tap]
-        _curve(bottom, x, beyond, "delta_r2_over_duration", color=MLP_COLOUR, linestyle="--",
-               label="ΔR² сверх длительности")  # fmt: skip
+        _curve(bottom, x, beyond, "delta_r2_over_duration", label="ΔR² сверх длительности",
+               **BEYOND_DURATION_STYLE)  # fmt: skip
         bottom.axhline(0.0, color=BASELINE_COLOUR, linestyle=":")
         # "from input to embedding" is said by the caption, which has the room
         _layer_axis(bottom, models[name]["taps"], with_label=False)
@@ -285,7 +313,8 @@ def tsne_figure(
             vmax=cps.max(),
             linewidths=0,
         )
-        ax.set_title(f"{name}\nперплексия {tsne['perplexity']:.3g}")
+        perplexity = decimal_comma(f"{tsne['perplexity']:.3g}")
+        ax.set_title(f"{name}\nперплексия {perplexity}")
     if scatter is not None:
         fig.colorbar(scatter, ax=axes, shrink=0.8, label=target_axis_label("cps"))
     _save(fig, path)
@@ -316,7 +345,7 @@ def prediction_figure(
     left.legend(loc="upper left")
     r2 = best["r2"]
     probe = "MLP, среднее по сидам" if best["probe"] == "mlp" else "гребневая регрессия"
-    left.set_title(f"{name}, слой {best['tap']} ({probe}); R² = {r2:.3f}")
+    left.set_title(f"{name}, слой {best['tap']} ({probe}); R² = {decimal_comma(f'{r2:.3f}')}")
     errors = predicted - true
     right.hist(errors, bins=min(30, max(5, len(errors) // 5)), color=MODEL_COLOUR, alpha=0.8)
     right.axvline(0.0, color=BASELINE_COLOUR, linestyle=":")

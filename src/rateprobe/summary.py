@@ -30,7 +30,17 @@ from rateprobe.conventions import (
     label_key,
     prediction_key,
 )
-from rateprobe.decisions import ALPHA, CORRECTION, decide, too_few_speakers_reason
+from rateprobe.decisions import (
+    ALPHA,
+    CHECK,
+    CORRECTION,
+    DESCRIPTIVE,
+    PRIMARY,
+    decide,
+    every_one,
+    family_sizes,
+    too_few_speakers_reason,
+)
 from rateprobe.features import SCALE_FLOOR
 from rateprobe.inputs import bootstrap_of_test_speakers, read_manifests, target_matrix
 from rateprobe.io import write_json
@@ -42,6 +52,7 @@ from rateprobe.metrics import (
     regression_estimates,
     regression_metrics,
 )
+from rateprobe.probing.control_task import CONTROL_TASK, control_target
 from rateprobe.probing.health import COLLAPSED_SPREAD, FAILED_FIT_MSE_RATIO
 from rateprobe.probing.ridge import PATH_LIMIT_SHRINKAGE
 from rateprobe.probing.run import (
@@ -208,6 +219,27 @@ class Scores:
             self._beyond[(model, target, tap)] = record
         return self._beyond[(model, target, tap)]
 
+    def selectivity(self, model: str, target: str, tap: str) -> dict[str, Any] | None:
+        """Hewitt & Liang's selectivity of the tap's ridge probe: its test R² on the target
+        minus its test R² on the control task (rateprobe.probing.control_task), paired; None
+        where the control task was not probed or the ridge fit failed."""
+        own = self.results[model]
+        control = control_target(target)
+        key = prediction_key(control, "ridge", tap)
+        if key not in own.predictions or own.selection(target, tap)["ridge"]["failure"]:
+            return None
+        real = regression_estimates(self.y[target], own.prediction(target, "ridge", tap), self.boot)
+        on_control = regression_estimates(
+            own.predictions[label_key(control)], own.predictions[key], self.boot
+        )
+        return {
+            "probe": "ridge",
+            "control_task": CONTROL_TASK,
+            **metric_fields("r2", real["r2"].record()),
+            **metric_fields("control_r2", on_control["r2"].record()),
+            **metric_fields("selectivity", real["r2"].minus(on_control["r2"]).record()),
+        }
+
     def speaker_parts(self, model: str, target: str, tap: str) -> dict[str, Any]:
         """Between- and within-speaker R² of the tap's dev-chosen probe, and the ceiling of a
         perfect speaker-mean predictor (rateprobe.speaker_decomposition)."""
@@ -349,10 +381,10 @@ def _minus_controls_curve(
     return curve
 
 
-def _verdict(decisions: list[dict[str, Any]]) -> bool | None:
+def _verdict(decisions: list[dict[str, Any] | None]) -> bool | None:
     """True when every comparison is decided for the model, False when any is decided
-    against it, None otherwise (or when there is nothing to compare)."""
-    outcomes = [d["decided"] for d in decisions]
+    against it, None otherwise (a comparison that could not be made included)."""
+    outcomes = [None if d is None else d["decided"] for d in decisions]
     if any(o is False for o in outcomes):
         return False
     if outcomes and all(o is True for o in outcomes):
@@ -413,6 +445,7 @@ def _layers_section(
             "selection_r2": chosen["selection_r2"],
             **_over_duration(scores.beyond_duration(name, target, chosen["tap"])),
             "speaker_parts": scores.speaker_parts(name, target, chosen["tap"]),
+            "selectivity": scores.selectivity(name, target, chosen["tap"]),
             "beyond_duration": decisions.get(claim_key(name, target, "beyond_duration", "best")),
         }
     key = claim_key(name, target, "best_vs_embedding")
@@ -445,11 +478,9 @@ def _layers_section(
     at_embedding = [scores.r2(control, target, EMBEDDING_TAP) for control in controls]
     points = [e.point for e in at_embedding if e is not None]
     section["control_embedding_band"] = [min(points), max(points)] if points else None
-    section["beats_controls"] = (
-        _verdict([t["comparison"] for t in control_entries if t["comparison"]])
-        if control_entries
-        else None
-    )
+    test = decisions.get(claim_key(name, target, "beats_every_control"))
+    section["beats_every_control"] = test
+    section["beats_controls"] = None if test is None else test["decided"]
     if not controls:
         section["beats_controls_reason"] = "no control model"
     return section
@@ -475,7 +506,12 @@ def _cca_section(results: ModelResults, targets: list[str]) -> dict[str, Any]:
         for r in rows
         if r["in_sample"] is not None and r["heldout"] is not None
     ]
+    svcca = results.analysis["svcca_with_embedding"]
+    below_embedding = [r for r in svcca if r["tap"] != EMBEDDING_TAP and r["heldout"] is not None]
     section.update(
+        svcca_with_embedding=svcca,
+        svcca_first=below_embedding[0] if below_embedding else None,
+        svcca_last=below_embedding[-1] if below_embedding else None,
         headline_target=headline,
         max_in_sample=max(in_sample) if in_sample else None,
         max_heldout=max(heldout) if heldout else None,
@@ -541,8 +577,9 @@ def _verification_fields(
         control: decisions.get(claim_key(name, "eer_vs_control", control)) for control in controls
     }
     fields["controls_eer"] = [{"name": c, "comparison": d} for c, d in comparisons.items()]
-    decided = [d for d in comparisons.values() if d is not None]
-    fields["beats_controls_eer"] = _verdict(decided) if controls else None
+    fields["beats_controls_eer"] = (
+        _verdict(list(comparisons.values())) if controls else None  # type: ignore[arg-type]
+    )
     return fields
 
 
@@ -589,18 +626,18 @@ def _comparisons(
             decision = decisions[claim_key("comparison", target, scope, a, b)]
             pairs.append({"a": a, "b": b, **decision})
         leader = ranking[0] if ranking else None
-        leader_pairs = [p for p in pairs if leader in (p["a"], p["b"])]
-        clearly = bool(leader_pairs) and all(
-            p["decided"] is (p["a"] == leader) for p in leader_pairs
-        )
-        return {
+        fields: dict[str, Any] = {
             "ranking": ranking,
             "r2": r2,
             "failed_models": [name for name in names if name not in healthy],
             "best_model": leader,
-            "best_model_clearly_best": True if clearly else None,
             "pairs": pairs,
         }
+        if scope == "best_tap":
+            test = decisions.get(claim_key("comparison", target, "leader_beats_every_model"))
+            fields["leader_beats_every_model"] = test
+            fields["best_model_clearly_best"] = True if test and test["decided"] else None
+        return fields
 
     return {**compare("best_tap"), "embedding": compare("embedding")}
 
@@ -616,53 +653,94 @@ def _claim_tests(
     controls: Mapping[str, list[str]],
     targets: list[str],
     scores: Scores,
-) -> dict[str, dict[str, Any] | None]:
-    """Every paired test behind a claim the paper states, oriented so that > 0 favours the
-    first named; None where a side is not computable (its fits failed). The paper speaks of
-    the studied models (controls enter only as their controls), so only their claims form the
-    family: a test nobody reads would only dilute the correction."""
-    tests: dict[str, dict[str, Any] | None] = {}
+) -> dict[str, dict[str, dict[str, Any] | None]]:
+    """Every paired test behind a sentence of the paper, by family (rateprobe.decisions),
+    oriented so that > 0 favours the first named; None where a side is not computable (its
+    fits failed). Controls enter only as their models' controls."""
+    primary_target = headline_target(targets)
+    tests: dict[str, dict[str, dict[str, Any] | None]] = {PRIMARY: {}, CHECK: {}, DESCRIPTIVE: {}}
+    primary, check, descriptive = tests[PRIMARY], tests[CHECK], tests[DESCRIPTIVE]
     for target in targets:
+        questions = primary if target == primary_target else descriptive
         for name in studied:
             best = scores.results[name].best(target)
             if best is not None and best["tap"] != EMBEDDING_TAP:
-                tests[claim_key(name, target, "best_vs_embedding")] = paired_test(
+                descriptive[claim_key(name, target, "best_vs_embedding")] = paired_test(
                     scores.best_r2(name, target), scores.r2(name, target, EMBEDDING_TAP)
                 )
-            measured = {EMBEDDING_TAP: EMBEDDING_TAP} | ({"best": best["tap"]} if best else {})
-            for label, tap in measured.items():
-                record = scores.beyond_duration(name, target, tap)
+            if best is not None:
+                record = scores.beyond_duration(name, target, best["tap"])
                 if record is not None:
-                    tests[claim_key(name, target, "beyond_duration", label)] = record
-            for control in controls[name]:
-                tests[claim_key(name, target, "best_vs_control", control)] = paired_test(
-                    scores.best_r2(name, target), scores.best_r2(control, target)
+                    questions[claim_key(name, target, "beyond_duration", "best")] = record
+            record = scores.beyond_duration(name, target, EMBEDDING_TAP)
+            if record is not None:
+                descriptive[claim_key(name, target, "beyond_duration", EMBEDDING_TAP)] = record
+            versus_controls = {
+                control: paired_test(scores.best_r2(name, target), scores.best_r2(control, target))
+                for control in controls[name]
+            }
+            for control, test in versus_controls.items():
+                descriptive[claim_key(name, target, "best_vs_control", control)] = test
+            if versus_controls:
+                questions[claim_key(name, target, "beats_every_control")] = every_one(
+                    list(versus_controls.values())
                 )
+        pairs = {}
         for a, b in combinations(studied, 2):
-            tests[claim_key("comparison", target, "best_tap", a, b)] = paired_test(
-                scores.best_r2(a, target), scores.best_r2(b, target)
-            )
-            tests[claim_key("comparison", target, "embedding", a, b)] = paired_test(
+            pairs[a, b] = paired_test(scores.best_r2(a, target), scores.best_r2(b, target))
+            descriptive[claim_key("comparison", target, "best_tap", a, b)] = pairs[a, b]
+            descriptive[claim_key("comparison", target, "embedding", a, b)] = paired_test(
                 scores.r2(a, target, EMBEDDING_TAP), scores.r2(b, target, EMBEDDING_TAP)
             )
+        leader = _leader(studied, target, scores)
+        if leader is not None and len(studied) > 1:
+            questions[claim_key("comparison", target, "leader_beats_every_model")] = every_one(
+                [_oriented(pairs, leader, other) for other in studied if other != leader]
+            )
     for name in studied:
-        tests.update(_intervention_tests(name, scores.results[name]))
+        descriptive.update(_intervention_tests(name, scores.results[name]))
         erasure = scores.results[name].analysis.get("erasure")
         # Whether verification relies on rate is a question about trained encoders only.
         if erasure is not None and name in pretrained:
-            tests[claim_key(name, "erasure_eer_change")] = erasure["eer_change"]
+            descriptive[claim_key(name, "erasure_eer_change")] = erasure["eer_change"]
         own_eer = scores.results[name].eer()
         for control in controls[name]:
             # A lower EER is better: the control's minus the model's.
-            tests[claim_key(name, "eer_vs_control", control)] = paired_test(
+            family = check if name in pretrained else descriptive
+            family[claim_key(name, "eer_vs_control", control)] = paired_test(
                 scores.results[control].eer(), own_eer
             )
         # The text states the embedding's classification results only.
         for task, result in scores.results[name].analysis["classification"][EMBEDDING_TAP].items():
             if result.get("above_chance") is not None:
                 key = claim_key(name, "classification", EMBEDDING_TAP, task)
-                tests[key] = result["above_chance"]
+                descriptive[key] = result["above_chance"]
     return tests
+
+
+def _leader(studied: list[str], target: str, scores: Scores) -> str | None:
+    """The studied model of highest best-tap test R² (ties: the first configured)."""
+    r2 = {name: scores.best_r2(name, target) for name in studied}
+    healthy = [name for name in studied if r2[name] is not None]
+    return max(healthy, key=lambda n: (r2[n].point, -studied.index(n)), default=None)  # type: ignore[union-attr]
+
+
+def _oriented(
+    pairs: Mapping[tuple[str, str], dict[str, Any] | None], first: str, second: str
+) -> dict[str, Any] | None:
+    """The paired test of first - second from the pair tested either way round."""
+    if (first, second) in pairs:
+        return pairs[first, second]
+    test = pairs[second, first]
+    if test is None:
+        return None
+    low, high = test.get("ci_low"), test.get("ci_high")
+    return {
+        **test,
+        "value": -test["value"],
+        "ci_low": None if high is None else -high,
+        "ci_high": None if low is None else -low,
+    }
 
 
 def _intervention_taps(results: ModelResults) -> dict[str, str]:
@@ -880,9 +958,7 @@ def build_summary(
     return {
         "schema_version": SCHEMA_VERSION,
         "build": build_stamp(cfg),
-        "run": _run_section(
-            cfg, boot.n_speakers, blocked, sum(d["p_holm"] is not None for d in decisions.values())
-        ),
+        "run": _run_section(cfg, boot.n_speakers, blocked, family_sizes(decisions)),
         "corpus": _corpus_section(manifests, bad_reports),
         "baselines": baselines,
         "models": models,
@@ -902,8 +978,9 @@ def build_summary(
 
 
 def _run_section(
-    cfg: dict[str, Any], n_test_speakers: int, blocked: str | None, family_size: int
+    cfg: dict[str, Any], n_test_speakers: int, blocked: str | None, sizes: Mapping[str, int]
 ) -> dict[str, Any]:
+    least_p = 1.0 / (cfg["probes"]["bootstrap"]["n"] + 1)
     probes, analysis = cfg["probes"], cfg["analysis"]
     return {
         "corpus_kind": cfg["corpus"]["kind"],
@@ -931,11 +1008,12 @@ def _run_section(
         "claims": {
             "alpha": ALPHA,
             "correction": CORRECTION,
-            "family_size": family_size,
+            "family_size": sizes[PRIMARY],
+            "check_family_size": sizes[CHECK],
             # The least p-value B resamples give, and whether Holm's first threshold lets it
-            # decide anything in a family of this size.
-            "min_p_value": 1.0 / (probes["bootstrap"]["n"] + 1),
-            "family_resolvable": family_size / (probes["bootstrap"]["n"] + 1) < ALPHA,
+            # decide anything in the larger family.
+            "min_p_value": least_p,
+            "family_resolvable": max(sizes.values()) * least_p < ALPHA,
             "interval": "studentised speaker bootstrap (BCa for the EER)",
             "n_test_speakers": n_test_speakers,
             "min_test_speakers": probes["min_test_speakers"],

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from rateprobe.analysis.cca import cca_scores
+from rateprobe.analysis.cca import cca_scores, svcca
 from rateprobe.analysis.classification import (
     SEX_NAMES,
     TERCILE_NAMES,
@@ -169,20 +169,24 @@ def run_cca(
     manifests = read_manifests(manifest_paths)
     y = {split: target_matrix(frame, targets) for split, frame in manifests.items()}
     cca: dict[str, list[dict[str, Any]]] = {target: [] for target in targets}
+    with_embedding = []
+    k = int(settings["pca_components"])
     with open_activations(activation_paths, manifests) as acts:
         taps = acts["train"].layer_names
-        for index, tap in enumerate(tqdm(taps, desc="CCA", unit="tap")):
+
+        def standardised(tap: str) -> dict[str, np.ndarray]:
             raw = {split: acts[split].tap(tap) for split in ("train", "test")}
             standardiser = Standardiser.fit(raw["train"])
-            x = {split: standardiser.transform(values) for split, values in raw.items()}
+            return {split: standardiser.transform(values) for split, values in raw.items()}
+
+        embedding = standardised(EMBEDDING_TAP)
+        for index, tap in enumerate(tqdm(taps, desc="CCA", unit="tap")):
+            x = standardised(tap)
             scores = cca_scores(
-                gram_eigen(x["train"], y["train"]),
-                x["train"],
-                y["train"],
-                x["test"],
-                y["test"],
-                int(settings["pca_components"]),
+                gram_eigen(x["train"], y["train"]), x["train"], y["train"], x["test"], y["test"], k
             )
             for t, target in enumerate(targets):
                 cca[target].append({"tap": tap, "index": index, **scores[t]})
-    write_json(out_json, {"cca": cca})
+            pair = svcca((x["train"], embedding["train"]), (x["test"], embedding["test"]), k)
+            with_embedding.append({"tap": tap, "index": index, **pair})
+    write_json(out_json, {"cca": cca, "svcca_with_embedding": with_embedding})

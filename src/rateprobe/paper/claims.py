@@ -11,9 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from rateprobe.conventions import ARCH_NAMES, TARGET_NAMES, headline_target
+from rateprobe.decisions import DESCRIPTIVE
+from rateprobe.paper.glossary import test_speakers
 from rateprobe.paper.latex import (
     Latex,
+    compact,
     escape,
+    integer,
     interval,
     join,
     number,
@@ -56,10 +60,11 @@ def corpus_statement(summary: Summary) -> Latex:
     run = summary["run"]
     if run.get("synthetic_speech"):
         return Latex(
-            "Все результаты получены на \\emph{синтетическом} корпусе: речь синтезирована "
-            "движком espeak-ng~\\cite{espeakng} по текстам в разметке LibriSpeech, с заданным "
-            "для каждого высказывания темпом. Это демонстрационный прогон конвейера; выводы "
-            "о реальной речи из него делать нельзя."
+            "Все результаты получены на \\emph{синтетическом} корпусе: английские предложения, "
+            "составленные генератором по образцу прозы аудиокниг, озвучены движком "
+            "espeak-ng~\\cite{espeakng} разными голосами, с заданным для каждого высказывания "
+            "темпом. Это демонстрационный прогон конвейера; выводы о живой речи из него делать "
+            "нельзя."
         )
     kind = run["corpus_kind"]
     if kind == "librispeech":
@@ -94,23 +99,42 @@ def bad_input_sentence(summary: Summary) -> Latex:
     )
 
 
+def tested(decision: dict[str, Any] | None) -> bool:
+    """Whether a decision belongs to a corrected family (a claim the paper tests)."""
+    return decision is not None and decision.get("family", DESCRIPTIVE) != DESCRIPTIVE
+
+
+def p_holm(decision: dict[str, Any]) -> Latex:
+    r"""`$p_{\mathrm{Holm}} = 0,003$` of a tested claim."""
+    return Latex(rf"$p_{{\mathrm{{Holm}}}} = {{}}${compact(decision['p_holm'])}")
+
+
 def delta_r2(decision: dict[str, Any] | None) -> Latex:
-    r"""`$\Delta R^2 = 0,12$ [0,05; 0,19]` of a paired comparison."""
+    r"""`$\Delta R^2 = 0,12$ [0,05; 0,19]` of a paired comparison, with the Holm-adjusted p of
+    a tested claim beside its interval."""
     if decision is None or decision.get("delta") is None:
         return Latex(r"$\Delta R^2$ не вычисляется")
-    return Latex(
-        rf"$\Delta R^2 = {{}}${number(decision['delta'])} {interval(decision.get('delta_ci'))}"
-    )
+    text = rf"$\Delta R^2 = {{}}${number(decision['delta'])} {interval(decision.get('delta_ci'))}"
+    if tested(decision) and decision.get("p_holm") is not None:
+        text += rf", {p_holm(decision)}"
+    return Latex(text)
 
 
 def too_few_speakers(summary: Summary) -> Latex:
     """Why no comparison is decided: too few test speakers for the bootstrap to hold."""
     claims = summary["run"]["claims"]
+    n = claims["n_test_speakers"]
     return Latex(
-        rf"тестовых дикторов {number(claims['n_test_speakers'])}, меньше порога "
-        rf"{number(claims['min_test_speakers'])}, при котором бутстреп-интервалы по дикторам "
+        rf"{integer(n)} {test_speakers(n)} --- меньше порога "
+        rf"{integer(claims['min_test_speakers'])}, при котором бутстреп-интервалы по дикторам "
         "сохраняют заявленное покрытие"
     )
+
+
+def undecided_why(summary: Summary) -> Latex:
+    """Why a tested claim with an interval off zero may still be undecided."""
+    family = summary["run"]["claims"]["family_size"]
+    return Latex(rf"поправка Холма на {integer(family)} проверяемых утверждений")
 
 
 def _decidable(summary: Summary) -> bool:
@@ -118,65 +142,57 @@ def _decidable(summary: Summary) -> bool:
 
 
 def layer_sentence(summary: Summary, name: str, layers: dict[str, Any]) -> Latex:
-    """The dev-chosen tap of a model and how it compares with the final embedding."""
+    """The dev-chosen layer of a model beside its final embedding, as estimates."""
     best, deepest = layers["best"], layers["deepest"]
     if best is None:
         return Latex(rf"у {model_ref(name)} ни одна проба не дала численно здоровой подгонки")
     if best["tap"] == deepest["tap"]:
         return with_beyond_duration(
+            summary,
             Latex(
-                rf"у {model_ref(name)} по валидационной выборке лучшим отводом выбран сам "
-                rf"финальный эмбеддинг ({r2_with_ci(deepest)}); что он несёт больше других "
-                "слоёв, из такого выбора не следует"
+                rf"у {model_ref(name)} лучшим по валидационной выборке оказался сам финальный "
+                rf"эмбеддинг ({r2_with_ci(deepest)})"
             ),
             deepest,
         )
     depth = best.get("relative_depth")
-    where = "самый ранний отвод" if depth == 0 else f"глубина {number(depth)}"
+    where = "самый ранний слой" if depth == 0 else f"относительная глубина {number(depth)}"
     head = Latex(
         rf"у {model_ref(name)} лучший по валидации слой \texttt{{{escape(best['tap'])}}} "
-        rf"({where}; {r2_with_ci(best)}) "
+        rf"({where}) даёт {r2_with_ci(best)}, финальный эмбеддинг --- {r2_with_ci(deepest)}"
     )
-    return with_beyond_duration(_versus_embedding(summary, head, layers), best)
-
-
-def _versus_embedding(summary: Summary, head: Latex, layers: dict[str, Any]) -> Latex:
-    deepest = layers["deepest"]
     comparison = layers.get("best_minus_deepest")
-    numbers = rf"{r2_with_ci(deepest)}; {delta_r2(comparison)}"
-    decided = layers.get("middle_beats_deepest")
-    if decided is True:
-        return Latex(head + rf"значимо превосходит финальный эмбеддинг ({numbers})")
-    if decided is False:
-        return Latex(
-            head + rf"несмотря на выбор по валидации, значимо уступает финальному эмбеддингу "
-            rf"({numbers})"
-        )
-    if not _decidable(summary) or comparison is None:
-        return Latex(head + rf"сравнивается с финальным эмбеддингом ({r2_with_ci(deepest)}) "
-                     "лишь по точечным оценкам")  # fmt: skip
-    return Latex(
-        rf"{head.rstrip()}; его отличие от финального эмбеддинга ({numbers}) не установлено"
-    )
+    if comparison is not None and comparison.get("delta") is not None:
+        head = Latex(rf"{head} (разность {delta_r2(comparison)})")
+    return with_beyond_duration(summary, head, best)
 
 
-def beyond_duration_clause(entry: dict[str, Any]) -> Latex | None:
-    """What a tap adds to the duration basis (conditional probe minus basis alone)."""
+def beyond_duration_clause(summary: Summary, entry: dict[str, Any]) -> Latex | None:
+    """What a layer adds to the duration basis (conditional probe minus basis alone): since
+    the basis fixes duration and the share of pauses, the gain is knowledge of the number of
+    characters at a given duration."""
     decision = entry.get("beyond_duration")
     if decision is None:
         return None
     numbers = delta_r2(decision)
+    if not tested(decision):
+        return Latex(rf"сверх длительности записи и длительности речи он добавляет {numbers}")
     if decision.get("decided") is True:
-        return Latex(rf"сверх длительности он значимо добавляет {numbers}")
+        return Latex(
+            rf"сверх длительности записи и длительности речи он добавляет {numbers}, "
+            "т.\\,е. знает число символов при известной длительности"
+        )
     if decision.get("decided") is False:
-        return Latex(rf"вместе с длительностью он значимо хуже одной длительности ({numbers})")
-    if decision.get("decided_reason"):
-        return Latex(rf"сверх длительности по точечной оценке {numbers}")
-    return Latex(rf"его вклад сверх длительности ({numbers}) не установлен")
+        return Latex(rf"вместе с длительностями он хуже одних длительностей ({numbers})")
+    if not _decidable(summary):
+        return Latex(rf"сверх длительностей по точечной оценке он добавляет {numbers}")
+    return Latex(
+        rf"прирост сверх длительностей ({numbers}) не установлен: {undecided_why(summary)}"
+    )
 
 
-def with_beyond_duration(text: Latex, entry: dict[str, Any]) -> Latex:
-    clause = beyond_duration_clause(entry)
+def with_beyond_duration(summary: Summary, text: Latex, entry: dict[str, Any]) -> Latex:
+    clause = beyond_duration_clause(summary, entry)
     return text if clause is None else Latex(rf"{text}; {clause}")
 
 
@@ -192,93 +208,83 @@ def _band(model: dict[str, Any], target: str) -> Latex:
 def control_sentence(
     summary: Summary, name: str, model: dict[str, Any], target: str
 ) -> Latex | None:
-    """Trained model versus the band of its random-initialised controls; None without controls."""
+    """Trained model against every random-initialised copy (the weakest of the paired
+    comparisons decides); None without copies."""
     controls = model.get("controls") or []
-    if not controls or model["layers"][target]["best"] is None:
+    layers = model["layers"][target]
+    if not controls or layers["best"] is None:
         return None
-    listed = rf"{number(len(controls))}: {join([model_ref(c) for c in controls])}"
-    band = rf"({listed}{_band(model, target)})"
-    decided = model["layers"][target].get("beats_controls")
-    if decided is True:
+    n = len(controls)
+    copies = rf"{integer(n)} случайно инициализированн{'ой копией' if n == 1 else 'ыми копиями'}"
+    band = Latex(_band(model, target).lstrip(", "))
+    test = layers.get("beats_every_control")
+    if test is None:
         return Latex(
-            rf"{model_ref(name)} значимо превосходит всех своих случайных двойников {band}: "
-            "обучение добавляет информацию о темпе сверх архитектуры"
+            rf"сравнить {model_ref(name)} со всеми {copies} нельзя: у части копий ни одна "
+            "проба не дала здоровой подгонки"
         )
-    if decided is False:
-        return Latex(
-            rf"хотя бы один из случайных двойников {band} значимо превосходит {model_ref(name)}"
-        )
+    weakest = rf"наименьшая разность {delta_r2(test)}"
+    context = rf"у копий {band}; {weakest}" if band else weakest
     if not _decidable(summary):
         return Latex(
-            rf"{model_ref(name)} и его случайные двойники {band} сравниваются лишь по точечным "
-            "оценкам"
+            rf"{model_ref(name)} сравнивается с {copies} лишь по точечным оценкам ({context})"
         )
+    if test.get("decided") is True:
+        return Latex(
+            rf"{model_ref(name)} превосходит каждую из копий ({copies}; {context}): обучение "
+            "добавляет информацию о темпе сверх архитектуры"
+        )
+    if test.get("decided") is False:
+        return Latex(rf"одна из копий превосходит {model_ref(name)} ({copies}; {context})")
     return Latex(
-        rf"превосходство {model_ref(name)} над каждым из случайных двойников {band} не "
-        "установлено"
+        rf"превосходство {model_ref(name)} над каждой из копий ({copies}; {context}) не "
+        rf"установлено: {undecided_why(summary)}"
     )
 
 
 def comparison_sentence(summary: Summary, comparison: dict[str, Any]) -> Latex:
-    ranking = [model_ref(m) for m in comparison["ranking"]]
+    """The models' best layers: each estimate, and whether the leader beats every other model
+    (a tested claim). No order is printed unless decided."""
+    ranking = comparison["ranking"]
     if not ranking:
         return Latex("Ни у одной модели пробы не дали численно здоровой подгонки.")
     best = model_ref(comparison["best_model"])
-    order = Latex(" $>$ ".join(ranking))
     if len(ranking) < 2:
         return Latex(rf"Сравнивать не с чем: исследована одна модель, {best}.")
     if not _decidable(summary):
-        # No order either: a ranking of point estimates would read as a result.
         return Latex(rf"Модели не сравниваются и не ранжируются: {too_few_speakers(summary)}.")
-    if comparison.get("best_model_clearly_best") is True:
+    test = comparison.get("leader_beats_every_model")
+    pairs = "; ".join(_pair_phrase(pair) for pair in comparison.get("pairs", []))
+    if test is not None and test.get("decided") is True:
         head = (
-            rf"По лучшему слою {best} значимо превосходит каждую из остальных моделей "
-            rf"(порядок по $R^2$: {order})."
+            rf"По лучшему слою {best} превосходит каждую из остальных моделей (наименьшая "
+            rf"разность {delta_r2(test)})."
         )
     else:
+        numbers = "" if test is None else rf" (наименьшая разность {delta_r2(test)})"
         head = (
-            rf"По точечным оценкам $R^2$ лучшего слоя порядок таков: {order}; превосходство "
-            rf"лидера ({best}) над всеми остальными не установлено."
+            rf"Наибольший $R^2$ лучшего слоя по точечной оценке у {best}, но его превосходство "
+            rf"над каждой из остальных моделей не установлено{numbers}: модели не ранжируются."
         )
-    pairs = comparison.get("pairs", [])
-    if len(pairs) == 1:
-        # Two models: the head has said how they compare; only the difference is left.
-        return Latex(rf"{head[:-1]} ({delta_r2(pairs[0])}).")
-    pair_phrases = [_pair_phrase(pair) for pair in pairs]
-    if not pair_phrases:
-        return Latex(head)
-    return Latex(head + " Попарно: " + "; ".join(pair_phrases) + ".")
-
-
-def embedding_comparison_sentence(summary: Summary, comparison: dict[str, Any]) -> Latex | None:
-    """The ranking on the final embeddings (its pairs are left to the table)."""
-    by_embedding = comparison.get("embedding")
-    if not by_embedding or len(by_embedding["ranking"]) < 2 or not _decidable(summary):
-        return None
-    order = Latex(" $>$ ".join(model_ref(m) for m in by_embedding["ranking"]))
-    leader = model_ref(by_embedding["best_model"])
-    if by_embedding.get("best_model_clearly_best") is True:
-        return Latex(
-            rf"На финальном эмбеддинге {leader} значимо превосходит остальные модели "
-            rf"(порядок: {order})."
-        )
-    return Latex(
-        rf"На финальном эмбеддинге порядок по точечным оценкам таков: {order}; значимого "
-        "лидера нет."
-    )
+    return Latex(rf"{head} Попарные разности $R^2$: {pairs}.") if pairs else Latex(head)
 
 
 def _pair_phrase(pair: dict[str, Any]) -> str:
-    a, b = model_ref(pair["a"]), model_ref(pair["b"])
-    if pair.get("decided") is True:
-        return rf"{a} лучше {b}, {delta_r2(pair)}"
-    if pair.get("decided") is False:
-        return rf"{b} лучше {a}, {delta_r2(pair)}"
-    return rf"различие {a} и {b} не установлено, {delta_r2(pair)}"
+    return rf"{model_ref(pair['a'])} $-$ {model_ref(pair['b'])}: {delta_r2(pair)}"
+
+
+def embedding_comparison_sentence(summary: Summary, comparison: dict[str, Any]) -> Latex | None:
+    """The final embeddings' paired differences (estimates; their R² are in the table)."""
+    by_embedding = comparison.get("embedding")
+    if not by_embedding or len(by_embedding["ranking"]) < 2 or not _decidable(summary):
+        return None
+    pairs = "; ".join(_pair_phrase(pair) for pair in by_embedding["pairs"])
+    return Latex(rf"На финальном эмбеддинге разности $R^2$: {pairs}.")
 
 
 def sanity_sentence(summary: Summary) -> Latex:
-    """Whether the pretrained models tell speakers apart better than their controls."""
+    """Whether the pretrained models tell speakers apart better than their random copies (the
+    loading check, its own Holm family), and whether their EER is plausible."""
     sanity = summary["sanity"]
     broken, unconfirmed = (
         sanity["broken_pretrained_models"],
@@ -289,51 +295,74 @@ def sanity_sentence(summary: Summary) -> Latex:
         parts.append(
             r"\textbf{Предупреждение:} у предобученных моделей "
             rf"{join([model_ref(m) for m in broken])} EER значимо выше, чем у их случайно "
-            "инициализированных двойников. Вероятно, чекпойнт повреждён или загружен неверно; "
+            "инициализированных копий. Вероятно, чекпойнт повреждён или загружен неверно; "
             "выводы об этих моделях ненадёжны."
         )
     if unconfirmed:
         why = (
             too_few_speakers(summary)
             if not _decidable(summary)
-            else Latex("различие EER с двойниками не установлено")
+            else Latex("разность EER с копиями не установлена")
         )
         parts.append(
             rf"Что предобученные модели {join([model_ref(m) for m in unconfirmed])} различают "
-            rf"дикторов лучше случайных двойников, не подтверждено ({why})."
+            rf"дикторов лучше случайно инициализированных копий, не подтверждено ({why})."
         )
     for name in sanity["implausible_eer_models"]:
-        model = summary["models"][name]
-        reference = model["reference_eer"]
-        check = "выводы об этой модели требуют проверки её весов и фронтенда."
-        domain = (
-            f" На синтетической речи часть разрыва может быть сдвигом домена, но {check}"
-            if summary["run"].get("synthetic_speech")
-            else f" {check[0].upper()}{check[1:]}"
-        )
-        parts.append(
-            rf"EER {model_ref(name)} ({percent(model['eer'])}, "
-            rf"{percent_interval(model['eer_ci'])}~\%) более чем в "
-            rf"{number(sanity['implausible_eer_factor'], 0)} раз выше опорного "
-            rf"{percent(reference['eer'])} ({escape(reference['source'])}).{domain}"
-        )
+        parts.append(implausible_eer_sentence(summary, name))
     checked = [
         name
         for name, model in summary["models"].items()
         if model.get("pretrained") and model.get("beats_controls_eer") is True
     ]
     if checked:
-        loaded = [m for m in checked if m not in sanity["implausible_eer_models"]]
-        verdict = ": веса загружены корректно" if loaded == checked else ""
         parts.append(
             rf"Предобученные модели ({join([model_ref(m) for m in checked])}) различают "
-            rf"дикторов значимо лучше всех своих случайных двойников{verdict}."
+            "дикторов значимо лучше всех своих случайно инициализированных копий (поправка "
+            "Холма внутри этой проверки)."
         )
     if not parts:
         return Latex(
-            "Проверить предобученные модели сравнением со случайными двойниками не удалось."
+            "Проверить предобученные модели сравнением со случайно инициализированными "
+            "копиями не удалось."
         )
     return Latex(" ".join(parts))
+
+
+def implausible_eer_sentence(summary: Summary, name: str) -> Latex:
+    """A failed plausibility check: the EER far above the model's published one."""
+    sanity, model = summary["sanity"], summary["models"][name]
+    reference = model["reference_eer"]
+    check = "выводы об этой модели требуют проверки её весов и фронтенда."
+    domain = (
+        f" На синтетической речи часть разрыва может быть сдвигом домена, но {check}"
+        if summary["run"].get("synthetic_speech")
+        else f" {check[0].upper()}{check[1:]}"
+    )
+    return Latex(
+        rf"EER {model_ref(name)} ({percent(model['eer'])}, "
+        rf"{percent_interval(model['eer_ci'])}~\%) более чем в "
+        rf"{number(sanity['implausible_eer_factor'], 0)} раз выше опубликованного "
+        rf"{percent(reference['eer'])} ({escape(reference['source'])}).{domain}"
+    )
+
+
+def verification_available(summary: Summary) -> bool:
+    """Whether any studied model has a test EER (speakers with two utterances exist)."""
+    return any(summary["models"][n].get("eer") is not None for n in summary["studied_models"])
+
+
+EER_MISSING_REASONS = {
+    "no test speaker has two utterances": "ни у одного тестового диктора нет двух высказываний",
+    "the test split has a single speaker": "в тестовой выборке один диктор",
+}
+
+
+def eer_missing_reason(summary: Summary) -> Latex:
+    """Why no EER was computed, in Russian (the summary records it in English)."""
+    first = summary["models"][summary["studied_models"][0]]
+    reason = first.get("eer_reason", "")
+    return Latex(EER_MISSING_REASONS.get(reason, "EER не вычисляется"))
 
 
 def health_sentence(summary: Summary) -> Latex:
@@ -375,56 +404,70 @@ def health_sentence(summary: Summary) -> Latex:
 
 
 def cca_summary(models: dict[str, Any]) -> Latex:
-    """Where in-sample CCA overstates the held-out value, with one model's numbers as example."""
+    """The one-dimensional CCA named for what it is, where in-sample values overstate it, and
+    how much of the embedding each model's earlier layers already hold (held-out SVCCA)."""
     inflated = [n for n, m in models.items() if m["cca"].get("inflation_visible")]
-    modest = [n for n in models if n not in inflated]
-    parts = []
+    parts = [
+        Latex(
+            "с одномерной целью первая каноническая корреляция --- это множественная "
+            "корреляция цели с её линейным предсказанием по признакам слоя"
+        )
+    ]
     if inflated:
         example = models[inflated[0]]["cca"]
         parts.append(
-            rf"канонические корреляции, оценённые на тех же данных, на которых подобраны "
-            rf"проекции, заметно завышены у {join([model_ref(n) for n in inflated])} (так, у "
-            rf"{model_ref(inflated[0])} максимум на обучающей выборке "
-            rf"{number(example['max_in_sample'])} против {number(example['max_heldout'])} на "
-            "тестовой)"
+            Latex(
+                rf"оценённая на тех же данных, на которых подобрана проекция, она завышена у "
+                rf"{join([model_ref(n) for n in inflated])} (так, у {model_ref(inflated[0])} "
+                rf"максимум на обучающей выборке {number(example['max_in_sample'])} против "
+                rf"{number(example['max_heldout'])} на тестовой)"
+            )
         )
-    if modest:
-        parts.append(rf"у {join([model_ref(n) for n in modest])} завышение невелико")
+    flows: list[Latex] = []
+    for name, model in models.items():
+        first, last = model["cca"].get("svcca_first"), model["cca"].get("svcca_last")
+        if first is None or last is None or first["tap"] == last["tap"]:
+            continue
+        first_tap, last_tap = escape(first["tap"]), escape(last["tap"])
+        flows.append(
+            Latex(
+                rf"у {model_ref(name)} от {number(first['heldout'])} (\texttt{{{first_tap}}}) "
+                rf"до {number(last['heldout'])} (\texttt{{{last_tap}}})"
+            )
+        )
+    if flows:
+        parts.append(
+            Latex(
+                "средняя каноническая корреляция SVCCA~\\cite{svcca} слоя с финальным "
+                rf"эмбеддингом на тестовой выборке: {join(flows, sep='; ', last='; ')}"
+            )
+        )
     return sentence(Latex("; ".join(parts)))
 
 
 def classification_summary(models: dict[str, Any]) -> Latex | None:
-    """Which models' embeddings predict each classification target better than chance
-    (the paired test of macro-F1 minus chance, decided with the rest of the family)."""
-    tasks: dict[str, dict[str, list[Latex]]] = {}
+    """Each model's embedding: macro-F1 above chance, with its interval (an estimate)."""
+    tasks: dict[str, list[Latex]] = {}
     for name, model in models.items():
         for task, result in (model.get("classification") or {}).items():
             if not isinstance(result, dict) or result.get("macro_f1") is None:
                 continue
-            decided = (result.get("above_chance") or {}).get("decided")
-            verdict = {True: "above", False: "below"}.get(decided, "undecided")  # type: ignore[arg-type]
-            tasks.setdefault(task, {"above": [], "below": [], "undecided": []})[verdict].append(
-                model_ref(name)
+            excess = result.get("above_chance") or {}
+            if excess.get("delta") is None:
+                continue
+            tasks.setdefault(task, []).append(
+                Latex(
+                    rf"{model_ref(name)} {number(excess['delta'])} "
+                    rf"{interval(excess.get('delta_ci'))}"
+                )
             )
     if not tasks:
         return None
-    wording = {
-        "above": "значимо выше случайного уровня у",
-        "below": "значимо ниже случайного уровня у",
-        "undecided": "отличие от случайного уровня не установлено у",
-    }
-    phrases = []
-    for task, verdicts in tasks.items():
-        parts = [rf"{wording[v]} {join(names)}" for v, names in verdicts.items() if names]
-        task_name = CLASSIFICATION_NAMES.get(task, escape(task))
-        phrases.append(rf"{task_name}: " + ", ".join(parts))
-    return Latex("; ".join(phrases))
-
-
-def _leader_qualifier(comparison: dict[str, Any]) -> Latex:
-    if comparison.get("best_model_clearly_best") is True:
-        return Latex("значимо лучше каждой из остальных моделей")
-    return Latex("по точечной оценке; превосходство над остальными не установлено")
+    phrases = [
+        rf"{CLASSIFICATION_NAMES.get(task, escape(task))}: {join(values)}"
+        for task, values in tasks.items()
+    ]
+    return Latex("превышение macro-F1 над случайным уровнем --- " + "; ".join(phrases))
 
 
 def _described(summary: Summary, name: str) -> Latex:
@@ -435,53 +478,61 @@ def _described(summary: Summary, name: str) -> Latex:
 
 
 def headline(summary: Summary) -> Latex:
-    """The key result for the abstract: the leaders on the final embedding and on any layer."""
+    """The abstract's results: each studied model's best layer and embedding, then the study's
+    tested questions with their effect sizes."""
     target = primary_target(summary)
-    by_tap = summary["comparisons"][target]
-    tap_leader = by_tap["best_model"]
-    if tap_leader is None:
+    if summary["comparisons"][target]["best_model"] is None:
         return Latex("Ни у одной модели пробы не дали численно здоровой подгонки.")
-    if not _decidable(summary):
-        return unranked_headline(summary, target)
-    best = summary["models"][tap_leader]["layers"][target]["best"]
-    on_layers = with_beyond_duration(
-        Latex(
-            rf"по лучшему слою первая {_described(summary, tap_leader)}: "
-            rf"\texttt{{{escape(best['tap'])}}}, {r2_with_ci(best)} "
-            rf"({_leader_qualifier(by_tap)})"
-        ),
-        best,
-    )
-    by_embedding = by_tap.get("embedding")
-    if by_embedding and by_embedding["best_model"] is not None:
-        emb_leader = by_embedding["best_model"]
-        embedding = summary["models"][emb_leader]["embedding"][target]
-        on_embedding = (
-            rf"{target_name(target)} из финального эмбеддинга точнее всех восстанавливается у "
-            rf"{_described(summary, emb_leader)}: проба {escape(embedding['best_probe'])}, "
-            rf"{r2_with_ci(embedding)} ({_leader_qualifier(by_embedding)})"
-        )
-        on_layers = Latex(f"{on_embedding}; {on_layers}")
-    return sentence(Latex(on_layers))
-
-
-def unranked_headline(summary: Summary, target: str) -> Latex:
-    """Too few test speakers to compare: each studied model's numbers, in the configured order
-    and without a ranking, so that no point estimate reads as a winner."""
     parts = []
     for name in summary["studied_models"]:
         layers = summary["models"][name]["layers"][target]
         if layers["best"] is None:
             continue
         parts.append(
-            rf"{_described(summary, name)}: эмбеддинг {r2_with_ci(layers['deepest'])}, лучший по "
-            rf"валидации слой \texttt{{{escape(layers['best']['tap'])}}} "
-            rf"{r2_with_ci(layers['best'])}"
+            rf"у {_described(summary, name)} лучший по валидации слой "
+            rf"\texttt{{{escape(layers['best']['tap'])}}} даёт {r2_with_ci(layers['best'])}, "
+            rf"финальный эмбеддинг --- {r2_with_ci(layers['deepest'])}"
         )
-    return Latex(
-        rf"Для цели <<{target_name(target)}>> у {'; у '.join(parts)}. Это лишь точечные оценки, "
-        rf"модели не ранжируются: {too_few_speakers(summary)}."
-    )
+    text = rf"Для цели <<{target_name(target)}>> {'; '.join(parts)}."
+    if not _decidable(summary):
+        return Latex(
+            rf"{text} Это точечные оценки, модели не сравниваются: {too_few_speakers(summary)}."
+        )
+    findings: list[Latex | None] = [beyond_duration_finding(summary, target)]
+    comparison = summary["comparisons"][target]
+    test = comparison.get("leader_beats_every_model")
+    if test is not None and test.get("decided") is True:
+        findings.append(
+            Latex(
+                rf"{model_ref(comparison['best_model'])} превосходит остальные модели "
+                rf"(наименьшая разность {delta_r2(test)})"
+            )
+        )
+    return Latex(text + "".join(f" {sentence(f)}" for f in findings if f))
+
+
+def beyond_duration_finding(summary: Summary, target: str) -> Latex | None:
+    """Which studied models' best layers know rate beyond duration (a tested claim)."""
+    known: list[Latex] = []
+    unknown: list[Latex] = []
+    for name in summary["studied_models"]:
+        best = summary["models"][name]["layers"][target]["best"]
+        decision = (best or {}).get("beyond_duration")
+        if decision is None or decision.get("delta") is None:
+            continue
+        phrase = Latex(rf"{model_ref(name)}: {delta_r2(decision)}")
+        (known if decision.get("decided") is True else unknown).append(phrase)
+    parts = []
+    if known:
+        parts.append(
+            rf"при известных длительности записи и длительности речи лучший слой добавляет "
+            rf"знание о числе символов у {join(known, sep='; ', last='; ')}"
+        )
+    if unknown:
+        parts.append(
+            rf"прирост сверх длительностей не установлен у {join(unknown, sep='; ', last='; ')}"
+        )
+    return Latex("; ".join(parts)) if parts else None
 
 
 def embedding_method_phrase(method: dict[str, Any]) -> Latex:
@@ -526,8 +577,32 @@ def speaker_parts_sentence(summary: Summary) -> Latex | None:
     )
 
 
+def selectivity_sentence(summary: Summary) -> Latex | None:
+    """Each studied model's ridge selectivity at its best layer (Hewitt & Liang's control
+    task: CPS dealt between speakers); None when no model has it."""
+    target = primary_target(summary)
+    phrases = []
+    for name in summary["studied_models"]:
+        best = summary["models"][name]["layers"][target]["best"]
+        found = (best or {}).get("selectivity")
+        if not found or found.get("selectivity") is None:
+            continue
+        phrases.append(
+            rf"у {model_ref(name)} (	exttt{{{escape(best['tap'])}}}) {r2_with_ci(found)} "
+            rf"против {number(found['control_r2'])} {interval(found.get('control_r2_ci'))}, "
+            rf"селективность {number(found['selectivity'])} {interval(found.get('selectivity_ci'))}"
+        )
+    if not phrases:
+        return None
+    return Latex(
+        r"Гребневая проба лучшего слоя на контрольной задаче (значения CPS переставлены между "
+        rf"дикторами~\cite{{hewitt2019control}}): {'; '.join(phrases)}."
+    )
+
+
 def erasure_sentence(summary: Summary) -> Latex | None:
-    """Does verification use rate: the EER change once the CPS subspace is erased."""
+    """Does verification use rate: the EER change once the CPS subspace is erased (an
+    estimate with its interval)."""
     phrases = []
     for name in summary["studied_models"]:
         model = summary["models"][name]
@@ -537,18 +612,11 @@ def erasure_sentence(summary: Summary) -> Latex | None:
         change = erasure["eer_change"]
         if change.get("delta") is None:
             continue
-        numbers = (
-            rf"EER {percent(model['eer'])} $\to$ {percent(erasure['eer'])}, изменение "
-            rf"{number(100 * change['delta'], 1)} {interval(change.get('delta_ci'), 1, 100.0)}"
-            r"~п.\,п."
+        phrases.append(
+            rf"у {model_ref(name)} EER {percent(model['eer'])} $\to$ {percent(erasure['eer'])}, "
+            rf"изменение {number(100 * change['delta'], 1)} "
+            rf"{interval(change.get('delta_ci'), 1, 100.0)}~п.\,п."
         )
-        if change.get("decided") is True:
-            verdict = "верификация опирается на это подпространство"
-        elif change.get("decided") is False:
-            verdict = "без него дикторы различаются даже лучше"
-        else:
-            verdict = "опора верификации на темп не установлена"
-        phrases.append(rf"у {model_ref(name)} {numbers}: {verdict}")
     if not phrases:
         return None
     return Latex(
@@ -565,21 +633,11 @@ INTERVENTION_NAMES = {
 }
 
 
-def _slope_phrase(summary: Summary, kind: str, slope: dict[str, Any]) -> Latex:
+def _slope_phrase(kind: str, slope: dict[str, Any]) -> Latex:
     name = INTERVENTION_NAMES.get(kind, escape(kind))
-    numbers = rf"{number(slope['value'])} {interval([slope['ci_low'], slope['ci_high']])}"
-    tracks, partial = slope.get("tracks") or {}, slope.get("partial") or {}
-    if not _decidable(summary):
-        verdict = "точечная оценка"
-    elif tracks.get("decided") is True:
-        verdict = (
-            "следует причинно, но не полностью"
-            if partial.get("decided") is True
-            else "следует причинно"
-        )
-    else:
-        verdict = "причинная связь не установлена"
-    return Latex(rf"{name}: {numbers}, {verdict}")
+    return Latex(
+        rf"{name}: {number(slope['value'])} {interval([slope['ci_low'], slope['ci_high']])}"
+    )
 
 
 def interventions_sentence(summary: Summary) -> Latex | None:
@@ -594,7 +652,8 @@ def interventions_sentence(summary: Summary) -> Latex | None:
     kinds = [k for k in best if k != "tap" and best[k].get("value") is not None]
     if not kinds:
         return None
-    slopes = join([_slope_phrase(summary, kind, best[kind]) for kind in kinds], sep="; ")
+    slopes = join([_slope_phrase(kind, best[kind]) for kind in kinds], sep="; ")
+    trained_on = "исходных" if summary["run"].get("synthetic_speech") else "естественных"
     ratios = [c["ratio"]["value"] for c in model["drift"]["conditions"] if c["ratio"]["value"]]
     drift = (
         rf" Эмбеддинг того же высказывания при этом сдвигается на "
@@ -605,7 +664,7 @@ def interventions_sentence(summary: Summary) -> Latex | None:
     return Latex(
         rf"Если изменить только темп тестовых высказываний (рис.~\ref{{fig:interventions}}), "
         rf"проба слоя \texttt{{{escape(best['tap'])}}} у {model_ref(leader)}, обученная на "
-        rf"естественной речи, следует за ним с наклоном: "
+        rf"{trained_on} записях, следует за ним с наклоном (1 --- полностью, 0 --- никак): "
         rf"{slopes}.{drift}"
     )
 
@@ -618,6 +677,31 @@ def studied_models(summary: Summary) -> dict[str, Any]:
     """The models the text discusses one by one (the controls enter through their model's
     control sentence and the tables)."""
     return {name: summary["models"][name] for name in summary["studied_models"]}
+
+
+def limitations(summary: Summary) -> Latex:
+    """What limits the conclusions of this run, as a Russian enumeration."""
+    n = summary["run"]["claims"]["n_test_speakers"]
+    parts = []
+    if summary["run"].get("synthetic_speech"):
+        parts.append(Latex("речь синтезирована, и выводы о живой речи из неё не следуют"))
+    parts.append(Latex(rf"на тесте всего {integer(n)} {test_speakers(n)}"))
+    if not verification_available(summary):
+        parts.append(
+            Latex("проверить загрузку весов по EER нельзя: " + eer_missing_reason(summary))
+        )
+    for name in summary["sanity"]["implausible_eer_models"]:
+        model = summary["models"][name]
+        parts.append(
+            Latex(
+                rf"проверка загрузки не пройдена: EER {model_ref(name)} {percent(model['eer'])} "
+                rf"против опубликованного {percent(model['reference_eer']['eer'])}"
+            )
+        )
+    failed = summary["sanity"]["failed_fits"]
+    if failed:
+        parts.append(Latex(rf"неудачных подгонок проб {integer(len(failed))}"))
+    return join(parts, sep="; ", last="; ")
 
 
 def build_claims(summary: Summary) -> dict[str, Any]:
@@ -643,12 +727,17 @@ def build_claims(summary: Summary) -> dict[str, Any]:
         "bad_input": bad_input_sentence(summary),
         "headline": headline(summary),
         "leader_layers": layer_sentence(summary, leader, studied[leader]["layers"][primary]),
-        "leader_control": control_sentence(summary, leader, studied[leader], primary),
+        "verification_available": verification_available(summary),
+        "eer_missing_reason": None
+        if verification_available(summary)
+        else eer_missing_reason(summary),
+        "limitations": limitations(summary),
         "primary_target": primary,
         "targets": per_target,
         "sanity": sanity_sentence(summary),
         "health": health_sentence(summary),
         "speaker_parts": speaker_parts_sentence(summary),
+        "selectivity": selectivity_sentence(summary),
         "erasure": erasure_sentence(summary),
         "interventions": interventions_sentence(summary),
         "cca": cca_summary(studied),

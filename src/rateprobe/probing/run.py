@@ -31,7 +31,13 @@ import torch
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from rateprobe.conventions import SPLITS, baseline_key, label_key, prediction_key
+from rateprobe.conventions import (
+    SPLITS,
+    baseline_key,
+    headline_target,
+    label_key,
+    prediction_key,
+)
 from rateprobe.devices import resolve_device
 from rateprobe.features import Standardiser
 from rateprobe.inputs import (
@@ -51,6 +57,7 @@ from rateprobe.probing.conditional import (
     duration_basis,
     fit_conditional,
 )
+from rateprobe.probing.control_task import CONTROL_TASK, control_target, speaker_permuted
 from rateprobe.probing.health import fit_failure, prediction_spread
 from rateprobe.probing.mlp import MLPFit, MLPSettings, fit_mlps
 from rateprobe.probing.ridge import PenaltySearch, RidgeFit, fit_ridge
@@ -132,6 +139,8 @@ def _probe_taps(
         result={},
     )
     mean_mse = _add_baselines(probed, model, manifests, study)
+    control = control_target(study.targets[study.control_of])
+    probed.predictions[label_key(control)] = study.y_with_control["test"][:, -1]
     taps = acts["train"].layer_names
     # All taps' MLP probes train together (probing/mlp.py), reading each tap once more.
     mlp_fits = fit_mlps(
@@ -144,13 +153,18 @@ def _probe_taps(
         progress=f"MLP probes {model}",
     )
     selection: dict[str, list[dict[str, Any]]] = {target: [] for target in study.targets}
+    control_fits: list[dict[str, Any]] = []
     tap_dims = []
     for index, tap in enumerate(tqdm(taps, desc=f"probing {model}", unit="tap")):
         x = _standardised({split: acts[split].tap(tap) for split in SPLITS})
         tap_dims.append(int(x["train"].shape[1]))
-        entries = _probe_tap(model, tap, index, x, mlp_fits.pop(tap), study, mean_mse, probed)
+        ridge = fit_ridge(x, study.y_with_control, study.search)
+        entries = _probe_tap(
+            model, tap, index, x, ridge, mlp_fits.pop(tap), study, mean_mse, probed
+        )
         for target, entry in entries.items():
             selection[target].append(entry)
+        control_fits.append(_control_task_fit(tap, ridge, study, probed))
     probed.result = {
         "meta": acts["train"].meta,
         "taps": taps,
@@ -159,8 +173,28 @@ def _probe_taps(
         "n_utterances": {split: len(manifests[split]) for split in SPLITS},
         "selection": selection,
         "best": {target: _best_by_dev(selection[target]) for target in study.targets},
+        "control_task": {
+            "target": study.targets[study.control_of],
+            "kind": CONTROL_TASK,
+            "probe": "ridge",
+            "per_tap": control_fits,
+        },
     }
     return probed
+
+
+def _control_task_fit(tap: str, ridge: RidgeFit, study: _Study, probed: _Probed) -> dict[str, Any]:
+    """Record the ridge probe's test predictions of the control task (its last target column)
+    and return its penalty; a penalty at the grid's top is the expected verdict there."""
+    column = len(study.targets)
+    target = control_target(study.targets[study.control_of])
+    probed.predictions[prediction_key(target, "ridge", tap)] = ridge.test_runs(column)
+    return {
+        "tap": tap,
+        "alpha": float(ridge.chosen_alpha[column]),
+        "alpha_at_edge": ridge.alpha_at_edge[column],
+        "alpha_limit": ridge.alpha_limit[column],
+    }
 
 
 @dataclass(frozen=True)
@@ -172,6 +206,8 @@ class _Study:
     settings: dict[str, Any]
     targets: list[str]
     y: dict[str, np.ndarray]
+    control_of: int  # the column of the target whose control task is probed
+    y_with_control: dict[str, np.ndarray]  # y and, as its last column, the control task
     boot: SpeakerBootstrap
     halves: np.ndarray
     search: PenaltySearch
@@ -183,10 +219,20 @@ class _Study:
         targets = list(settings["targets"])
         seed = int(cfg["seed"])
         train_speakers = manifests["train"]["speaker_id"].to_numpy(dtype=str)
+        y = {split: target_matrix(manifests[split], targets) for split in SPLITS}
+        control_of = targets.index(headline_target(targets))
+        control = {
+            split: speaker_permuted(
+                y[split][:, control_of], manifests[split]["speaker_id"].to_numpy(dtype=str), seed
+            )
+            for split in SPLITS
+        }
         return cls(
             settings=settings,
             targets=targets,
-            y={split: target_matrix(manifests[split], targets) for split in SPLITS},
+            y=y,
+            control_of=control_of,
+            y_with_control={split: np.column_stack([y[split], control[split]]) for split in SPLITS},
             boot=bootstrap_of_test_speakers(manifests, settings["bootstrap"]),
             halves=dev_halves(manifests["dev"]["speaker_id"].to_numpy(dtype=str), seed),
             search=PenaltySearch(
@@ -221,15 +267,16 @@ def _probe_tap(
     tap: str,
     index: int,
     x: dict[str, np.ndarray],
+    ridge: RidgeFit,
     mlp: MLPFit,
     study: _Study,
     mean_mse: dict[str, float],
     probed: _Probed,
 ) -> dict[str, dict[str, Any]]:
-    """Ridge and conditional probes of one standardised tap beside its MLP fit: record their
+    """Conditional probes of one standardised tap beside its ridge and MLP fits: record their
     test metrics and predictions, and return each target's dev-selection entry."""
     y = study.y
-    fits: dict[str, RidgeFit | MLPFit] = {"ridge": fit_ridge(x, y, study.search), "mlp": mlp}
+    fits: dict[str, RidgeFit | MLPFit] = {"ridge": ridge, "mlp": mlp}
     conditional = fit_conditional(x, study.basis, y, study.search)
     entries = {}
     for t, target in enumerate(study.targets):
