@@ -12,7 +12,7 @@ from typing import Any
 
 from rateprobe.conventions import ARCH_NAMES, TARGET_NAMES, headline_target
 from rateprobe.decisions import DESCRIPTIVE
-from rateprobe.paper.glossary import test_speakers
+from rateprobe.paper.glossary import speakers_phrase
 from rateprobe.paper.latex import (
     Latex,
     compact,
@@ -125,7 +125,7 @@ def too_few_speakers(summary: Summary) -> Latex:
     claims = summary["run"]["claims"]
     n = claims["n_test_speakers"]
     return Latex(
-        rf"{integer(n)} {test_speakers(n)} --- меньше порога "
+        rf"{integer(n)} {speakers_phrase(n)} --- меньше порога "
         rf"{integer(claims['min_test_speakers'])}, при котором бутстреп-интервалы по дикторам "
         "сохраняют заявленное покрытие"
     )
@@ -214,31 +214,35 @@ def control_sentence(
     layers = model["layers"][target]
     if not controls or layers["best"] is None:
         return None
-    n = len(controls)
-    copies = rf"{integer(n)} случайно инициализированн{'ой копией' if n == 1 else 'ыми копиями'}"
     band = Latex(_band(model, target).lstrip(", "))
     test = layers.get("beats_every_control")
     if test is None:
         return Latex(
-            rf"сравнить {model_ref(name)} со всеми {copies} нельзя: у части копий ни одна "
-            "проба не дала здоровой подгонки"
+            rf"сравнить {model_ref(name)} со всеми его случайно инициализированными копиями "
+            "нельзя: у части копий ни одна проба не дала здоровой подгонки"
         )
-    weakest = rf"наименьшая разность {delta_r2(test)}"
-    context = rf"у копий {band}; {weakest}" if band else weakest
+    context = join(
+        [rf"копий {integer(len(controls))}", *([rf"у них {band}"] if band else []),
+         rf"наименьшая разность {delta_r2(test)}"],
+        sep="; ", last="; ",
+    )  # fmt: skip
     if not _decidable(summary):
         return Latex(
-            rf"{model_ref(name)} сравнивается с {copies} лишь по точечным оценкам ({context})"
+            rf"{model_ref(name)} сравнивается со своими случайно инициализированными копиями "
+            rf"лишь по точечным оценкам ({context})"
         )
     if test.get("decided") is True:
         return Latex(
-            rf"{model_ref(name)} превосходит каждую из копий ({copies}; {context}): обучение "
-            "добавляет информацию о темпе сверх архитектуры"
+            rf"{model_ref(name)} превосходит каждую из своих случайно инициализированных копий "
+            rf"({context}): обучение добавляет информацию о темпе сверх архитектуры"
         )
     if test.get("decided") is False:
-        return Latex(rf"одна из копий превосходит {model_ref(name)} ({copies}; {context})")
+        return Latex(
+            rf"одна из случайно инициализированных копий превосходит {model_ref(name)} ({context})"
+        )
     return Latex(
-        rf"превосходство {model_ref(name)} над каждой из копий ({copies}; {context}) не "
-        rf"установлено: {undecided_why(summary)}"
+        rf"превосходство {model_ref(name)} над каждой из его случайно инициализированных копий "
+        rf"({context}) не установлено: {undecided_why(summary)}"
     )
 
 
@@ -404,25 +408,24 @@ def health_sentence(summary: Summary) -> Latex:
 
 
 def cca_summary(models: dict[str, Any]) -> Latex:
-    """The one-dimensional CCA named for what it is, where in-sample values overstate it, and
-    how much of the embedding each model's earlier layers already hold (held-out SVCCA)."""
+    """Where the in-sample multiple correlation (one-dimensional CCA) overstates the held-out
+    one, and how much of the embedding each model's layers already hold (held-out SVCCA)."""
     inflated = [n for n, m in models.items() if m["cca"].get("inflation_visible")]
-    parts = [
-        Latex(
-            "с одномерной целью первая каноническая корреляция --- это множественная "
-            "корреляция цели с её линейным предсказанием по признакам слоя"
-        )
-    ]
+    modest = [n for n in models if n not in inflated]
+    parts: list[Latex] = []
     if inflated:
         example = models[inflated[0]]["cca"]
         parts.append(
             Latex(
-                rf"оценённая на тех же данных, на которых подобрана проекция, она завышена у "
+                rf"множественная корреляция, оценённая на тех же данных, на которых подобрана "
+                rf"проекция, завышена у "
                 rf"{join([model_ref(n) for n in inflated])} (так, у {model_ref(inflated[0])} "
                 rf"максимум на обучающей выборке {number(example['max_in_sample'])} против "
                 rf"{number(example['max_heldout'])} на тестовой)"
             )
         )
+    if modest:
+        parts.append(Latex(rf"у {join([model_ref(n) for n in modest])} завышение невелико"))
     flows: list[Latex] = []
     for name, model in models.items():
         first, last = model["cca"].get("svcca_first"), model["cca"].get("svcca_last")
@@ -588,7 +591,7 @@ def selectivity_sentence(summary: Summary) -> Latex | None:
         if not found or found.get("selectivity") is None:
             continue
         phrases.append(
-            rf"у {model_ref(name)} (	exttt{{{escape(best['tap'])}}}) {r2_with_ci(found)} "
+            rf"у {model_ref(name)} (\texttt{{{escape(best['tap'])}}}) {r2_with_ci(found)} "
             rf"против {number(found['control_r2'])} {interval(found.get('control_r2_ci'))}, "
             rf"селективность {number(found['selectivity'])} {interval(found.get('selectivity_ci'))}"
         )
@@ -685,7 +688,7 @@ def limitations(summary: Summary) -> Latex:
     parts = []
     if summary["run"].get("synthetic_speech"):
         parts.append(Latex("речь синтезирована, и выводы о живой речи из неё не следуют"))
-    parts.append(Latex(rf"на тесте всего {integer(n)} {test_speakers(n)}"))
+    parts.append(Latex(rf"на тесте всего {integer(n)} {speakers_phrase(n)}"))
     if not verification_available(summary):
         parts.append(
             Latex("проверить загрузку весов по EER нельзя: " + eer_missing_reason(summary))

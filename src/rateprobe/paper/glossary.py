@@ -32,7 +32,7 @@ def plural(n: int, one: str, few: str, many: str) -> str:
     return many
 
 
-def test_speakers(n: int) -> str:
+def speakers_phrase(n: int) -> str:
     """`24 тестовых диктора`, `21 тестовый диктор`, `25 тестовых дикторов` (without the
     number, which the caller prints through the recorded formatter)."""
     return plural(n, "тестовый диктор", "тестовых диктора", "тестовых дикторов")
