@@ -48,6 +48,7 @@ DEFAULTS: dict[str, Any] = {
         "precision": "float32",
         "shard_seconds": 7200,
         "max_job_minutes": 720,
+        "threads": 2,
     },
     "probes": {
         "targets": ["cps", "articulation_rate", "duration_s"],
@@ -95,7 +96,7 @@ DEFAULTS: dict[str, Any] = {
 # numbers: they are left out of the params that decide reruns (rules/common.smk) and reach the
 # jobs through `runtime_settings`, which Snakemake does not watch.
 RUNTIME_ONLY = {
-    "activations": ("batch_seconds", "device", "shard_seconds", "max_job_minutes"),
+    "activations": ("batch_seconds", "device", "shard_seconds", "max_job_minutes", "threads"),
     "probes": ("threads", "device"),
 }
 
