@@ -34,6 +34,7 @@ from typing import Any
 import yaml
 
 from rateprobe.config import merge_config, resolve_config
+from rateprobe.conventions import SPLITS
 from rateprobe.sharding import (
     RTF_TABLE,
     ExtractionSpeed,
@@ -48,16 +49,27 @@ from rateprobe.sharding import (
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Hours of audio per LibriSpeech subset (Panayotov et al., 2015, table 1).
-SUBSET_HOURS = {
-    "dev-clean": 5.4,
-    "dev-other": 5.3,
-    "test-clean": 5.4,
-    "test-other": 5.1,
-    "train-clean-100": 100.6,
-    "train-clean-360": 363.6,
-    "train-other-500": 496.7,
+# Hours of audio, speakers and utterances per LibriSpeech subset (Panayotov et al., 2015,
+# table 1; utterances as distributed).
+SUBSETS = {
+    "dev-clean": (5.4, 40, 2703),
+    "dev-other": (5.3, 33, 2864),
+    "test-clean": (5.4, 40, 2620),
+    "test-other": (5.1, 33, 2939),
+    "train-clean-100": (100.6, 251, 28539),
+    "train-clean-360": (363.6, 921, 104014),
+    "train-other-500": (496.7, 1166, 148688),
 }
+
+
+def kept_share(subsets: list[str], per_speaker: int | None) -> float:
+    """The share of the subsets' audio that corpus.max_utterances_per_speaker keeps, as if every
+    speaker had the subsets' mean number of utterances of the mean length."""
+    if per_speaker is None:
+        return 1.0
+    speakers = sum(SUBSETS[s][1] for s in subsets)
+    utterances = sum(SUBSETS[s][2] for s in subsets)
+    return min(1.0, per_speaker * speakers / utterances)
 
 
 def study_from_config(
@@ -72,34 +84,44 @@ def study_from_config(
     corpus = config["corpus"]
     if corpus["kind"] != "librispeech":
         raise SystemExit(f"{configfile}: corpus.kind is {corpus['kind']}, not librispeech")
-    carve = corpus.get("carve_by_speaker")
-    if carve:
-        # Carving splits the pool's speakers by these fractions; each split gets about that
-        # share of its audio.
-        shares = dict(carve["fractions"])
-        splits = {split: list(carve["subsets"]) for split in shares}
-    else:
-        shares = dict.fromkeys(corpus["splits"], 1.0)
-        splits = {split: list(subsets) for split, subsets in corpus["splits"].items()}
-    unknown = sorted({s for subsets in splits.values() for s in subsets} - set(SUBSET_HOURS))
+    carve = corpus.get("carve_by_speaker") or {"subsets": [], "fractions": {}}
+    # Carving splits the pool's speakers by these fractions; each carved split gets about that
+    # share of its audio. The other splits read their subsets whole.
+    shares = {split: 1.0 for split in corpus.get("splits") or {}}
+    shares.update(carve["fractions"])
+    splits = {
+        split: list(carve["subsets"]) if split in carve["fractions"] else corpus["splits"][split]
+        for split in shares
+    }
+    unknown = sorted({s for subsets in splits.values() for s in subsets} - set(SUBSETS))
     if unknown:
-        raise SystemExit(f"unknown LibriSpeech subsets {unknown} (known: {sorted(SUBSET_HOURS)})")
+        raise SystemExit(f"unknown LibriSpeech subsets {unknown} (known: {sorted(SUBSETS)})")
+    per_speaker = corpus["max_utterances_per_speaker"]
+    capped = f", at most {per_speaker} utterances per speaker (about)" if per_speaker else ""
     inputs = {
         split: (
-            ", ".join(subsets) + (f" x {shares[split]:g} of its speakers" if carve else ""),
-            shares[split] * sum(SUBSET_HOURS[s] for s in subsets),
+            ", ".join(subsets)
+            + (f" x {shares[split]:g} of its speakers" if split in carve["fractions"] else "")
+            + capped,
+            shares[split] * sum(SUBSETS[s][0] for s in subsets) * kept_share(subsets, per_speaker),
         )
-        for split, subsets in splits.items()
+        for split, subsets in sorted(splits.items(), key=lambda item: SPLITS.index(item[0]))
     }
     interventions = config["interventions"]
     if interventions["enabled"] and "test" in inputs:
         variants = len(interventions["rate_factors"]) + (1 if interventions["pad_seconds"] else 0)
-        bound = (
-            "every test utterance"
-            if interventions["utterances_per_speaker"] is None
-            else ("at most: every test utterance")
+        sources = interventions["utterances_per_speaker"]
+        if sources is None:
+            bound, share = "every test utterance", 1.0
+        else:
+            # Of the test utterances kept, `sources` per speaker.
+            kept = min(filter(None, (sources, per_speaker)))
+            bound = f"{sources} test utterance(s) per speaker (about)"
+            share = kept_share(splits["test"], kept) / kept_share(splits["test"], per_speaker)
+        inputs["interventions"] = (
+            f"{variants} variants, {bound}",
+            variants * inputs["test"][1] * share,
         )
-        inputs["interventions"] = (f"{variants} variants, {bound}", variants * inputs["test"][1])
     archs: Counter[str] = Counter()
     for model in config["models"]:
         arch = model_arch(model)

@@ -18,10 +18,11 @@ rule extract_activations:
         shard=r"\d{4}",
     conda:
         "../envs/rateprobe.yaml"
-    # Extraction takes every core Snakemake was given, so these jobs run one at a time: torch
-    # jobs side by side on the same cores slowed each other down more than tenfold (--cores 8 on
-    # 2 cores: 8 s per utterance instead of 0.6 s). On a cluster, the profile sets the threads.
-    threads: GIVEN_CORES
+    # activations.threads each (2, as bench/extraction_rtf.csv was measured), so --cores N runs
+    # N / threads of them side by side. --cores above the machine's cores oversubscribes them:
+    # torch jobs sharing cores slowed each other down more than tenfold (--cores 8 on 2 cores:
+    # 8 s per utterance instead of 0.6 s). On a cluster this is each job's --cpus-per-task.
+    threads: ACTIVATIONS_CFG["threads"]
     resources:
         runtime=lambda wildcards, input: shard_request(wildcards, input).runtime_minutes,
         mem_mb=lambda wildcards, input: shard_request(wildcards, input).mem_mb,

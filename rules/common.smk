@@ -36,13 +36,6 @@ try:
 except ConfigError as error:
     raise WorkflowError(f"Invalid configuration: {error}") from None
 
-# The cores Snakemake was given with --cores; runs without it (--report, --lint, cluster
-# executors, whose job sizes come from the profile) have no such number.
-try:
-    GIVEN_CORES = workflow.cores
-except WorkflowError:
-    GIVEN_CORES = 1
-
 SPLITS = list(files.SPLITS)
 MODELS = [m["name"] for m in CFG["models"]]
 MODEL_BY_NAME = {m["name"]: m for m in CFG["models"]}

@@ -46,8 +46,8 @@ rule extract_intervention_activations:
         shard=r"\d{4}",
     conda:
         "../envs/rateprobe.yaml"
-    # As extract_activations: every core, one extraction at a time, sized per shard.
-    threads: GIVEN_CORES
+    # As extract_activations: activations.threads each, sized per shard.
+    threads: ACTIVATIONS_CFG["threads"]
     resources:
         runtime=lambda wildcards, input: shard_request(wildcards, input).runtime_minutes,
         mem_mb=lambda wildcards, input: shard_request(wildcards, input).mem_mb,

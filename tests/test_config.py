@@ -22,6 +22,7 @@ from rateprobe.config import (
     coerce_command_line_strings,
     exact_alternatives,
     resolve_config,
+    result_settings,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -105,6 +106,28 @@ def test_the_default_config_and_the_sample_config_are_valid() -> None:
     assert resolved["corpus"]["splits"] is None  # carving wins over the default's split sizes
 
 
+def test_carving_some_splits_reads_the_others_from_splits() -> None:
+    # Over the default's synthetic split sizes, as config/librispeech-laptop.yaml is laid.
+    carve = {"subsets": ["dev-clean"], "fractions": {"train": 0.75, "dev": 0.25}}
+    config = changed(lambda c: c["corpus"].update(
+        kind="librispeech", splits={**c["corpus"]["splits"], "test": ["test-clean"]},
+        carve_by_speaker=carve))  # fmt: skip
+    check_schema(config, SCHEMA)
+    corpus = resolve_config(config)["corpus"]
+    assert corpus["carve_by_speaker"]["fractions"] == {"train": 0.75, "dev": 0.25}
+    assert corpus["splits"] == {"test": ["test-clean"]}  # the train/dev sizes are not read
+    assert corpus["max_utterances_per_speaker"] is None
+
+
+def test_extraction_threads_are_a_runtime_setting_with_a_default() -> None:
+    resolved = resolve_config(changed(lambda c: c.update(activations={"threads": 4})))
+    assert resolved["activations"]["threads"] == 4
+    assert resolve_config(copy.deepcopy(DEFAULT))["activations"]["threads"] == 2
+    assert "threads" not in result_settings(resolved)["activations"]  # reruns nothing
+    with pytest.raises(ConfigError, match=r"activations.threads"):
+        check_schema(changed(lambda c: c.update(activations={"threads": 0})), SCHEMA)
+
+
 RESOLVE_ERRORS = {
     "librispeech split missing": (
         librispeech_splits({"train": ["a"], "dev": ["b"]}), "corpus.splits.test"
@@ -116,6 +139,16 @@ RESOLVE_ERRORS = {
         lambda c: c["corpus"].update(kind="librispeech", carve_by_speaker={
             "subsets": ["dev-clean"], "fractions": {"train": 0.5, "dev": 0.2, "test": 0.2}}),
         "corpus.carve_by_speaker.fractions",
+    ),
+    "a split neither carved nor listed": (
+        lambda c: c["corpus"].update(kind="librispeech", splits={"train": 36}, carve_by_speaker={
+            "subsets": ["dev-clean"], "fractions": {"train": 0.75, "dev": 0.25}}),
+        "corpus.splits.test",
+    ),
+    "a listed split reading the carved pool": (
+        lambda c: c["corpus"].update(kind="librispeech", splits={"test": ["dev-clean"]},
+            carve_by_speaker={"subsets": ["dev-clean"], "fractions": {"train": 0.7, "dev": 0.3}}),
+        "corpus.splits",
     ),
     "empty rate range": (
         lambda c: c["corpus"]["synthetic"].update(min_wpm=200, max_wpm=150),

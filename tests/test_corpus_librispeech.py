@@ -17,8 +17,10 @@ from rateprobe.corpus.librispeech import read_speaker_sex, scan_subsets, subset_
 from rateprobe.corpus.splits import (
     carve_speakers,
     manifest_corpus_settings,
+    required_subsets,
     split_inputs,
     split_source,
+    spread_per_speaker,
 )
 from rateprobe.labels import BadInputError, build_manifest
 
@@ -103,6 +105,60 @@ def test_split_sources_and_tracked_inputs(tmp_path: Path) -> None:
     assert split_inputs(downloading, "test") == [
         str(tmp_path / ".rateprobe/test-clean.complete.json")
     ]
+
+
+def test_carving_two_splits_leaves_the_third_to_its_listed_subsets(tmp_path: Path) -> None:
+    speakers = [str(s) for s in range(100, 140)]
+    carved = carve_speakers(speakers, {"train": 0.75, "dev": 0.25}, seed=0)
+    assert [len(carved[s]) for s in ("train", "dev")] == [30, 10]
+    assert "test" not in carved
+    assert sorted(carved["train"] + carved["dev"]) == speakers
+    # The three-split carve is the two-split rule with test taking the remainder.
+    assert (
+        carve_speakers(speakers, FRACTIONS, 0)["train"]
+        == carve_speakers(speakers, {"train": 0.6, "dev": 0.4}, 0)["train"]
+    )
+
+    for speaker in ("1", "2", "3", "4"):
+        write_chapter(tmp_path, "dev-clean", speaker, "7", {0: "HELLO"}, 0.1)
+    write_chapter(tmp_path, "test-clean", "9", "8", {0: "HELLO"}, 0.1)
+    corpus = {"kind": "librispeech", "root": str(tmp_path), "splits": {"test": ["test-clean"]},
+              "carve_by_speaker": {"subsets": ["dev-clean"],
+                                   "fractions": {"train": 0.75, "dev": 0.25}, "seed": 0},
+              "download": False}  # fmt: skip
+    train, dev, test = (split_source(corpus, split) for split in ("train", "dev", "test"))
+    assert train.subsets == dev.subsets == ("dev-clean",)
+    assert (len(train.speakers or ()), len(dev.speakers or ())) == (3, 1)
+    assert (test.subsets, test.speakers) == (("test-clean",), None)
+    assert required_subsets(corpus) == ["dev-clean", "test-clean"]
+    assert all("test-clean" in path for path in split_inputs(corpus, "test"))
+    assert not any("test-clean" in path for path in split_inputs(corpus, "train"))
+
+
+def test_a_cap_per_speaker_spreads_over_its_chapters_and_reaches_the_manifest(
+    tmp_path: Path,
+) -> None:
+    texts = {number: "WORDS SPOKEN HERE" for number in range(3)}
+    write_chapter(tmp_path, "dev-clean", "61", "100", texts, 0.6)
+    write_chapter(tmp_path, "dev-clean", "61", "200", texts, 0.6)
+    write_chapter(tmp_path, "dev-clean", "84", "300", {0: "ONLY ONE HERE"}, 0.6)
+    utterances, _ = scan_subsets(tmp_path, ["dev-clean"])
+    kept = [u.utt_id for u in spread_per_speaker(utterances, 2)]
+    # Every third of speaker 61's six utterances, so both chapters; speaker 84 has fewer.
+    assert kept == ["61-100-0000", "61-200-0000", "84-300-0000"]
+    assert spread_per_speaker(utterances, None) == utterances
+
+    corpus = {**dev_clean_corpus(tmp_path), "max_utterances_per_speaker": 2}
+    out = tmp_path / "results"
+    manifest = build_manifest(
+        corpus, VAD, "fail", "dev", out / "dev.csv", out / "dev.bad.json", bounds=BOUNDS
+    )
+    assert list(manifest.utt_id) == kept
+    # A cap is a setting of the manifest; without one the settings are those of older builds.
+    assert manifest_corpus_settings(corpus, "dev")["max_utterances_per_speaker"] == 2
+    assert "max_utterances_per_speaker" not in manifest_corpus_settings(
+        {**corpus, "max_utterances_per_speaker": None}, "dev"
+    )
 
 
 def dev_clean_corpus(root: Path) -> dict:

@@ -79,6 +79,31 @@ def test_librispeech_carving_and_reruns_when_audio_changes(tmp_path: Path) -> No
     assert plan.count("checkpoint manifest:") == 3
 
 
+def test_carved_and_listed_splits_with_a_cap_per_speaker(tmp_path: Path) -> None:
+    # config/librispeech-laptop.yaml in small: train/dev carved, test listed, utterances capped.
+    root = tmp_path / "corpus"
+    texts = {0: "SOME WORDS HERE", 1: "MORE WORDS HERE", 2: "EVEN MORE WORDS"}
+    for speaker in ("11", "12", "13", "14"):
+        write_chapter(root, "dev-clean", speaker, "100", texts, 0.6)
+    for speaker in ("21", "22"):
+        write_chapter(root, "test-clean", speaker, "200", texts, 0.6)
+    carve = {"subsets": ["dev-clean"], "fractions": {"train": 0.75, "dev": 0.25}}
+    corpus = {"kind": "librispeech", "root": str(root), "carve_by_speaker": carve}
+    config = {"corpus": {**corpus, "splits": {"test": ["test-clean"]}}}
+    config["corpus"]["max_utterances_per_speaker"] = 2
+    snakemake(tmp_path, config, *MANIFESTS)
+    train, dev, test = (pd.read_csv(tmp_path / p, dtype=str) for p in MANIFESTS)
+    assert (train.speaker_id.nunique(), dev.speaker_id.nunique()) == (3, 1)
+    assert set(train.speaker_id) | set(dev.speaker_id) == {"11", "12", "13", "14"}
+    assert set(test.speaker_id) == {"21", "22"}
+    for manifest in (train, dev, test):
+        assert set(manifest.groupby("speaker_id").size()) == {2}
+    assert snakemake(tmp_path, config, "-n", *MANIFESTS).count("checkpoint manifest:") == 0
+    # Another cap is another manifest.
+    config["corpus"]["max_utterances_per_speaker"] = 3
+    assert snakemake(tmp_path, config, "-n", *MANIFESTS).count("checkpoint manifest:") == 3
+
+
 def test_download_rule_fetches_then_labels(tmp_path: Path) -> None:
     audio = io.BytesIO()
     sf.write(audio, speech_like(0.6), 16000, format="FLAC")

@@ -193,3 +193,34 @@ def test_an_unread_checkpoint_is_sized_by_the_architecture_its_name_says(
     name: str, source: str, arch: str | None
 ) -> None:
     assert model_arch({"name": name, "source": source}) == arch
+
+
+def test_extraction_jobs_take_the_configured_threads(tmp_path: Path) -> None:
+    # --cores 8 with 4 threads each: two extraction jobs side by side, not one taking all 8.
+    configfile = REPO / "config" / "librispeech.yaml"
+    config = resolve_config(
+        merge_config(
+            yaml.safe_load((REPO / "config.yaml").read_text()),
+            yaml.safe_load(configfile.read_text()),
+        )
+    )
+    workdir = copy_repository(tmp_path / "repository")
+    fake_full_study(workdir, config)
+    targets = [
+        "results/activations/samresnet34_random_s0/test.npz",
+        "results/interventions/activations/samresnet34_random_s0.npz",
+    ]
+    done = subprocess.run(
+        [str(SNAKEMAKE), "-n", "--cores", "8", *targets, "--configfile", str(configfile),
+         "--config", 'activations={"threads": 4}'],
+        cwd=workdir, env=workspace_env(workdir), capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    threads = re.findall(
+        r"^rule (extract_\w+):\n(?:    .*\n)*?    threads: (\d+)", done.stdout, re.M
+    )
+    assert {rule for rule, _ in threads} == {
+        "extract_activations",
+        "extract_intervention_activations",
+    }
+    assert {count for _, count in threads} == {"4"}

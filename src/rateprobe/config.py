@@ -34,6 +34,7 @@ DEFAULTS: dict[str, Any] = {
             "https://openslr.magicdatatech.com/resources/12",
         ],
         "md5": {},
+        "max_utterances_per_speaker": None,
         "synthetic": {"utterances_per_speaker": 9, "min_wpm": 90, "max_wpm": 320},
     },
     "vad": {"aggressiveness": 2, "frame_ms": 30},
@@ -48,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
         "precision": "float32",
         "shard_seconds": 7200,
         "max_job_minutes": 720,
+        "threads": 2,
     },
     "probes": {
         "targets": ["cps", "articulation_rate", "duration_s"],
@@ -95,7 +97,7 @@ DEFAULTS: dict[str, Any] = {
 # numbers: they are left out of the params that decide reruns (rules/common.smk) and reach the
 # jobs through `runtime_settings`, which Snakemake does not watch.
 RUNTIME_ONLY = {
-    "activations": ("batch_seconds", "device", "shard_seconds", "max_job_minutes"),
+    "activations": ("batch_seconds", "device", "shard_seconds", "max_job_minutes", "threads"),
     "probes": ("threads", "device"),
 }
 
@@ -280,6 +282,7 @@ def _resolve_corpus(corpus: dict[str, Any], seed: int) -> dict[str, Any]:
                 )
         corpus["splits"] = {split: int(splits[split]) for split in SPLITS}
         corpus.pop("carve_by_speaker", None)
+        corpus["max_utterances_per_speaker"] = None  # a LibriSpeech key: ignored here
         synth = corpus["synthetic"]
         if synth["min_wpm"] >= synth["max_wpm"]:
             raise ConfigError("corpus.synthetic.min_wpm", "must be below max_wpm")
@@ -291,25 +294,38 @@ def _resolve_corpus(corpus: dict[str, Any], seed: int) -> dict[str, Any]:
         total = sum(fractions.values())
         if abs(total - 1.0) > 1e-6:
             raise ConfigError("corpus.carve_by_speaker.fractions", f"must sum to 1, got {total:g}")
+        # The splits the fractions leave out are read whole from corpus.splits.
+        fixed = [split for split in SPLITS if split not in fractions]
+        _check_subset_lists(splits, fixed, "for each split carve_by_speaker.fractions leaves out")
+        shared = sorted({s for split in fixed for s in splits[split]} & set(carve["subsets"]))
+        if shared:
+            raise ConfigError(
+                "corpus.splits",
+                f"{shared} also in corpus.carve_by_speaker.subsets: their speakers would be in "
+                "a carved split and a listed one",
+            )
         corpus["carve_by_speaker"] = {
             "subsets": list(carve["subsets"]),
-            "fractions": {split: float(fractions[split]) for split in SPLITS},
+            "fractions": {split: float(fractions[split]) for split in SPLITS if split in fractions},
             "seed": int(carve.get("seed", seed)),
         }
-        corpus["splits"] = None
+        corpus["splits"] = {split: list(splits[split]) for split in fixed} or None
         return corpus
 
-    for split in SPLITS:
+    _check_subset_lists(splits, SPLITS, "for each split (or corpus.carve_by_speaker)")
+    corpus["splits"] = {split: list(splits[split]) for split in SPLITS}
+    corpus["carve_by_speaker"] = None
+    return corpus
+
+
+def _check_subset_lists(splits: dict[str, Any], names: Iterable[str], where: str) -> None:
+    for split in names:
         subsets = splits.get(split)
         if not isinstance(subsets, list) or not subsets:
             raise ConfigError(
                 f"corpus.splits.{split}",
-                "LibriSpeech needs a non-empty list of subset names for each split "
-                "(or corpus.carve_by_speaker)",
+                f"LibriSpeech needs a non-empty list of subset names {where}",
             )
-    corpus["splits"] = {split: list(splits[split]) for split in SPLITS}
-    corpus["carve_by_speaker"] = None
-    return corpus
 
 
 def _expand_seeds(models: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from rateprobe.audio import TARGET_RATE, AudioError, read_audio
 from rateprobe.conventions import MANIFEST_COLUMNS as COLUMNS
 from rateprobe.corpus.librispeech import InputProblem, Utterance, read_speaker_sex, scan_subsets
-from rateprobe.corpus.splits import split_source
+from rateprobe.corpus.splits import split_source, spread_per_speaker
 from rateprobe.io import write_json, write_text
 
 NO_SPEECH = "no speech detected"
@@ -168,6 +168,7 @@ def build_manifest(
     plausible = LabelBounds(**bounds)
     source = split_source(corpus, split)
     utterances, problems = scan_subsets(corpus["root"], source.subsets, source.speakers)
+    utterances = spread_per_speaker(utterances, corpus.get("max_utterances_per_speaker"))
     sex = read_speaker_sex(corpus["root"])
     rows = []
     converted = []

@@ -15,6 +15,7 @@ from rateprobe.corpus.download import completion_marker
 from rateprobe.corpus.librispeech import (
     AUDIO_SUFFIX,
     TRANSCRIPT_SUFFIX,
+    Utterance,
     chapter_folders,
     corpus_dir,
     file_system_problem,
@@ -39,23 +40,46 @@ def synthetic_subset(split: str) -> str:
 def carve_speakers(
     speakers: Sequence[str], fractions: Mapping[str, float], seed: int
 ) -> dict[str, list[str]]:
-    """Seeded, speaker-disjoint partition of `speakers` by the split fractions.
+    """Seeded, speaker-disjoint partition of `speakers` among the splits `fractions` names.
 
-    Each split gets round(fraction * n) speakers (test takes the remainder) and at least one.
+    Each named split, in train/dev/test order, gets round(fraction * n) speakers and at least
+    one; the last one named takes the remainder.
     """
+    named = [split for split in SPLITS if split in fractions]
     pool = sorted(set(speakers))
-    if len(pool) < len(SPLITS):
-        raise ValueError(f"carving train/dev/test needs at least 3 speakers, found {len(pool)}")
+    if len(pool) < len(named):
+        raise ValueError(
+            f"carving {'/'.join(named)} needs at least {len(named)} speakers, found {len(pool)}"
+        )
     order = [pool[i] for i in np.random.default_rng(seed).permutation(len(pool))]
-    n_train = max(1, round(fractions["train"] * len(pool)))
-    n_dev = max(1, round(fractions["dev"] * len(pool)))
-    n_train = min(n_train, len(pool) - 2)
-    n_dev = min(n_dev, len(pool) - n_train - 1)
-    return {
-        "train": sorted(order[:n_train]),
-        "dev": sorted(order[n_train : n_train + n_dev]),
-        "test": sorted(order[n_train + n_dev :]),
-    }
+    carved = {}
+    start = 0
+    for position, split in enumerate(named):
+        splits_after = len(named) - position - 1
+        if splits_after:
+            wanted = max(1, round(fractions[split] * len(pool)))
+            count = min(wanted, len(pool) - start - splits_after)
+        else:
+            count = len(pool) - start
+        carved[split] = sorted(order[start : start + count])
+        start += count
+    return carved
+
+
+def spread_per_speaker(utterances: Sequence[Utterance], limit: int | None) -> list[Utterance]:
+    """At most `limit` utterances of each speaker, spread evenly over the speaker's utterances
+    in utt_id order (so over its chapters, not the first chapter only); None keeps all.
+    No seed: the choice depends on the corpus alone."""
+    if limit is None:
+        return list(utterances)
+    by_speaker: dict[str, list[Utterance]] = {}
+    for utterance in sorted(utterances, key=lambda u: u.utt_id):
+        by_speaker.setdefault(utterance.speaker_id, []).append(utterance)
+    kept = []
+    for own in by_speaker.values():
+        step = len(own) / limit
+        kept += own if len(own) <= limit else [own[int(i * step)] for i in range(limit)]
+    return sorted(kept, key=lambda u: u.utt_id)
 
 
 def split_source(corpus: Mapping[str, Any], split: str) -> SplitSource:
@@ -65,7 +89,7 @@ def split_source(corpus: Mapping[str, Any], split: str) -> SplitSource:
     if corpus["kind"] == "synthetic":
         return SplitSource((synthetic_subset(split),), None)
     carve = corpus.get("carve_by_speaker")
-    if not carve:
+    if not carve or split not in carve["fractions"]:
         return SplitSource(tuple(corpus["splits"][split]), None)
     root = Path(corpus["root"])
     pool = [s for subset in carve["subsets"] for s in subset_speakers(root, subset)]
@@ -77,10 +101,7 @@ def required_subsets(corpus: Mapping[str, Any]) -> list[str]:
     """Every LibriSpeech subset the configuration reads, in first-use order."""
     if corpus["kind"] == "synthetic":
         return [synthetic_subset(split) for split in SPLITS]
-    if corpus.get("carve_by_speaker"):
-        names = list(corpus["carve_by_speaker"]["subsets"])
-    else:
-        names = [s for split in SPLITS for s in corpus["splits"][split]]
+    names = [s for split in SPLITS for s in _subsets_read(corpus, split)]
     return list(dict.fromkeys(names))
 
 
@@ -172,6 +193,9 @@ def manifest_corpus_settings(
     old time stamp kept (cp -p, rsync -a) reruns the manifest. The other corpora's files are the
     workflow's own outputs and get no digest (their params stay those of earlier builds)."""
     settings = {key: corpus.get(key) for key in ("kind", "root", "splits", "carve_by_speaker")}
+    # Only when set: the params of builds made before the key existed stay as they were.
+    if corpus.get("max_utterances_per_speaker") is not None:
+        settings["max_utterances_per_speaker"] = corpus["max_utterances_per_speaker"]
     if corpus["kind"] == "librispeech" and not corpus.get("download"):
         listing = (extraction or ExtractionFiles()).listing(
             Path(corpus["root"]), _subsets_read(corpus, split)
@@ -182,7 +206,9 @@ def manifest_corpus_settings(
 
 def _subsets_read(corpus: Mapping[str, Any], split: str) -> list[str]:
     carve = corpus.get("carve_by_speaker")
-    return list(carve["subsets"]) if carve else list(corpus["splits"][split])
+    if carve and split in carve["fractions"]:
+        return list(carve["subsets"])
+    return list(corpus["splits"][split])
 
 
 def _extraction_files(root: Path, subsets: Sequence[str]) -> tuple[list[Path], list[str]]:

@@ -7,8 +7,9 @@ from the templates, so exactly those and as printed) that moved beyond their int
 without an interval whose printed text changed, the claims (decision records) whose decision
 flipped, and the claim sentences of rateprobe.paper.claims whose text changed. A number "moved
 beyond its interval" when the new value lies outside the old build's 95% interval or the old
-value outside the new one's. `--check` exits with status 1 when anything but numbers within
-their intervals changed.
+value outside the new one's. `--check` exits with status 1 when a number moved beyond its
+interval, a number without one changed, or a claim flipped; claim sentences whose text changed
+are listed, but alone they leave the status 0 (their numbers are counted above).
 """
 
 from __future__ import annotations
@@ -233,7 +234,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--templates", type=Path, default=Path("paper/templates"), help="the paper's templates"
     )
     parser.add_argument(
-        "--check", action="store_true", help="exit 1 when a number moved or a claim flipped"
+        "--check",
+        action="store_true",
+        help="exit 1 when a number moved beyond its interval, a number without one changed, or a "
+        "claim flipped (a changed claim sentence alone: exit 0)",
     )
     args = parser.parse_args(argv)
     try:
