@@ -11,7 +11,9 @@ least squares on duration) are fitted once per model. Outputs:
 - a JSON of the dev selection (per target and tap, each probe's dev scores, each ridge
   penalty and its place on the grid, each fit's failure if any, and the dev-chosen best tap),
   the taps and their widths, and the activations' metadata;
-- an .npz of test predictions, for paired comparisons between taps and models.
+- an .npz of test predictions, for paired comparisons between taps and models, with the ridge
+  probe's predictions of the headline target's control task at every tap (its last target
+  column: probing/control_task.py) and their penalties in the JSON (`control_task`).
 
 The side analyses (verification, t-SNE, classification, CCA) are their own jobs:
 rateprobe.analysis.run.
