@@ -20,6 +20,7 @@ from rateprobe.config import (
     resolve_config,
     result_settings,
 )
+from rateprobe.paper.person import ensure_person_files
 
 SCHEMA_PATH = workflow.source_path("../schemas/config.schema.yaml")
 # Values nested in --config 'section={...}' arrive as strings: give them the schema's types.
@@ -125,3 +126,10 @@ def gather_mem_mb(wildcards, input):
 wildcard_constraints:
     split="|".join(SPLITS),
     model=exact_alternatives(MODELS),
+
+
+def paper_person_files(wildcards):
+    """The person's own files, each created (empty but for a comment) when absent: a person
+    who deleted one, or a checkout without them, still gets a paper that compiles."""
+    return [str(path) for path in ensure_person_files(Path("paper"))]
+

@@ -1,7 +1,9 @@
 # Stage: paper. See docs/interfaces.md for the files it reads and writes.
 # The LaTeX is rendered from results/summary.json and the figures alone; the templates, the
 # bibliography and the style files are inputs too, so editing only a template re-renders and
-# recompiles the paper without touching probes or activations.
+# recompiles the paper without touching probes or activations. The person's own files
+# (paper/own/: text at the start and end of each section, a bibliography) are inputs of the
+# compile, never outputs: no rule writes them, so no rerun can replace what a person wrote.
 
 import os
 from pathlib import Path
@@ -28,6 +30,7 @@ PAPER_PROJECT = {
     "figures": "paper/figures",
     "bib": PAPER_SOURCES["bib"],
     "styles": PAPER_SOURCES["styles"],
+    "own": paper_person_files,
 }
 
 
@@ -97,9 +100,10 @@ rule paper_overleaf:
         "../scripts/overleaf_zip.py"
 
 
-# Pushes the same files as the zip into the Overleaf project of config `overleaf` (always runs
-# when asked for; credentials: README.md, Overleaf workflow). RATEPROBE_OVERLEAF_FORCE=1 in the
-# environment overwrites pipeline-owned files that were edited on Overleaf.
+# Pushes the same files as the zip into the Overleaf project of config `overleaf` and pulls the
+# person's own files edited there into paper/own/ (always runs when asked for; credentials:
+# README.md, Overleaf workflow). RATEPROBE_OVERLEAF_FORCE=1 in the environment overwrites
+# pipeline-owned files that were edited on Overleaf.
 rule overleaf_push:
     input:
         **PAPER_PROJECT,
