@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import rateprobe.paper
-from rateprobe.conventions import PAPER_NUMBERS
+from rateprobe.conventions import OVERLEAF_PUSHED_SUMMARY, PAPER_NUMBERS
 from rateprobe.paper.overleaf import style_files
 from rateprobe.paper.render import SECTIONS
 
@@ -103,10 +103,11 @@ rule paper_overleaf:
 # Pushes the same files as the zip into the Overleaf project of config `overleaf` and pulls the
 # person's own files edited there into paper/own/ (always runs when asked for; credentials:
 # README.md, Overleaf workflow). RATEPROBE_OVERLEAF_FORCE=1 in the environment overwrites
-# pipeline-owned files that were edited on Overleaf.
+# pipeline-owned files that were edited on Overleaf. The summary of the pushed paper is kept
+# for the change report of the next push (python -m rateprobe.paper.diff).
 rule overleaf_push:
     input:
-        **PAPER_PROJECT,
+        unpack(overleaf_push_input),
     log:
         "logs/overleaf_push.log",
     conda:
@@ -115,5 +116,6 @@ rule overleaf_push:
         paper=CFG["paper"],
         overleaf=CFG["overleaf"],
         paper_dir=lambda wildcards, input: os.path.dirname(input.tex[0]),
+        pushed_summary=OVERLEAF_PUSHED_SUMMARY,
     script:
         "../scripts/overleaf_push.py"

@@ -7,13 +7,20 @@ import datetime as dt
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from paper_support import PAPER_CFG, REPO, load_fixture, normalised_text, render_project
+from study_workspace import copy_repository, planned_jobs, workspace_env
 
-from rateprobe.conventions import PAPER_PERSON_BIBLIOGRAPHY, person_text_file
-from rateprobe.paper import latex
+from rateprobe.conventions import (
+    OVERLEAF_PUSHED_SUMMARY,
+    PAPER_PERSON_BIBLIOGRAPHY,
+    SUMMARY,
+    person_text_file,
+)
+from rateprobe.paper import diff, latex
 from rateprobe.paper.overleaf_sync import (
     FORCE_ENV,
     KEPT_ASIDE,
@@ -206,8 +213,14 @@ def test_an_edit_of_a_pipeline_file_stops_the_push_and_force_overwrites_it(
     assert "generated/abstract.tex" in str(caught.value) and FORCE_ENV in str(caught.value)
     assert git(remote, "rev-parse", BRANCH) == before
 
+    summary = tmp_path / "summary.json"  # rerender_with_changed_template wrote it
     forced = push_configured(
-        paper_dir, PAPER_CFG, {"remote": str(remote), "branch": BRANCH}, {FORCE_ENV: "1"}
+        paper_dir,
+        PAPER_CFG,
+        {"remote": str(remote), "branch": BRANCH},
+        {FORCE_ENV: "1"},
+        summary,
+        tmp_path / "pushed.json",
     )
     assert forced.overwritten == ["figures/cca.pdf", "generated/abstract.tex"]
     generated = paper_dir / "generated" / "abstract.tex"
@@ -284,9 +297,66 @@ def test_a_new_checkout_pulls_the_persons_text_instead_of_pushing_its_empty_file
     assert (elsewhere / INTRODUCTION_END).read_text(encoding="utf-8") == "Написано в Overleaf.\n"
 
 
+def test_the_push_keeps_the_summary_that_the_change_report_reads(
+    paper_dir: Path, remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    pushed_from = load_fixture()
+    Path(SUMMARY).parent.mkdir(parents=True)
+    Path(SUMMARY).write_text(json.dumps(pushed_from), encoding="utf-8")
+    templates = ["--templates", str(REPO / "paper" / "templates")]
+    with pytest.raises(SystemExit, match="2"):
+        diff.main(templates)  # nothing pushed yet
+    assert "no overleaf_push has recorded a summary" in capsys.readouterr().err
+
+    overleaf = {"remote": str(remote), "branch": BRANCH}
+    push_configured(
+        paper_dir, PAPER_CFG, overleaf, {}, Path(SUMMARY), Path(OVERLEAF_PUSHED_SUMMARY)
+    )
+    later = copy.deepcopy(pushed_from)
+    later["corpus"]["splits"]["test"]["n_utterances"] += 4
+    Path(SUMMARY).write_text(json.dumps(later), encoding="utf-8")
+
+    assert json.loads(Path(OVERLEAF_PUSHED_SUMMARY).read_text(encoding="utf-8")) == pushed_from
+    assert diff.main([*templates, "--check"]) == 1
+    n_test = pushed_from["corpus"]["splits"]["test"]["n_utterances"]
+    report = capsys.readouterr().out
+    moved = f"corpus.splits.test.n_utterances (\\rpCorpusSplitsTestNUtterances): {n_test} ->"
+    assert f"{moved} {n_test + 4}" in report
+
+
+def test_the_push_needs_the_compiled_paper_and_a_remote_before_anything_is_planned(
+    tmp_path: Path, remote: Path
+) -> None:
+    workspace = copy_repository(tmp_path / "repo")
+    configured = tmp_path / "overleaf.yaml"
+    configured.write_text(f"overleaf:\n  remote: {remote}\n  branch: {BRANCH}\n")
+
+    jobs = planned_jobs(workspace, "overleaf_push", configfiles=(configured,))
+    assert jobs["overleaf_push"] == 1 and jobs["paper_pdf"] == 1
+
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("snakemake")), "-n", "overleaf_push"],
+        cwd=workspace, env=workspace_env(workspace), capture_output=True, text=True,
+    )  # fmt: skip
+    log = done.stdout + done.stderr
+    assert done.returncode != 0 and "config key 'overleaf.remote' is null" in log
+    assert "Job stats" not in log  # stopped before the study was planned
+
+
 def test_disabled_or_unreachable_remote_is_named(paper_dir: Path, tmp_path: Path) -> None:
+    pushed = tmp_path / "pushed.json"
     with pytest.raises(OverleafSyncError, match=r"overleaf\.remote"):
-        push_configured(paper_dir, PAPER_CFG, {"remote": None, "branch": BRANCH}, {})
+        push_configured(
+            paper_dir,
+            PAPER_CFG,
+            {"remote": None, "branch": BRANCH},
+            {},
+            tmp_path / "summary.json",
+            pushed,
+        )
+    assert not pushed.exists()
     missing = tmp_path / "no-such-project.git"
     with pytest.raises(OverleafSyncError, match=str(missing)):
         push_project(paper_dir, PAPER_CFG, str(missing))

@@ -50,6 +50,8 @@ INTERVENTION_AUDIO = "data/interventions"
 INTERVENTION_ACTIVATIONS = "results/interventions/activations/{model}.npz"
 INTERVENTION_RESULT = "results/interventions/{model}.json"
 SUMMARY = "results/summary.json"
+# The summary the paper on Overleaf was last pushed from: what the change report compares with.
+OVERLEAF_PUSHED_SUMMARY = "results/overleaf/pushed-summary.json"
 FIGURES_DIR = "results/figures"
 # The paper project, relative to the paper directory: the macros of every printed number
 # (written by the render), and the folder of the files a person owns (rateprobe.paper.person):

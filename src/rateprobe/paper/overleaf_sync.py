@@ -364,19 +364,35 @@ def push_project(
         )
 
 
-def push_configured(
-    paper_dir: Path,
-    paper_cfg: dict[str, Any],
-    overleaf_cfg: dict[str, Any],
-    environ: Mapping[str, str],
-) -> PushResult:
-    """push_project with the config's `overleaf` section; FORCE_ENV in environ forces."""
+def configured_remote(overleaf_cfg: Mapping[str, Any]) -> str:
+    """The remote of the config's `overleaf` section; fails naming the key when it is unset
+    (the workflow asks before it plans the study the push would need)."""
     remote = overleaf_cfg.get("remote")
     if not remote:
         raise OverleafSyncError(
             "config key 'overleaf.remote' is null: set it to the git URL of the Overleaf "
             "project (README.md, Overleaf workflow)"
         )
-    return push_project(
-        paper_dir, paper_cfg, remote, overleaf_cfg["branch"], force_requested(environ)
+    return str(remote)
+
+
+def push_configured(
+    paper_dir: Path,
+    paper_cfg: dict[str, Any],
+    overleaf_cfg: dict[str, Any],
+    environ: Mapping[str, str],
+    summary: Path,
+    pushed_summary: Path,
+) -> PushResult:
+    """push_project with the config's `overleaf` section; FORCE_ENV in environ forces. Once
+    the push is done, a copy of `summary` (the results the pushed paper was rendered from) is
+    kept at `pushed_summary`, for the change report of the next push (rateprobe.paper.diff)."""
+    result = push_project(
+        paper_dir,
+        paper_cfg,
+        configured_remote(overleaf_cfg),
+        overleaf_cfg["branch"],
+        force_requested(environ),
     )
+    write_bytes(pushed_summary, Path(summary).read_bytes())
+    return result
