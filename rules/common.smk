@@ -20,6 +20,8 @@ from rateprobe.config import (
     resolve_config,
     result_settings,
 )
+from rateprobe.paper.overleaf_sync import configured_remote
+from rateprobe.paper.person import ensure_person_files
 
 SCHEMA_PATH = workflow.source_path("../schemas/config.schema.yaml")
 # Values nested in --config 'section={...}' arrive as strings: give them the schema's types.
@@ -118,3 +120,23 @@ def gather_mem_mb(wildcards, input):
 wildcard_constraints:
     split="|".join(SPLITS),
     model=exact_alternatives(MODELS),
+
+
+def paper_person_files(wildcards):
+    """The person's own files, each created (empty but for a comment) when absent: a person
+    who deleted one, or a checkout without them, still gets a paper that compiles."""
+    return [str(path) for path in ensure_person_files(Path("paper"))]
+
+
+def overleaf_push_input(wildcards):
+    """The paper project (PAPER_PROJECT, rules/paper.smk), the compiled PDF (a paper that does
+    not compile is not pushed) and the summary it was rendered from. Asked while the job graph
+    is planned, so a push without a configured remote stops at once, not after the whole study
+    has been built for it."""
+    configured_remote(CFG["overleaf"])
+    return {
+        **PAPER_PROJECT,
+        "own": paper_person_files(wildcards),
+        "pdf": "paper/main.pdf",
+        "summary": "results/summary.json",
+    }

@@ -1,13 +1,15 @@
 # Stage: paper. See docs/interfaces.md for the files it reads and writes.
 # The LaTeX is rendered from results/summary.json and the figures alone; the templates, the
 # bibliography and the style files are inputs too, so editing only a template re-renders and
-# recompiles the paper without touching probes or activations.
+# recompiles the paper without touching probes or activations. The person's own files
+# (paper/own/: text at the start and end of each section, a bibliography) are inputs of the
+# compile, never outputs: no rule writes them, so no rerun can replace what a person wrote.
 
 import os
 from pathlib import Path
 
 import rateprobe.paper
-from rateprobe.conventions import PAPER_NUMBERS
+from rateprobe.conventions import OVERLEAF_PUSHED_SUMMARY, PAPER_NUMBERS
 from rateprobe.paper.overleaf import style_files
 from rateprobe.paper.render import SECTIONS
 
@@ -28,6 +30,7 @@ PAPER_PROJECT = {
     "figures": "paper/figures",
     "bib": PAPER_SOURCES["bib"],
     "styles": PAPER_SOURCES["styles"],
+    "own": paper_person_files,
 }
 
 
@@ -97,12 +100,14 @@ rule paper_overleaf:
         "../scripts/overleaf_zip.py"
 
 
-# Pushes the same files as the zip into the Overleaf project of config `overleaf` (always runs
-# when asked for; credentials: README.md, Overleaf workflow). RATEPROBE_OVERLEAF_FORCE=1 in the
-# environment overwrites pipeline-owned files that were edited on Overleaf.
+# Pushes the same files as the zip into the Overleaf project of config `overleaf` and pulls the
+# person's own files edited there into paper/own/ (always runs when asked for; credentials:
+# README.md, Overleaf workflow). RATEPROBE_OVERLEAF_FORCE=1 in the environment overwrites
+# pipeline-owned files that were edited on Overleaf. The summary of the pushed paper is kept
+# for the change report of the next push (python -m rateprobe.paper.diff).
 rule overleaf_push:
     input:
-        **PAPER_PROJECT,
+        unpack(overleaf_push_input),
     log:
         "logs/overleaf_push.log",
     conda:
@@ -111,5 +116,6 @@ rule overleaf_push:
         paper=CFG["paper"],
         overleaf=CFG["overleaf"],
         paper_dir=lambda wildcards, input: os.path.dirname(input.tex[0]),
+        pushed_summary=OVERLEAF_PUSHED_SUMMARY,
     script:
         "../scripts/overleaf_push.py"

@@ -13,4 +13,6 @@ with job_log(snakemake.log):
         paper_cfg=snakemake.params.paper,
         overleaf_cfg=snakemake.params.overleaf,
         environ=os.environ,
+        summary=Path(snakemake.input.summary),
+        pushed_summary=Path(snakemake.params.pushed_summary),
     )

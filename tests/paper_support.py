@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from rateprobe.conventions import figure_width_in, headline_target
+from rateprobe.paper.person import ensure_person_files
 from rateprobe.paper.render import SECTIONS, render_paper
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,7 +50,8 @@ def draw_figures(summary: dict[str, Any], figures_dir: Path) -> None:
 def render_project(
     summary: dict[str, Any], workdir: Path, paper_cfg: dict[str, Any] | None = None
 ) -> Path:
-    """Render summary into workdir/paper (templates, style and bibliography from the repo)."""
+    """Render summary into workdir/paper (templates, style and bibliography from the repo),
+    beside the person's own files as the pipeline creates them (empty)."""
     paper_dir = workdir / "paper"
     paper_dir.mkdir(parents=True, exist_ok=True)
     for name in PAPER_SOURCES:
@@ -65,6 +67,7 @@ def render_project(
         copy.deepcopy(paper_cfg or PAPER_CFG),
         today=dt.date(2025, 11, 22),
     )
+    ensure_person_files(paper_dir)
     return paper_dir
 
 

@@ -69,7 +69,8 @@ def run_snakemake(
 
 def planned_jobs(workdir: Path, *targets: str, configfiles: tuple[Path, ...] = ()) -> Counter[str]:
     """Jobs per rule that Snakemake would run for targets now (empty: nothing to do)."""
-    log = run_snakemake(workdir, "--dry-run", "--quiet", "rules", *targets, configfiles=configfiles)
+    # the targets come first: --quiet takes every word after it that names a part to quiet
+    log = run_snakemake(workdir, *targets, "--dry-run", "--quiet", "rules", configfiles=configfiles)
     if "Nothing to be done" in log:
         return Counter()
     table = log[log.index("Job stats:") :].splitlines()

@@ -7,13 +7,20 @@ import datetime as dt
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from paper_support import PAPER_CFG, REPO, load_fixture, normalised_text, render_project
+from study_workspace import copy_repository, planned_jobs, workspace_env
 
-from rateprobe.conventions import PAPER_PROSE
-from rateprobe.paper import latex
+from rateprobe.conventions import (
+    OVERLEAF_PUSHED_SUMMARY,
+    PAPER_PERSON_BIBLIOGRAPHY,
+    SUMMARY,
+    person_text_file,
+)
+from rateprobe.paper import diff, latex
 from rateprobe.paper.overleaf_sync import (
     FORCE_ENV,
     KEPT_ASIDE,
@@ -22,15 +29,18 @@ from rateprobe.paper.overleaf_sync import (
     GitCommand,
     OverleafSyncError,
     OwnershipConflict,
+    PersonFilesDiverged,
     pipeline_files,
     push_configured,
     push_project,
     sha256,
 )
+from rateprobe.paper.person import initial_text, person_files
 from rateprobe.paper.render import render_paper
 
 BRANCH = "master"
 PERSON = ["-c", "user.name=Person", "-c", "user.email=person@example.org"]
+INTRODUCTION_END = person_text_file("introduction", "end")
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -103,8 +113,12 @@ def test_first_push_into_an_empty_remote(paper_dir: Path, remote: Path) -> None:
 
     files = pipeline_files(paper_dir, PAPER_CFG)
     assert result.commit == git(remote, "rev-parse", BRANCH)
-    assert result.created_prose and result.kept_aside == [] and result.removed == []
-    assert remote_files(remote) == {*files, MANIFEST, PAPER_PROSE}
+    assert result.kept_aside == [] and result.removed == [] and result.pulled == []
+    assert result.uploaded == sorted(person_files())
+    assert remote_files(remote) == {*files, MANIFEST, *person_files()}
+    assert not set(person_files()) & set(files)
+    for name in person_files():
+        assert remote_file(remote, name) == initial_text(name).encode()
     assert {"main.tex", "generated/numbers.tex", "references.bib"} <= set(files)
     assert any(name.startswith("figures/") for name in files)
     manifest = json.loads(remote_file(remote, MANIFEST))
@@ -134,18 +148,23 @@ def test_push_after_a_template_change_updates_and_keeps_the_persons_files(
     first = push_project(paper_dir, PAPER_CFG, str(remote))
     clone = person_clone(remote, tmp_path / "person")
     (clone / "notes.tex").write_text("Мои заметки.\n", encoding="utf-8")
-    (clone / PAPER_PROSE).write_text("\\section{Обсуждение}\nМой текст.\n", encoding="utf-8")
+    (clone / INTRODUCTION_END).write_text("Мой абзац.\n", encoding="utf-8")
     person_commits(clone, "my own prose")
 
     rerender_with_changed_template(rendered, paper_dir, tmp_path, "Новая фраза шаблона.\n")
     second = push_project(paper_dir, PAPER_CFG, str(remote))
 
-    assert second.commit not in (None, first.commit) and not second.created_prose
+    assert second.commit not in (None, first.commit) and second.uploaded == []
+    assert second.pulled == [INTRODUCTION_END] and second.overwritten == []
     assert remote_file(remote, "generated/conclusion.tex").endswith(
         "Новая фраза шаблона.\n".encode()
     )
     assert remote_file(remote, "notes.tex") == "Мои заметки.\n".encode()
-    assert remote_file(remote, PAPER_PROSE) == "\\section{Обсуждение}\nМой текст.\n".encode()
+    assert remote_file(remote, INTRODUCTION_END) == "Мой абзац.\n".encode()
+    # pulled into the pipeline's copy, where the next build compiles it
+    assert (paper_dir / INTRODUCTION_END).read_text(encoding="utf-8") == "Мой абзац.\n"
+    manifest = json.loads(remote_file(remote, MANIFEST))
+    assert manifest["person_files"][INTRODUCTION_END] == sha256("Мой абзац.\n".encode())
     # the person's commit is an ancestor: the push built on it, it did not replace it
     assert git(remote, "log", "--format=%an", BRANCH).splitlines() == [
         git(remote, "log", "-1", "--format=%an", second.commit or ""),
@@ -168,7 +187,7 @@ def test_a_figure_the_pipeline_no_longer_draws_is_removed(paper_dir: Path, remot
     result = push_project(paper_dir, PAPER_CFG, str(remote))
     name = f"figures/{dropped.name}"
     assert result.removed == [name]
-    assert name not in remote_files(remote) and PAPER_PROSE in remote_files(remote)
+    assert name not in remote_files(remote) and INTRODUCTION_END in remote_files(remote)
     assert name not in json.loads(remote_file(remote, MANIFEST))["pipeline_owned"]
 
 
@@ -194,8 +213,14 @@ def test_an_edit_of_a_pipeline_file_stops_the_push_and_force_overwrites_it(
     assert "generated/abstract.tex" in str(caught.value) and FORCE_ENV in str(caught.value)
     assert git(remote, "rev-parse", BRANCH) == before
 
+    summary = tmp_path / "summary.json"  # rerender_with_changed_template wrote it
     forced = push_configured(
-        paper_dir, PAPER_CFG, {"remote": str(remote), "branch": BRANCH}, {FORCE_ENV: "1"}
+        paper_dir,
+        PAPER_CFG,
+        {"remote": str(remote), "branch": BRANCH},
+        {FORCE_ENV: "1"},
+        summary,
+        tmp_path / "pushed.json",
     )
     assert forced.overwritten == ["figures/cca.pdf", "generated/abstract.tex"]
     generated = paper_dir / "generated" / "abstract.tex"
@@ -216,9 +241,122 @@ def test_a_persons_file_at_a_name_the_pipeline_now_needs_stops_the_push(
         push_project(paper_dir, PAPER_CFG, str(remote))
 
 
+def test_a_persons_file_edited_here_survives_a_rebuild_and_is_pushed(
+    paper_dir: Path, remote: Path, tmp_path: Path, rendered: Path
+) -> None:
+    push_project(paper_dir, PAPER_CFG, str(remote))
+    mine = paper_dir / INTRODUCTION_END
+    mine.write_text("Написано локально.\n", encoding="utf-8")
+
+    rerender_with_changed_template(rendered, paper_dir, tmp_path, "Новая фраза шаблона.\n")
+    pushed = push_project(paper_dir, PAPER_CFG, str(remote))
+
+    assert mine.read_text(encoding="utf-8") == "Написано локально.\n"
+    assert pushed.uploaded == [INTRODUCTION_END] and pushed.pulled == []
+    assert remote_file(remote, INTRODUCTION_END) == "Написано локально.\n".encode()
+    assert push_project(paper_dir, PAPER_CFG, str(remote)).commit is None
+
+
+def test_a_persons_file_edited_on_both_sides_stops_the_push_and_force_does_not_choose(
+    paper_dir: Path, remote: Path, tmp_path: Path
+) -> None:
+    push_project(paper_dir, PAPER_CFG, str(remote))
+    clone = person_clone(remote, tmp_path / "person")
+    (clone / INTRODUCTION_END).write_text("Написано в Overleaf.\n", encoding="utf-8")
+    person_commits(clone, "my paragraph")
+    before = git(remote, "rev-parse", BRANCH)
+    (paper_dir / INTRODUCTION_END).write_text("Написано локально.\n", encoding="utf-8")
+
+    for force in (False, True):
+        with pytest.raises(PersonFilesDiverged, match=INTRODUCTION_END) as caught:
+            push_project(paper_dir, PAPER_CFG, str(remote), force=force)
+        assert not isinstance(caught.value, OwnershipConflict)
+
+    assert git(remote, "rev-parse", BRANCH) == before
+    assert (paper_dir / INTRODUCTION_END).read_text(encoding="utf-8") == "Написано локально.\n"
+    # once both copies say the same, the push goes on
+    (paper_dir / INTRODUCTION_END).write_text("Написано в Overleaf.\n", encoding="utf-8")
+    assert push_project(paper_dir, PAPER_CFG, str(remote)).pulled == []
+
+
+def test_a_new_checkout_pulls_the_persons_text_instead_of_pushing_its_empty_files(
+    paper_dir: Path, remote: Path, tmp_path: Path, rendered: Path
+) -> None:
+    push_project(paper_dir, PAPER_CFG, str(remote))
+    clone = person_clone(remote, tmp_path / "person")
+    (clone / INTRODUCTION_END).write_text("Написано в Overleaf.\n", encoding="utf-8")
+    person_commits(clone, "my paragraph")
+    push_project(paper_dir, PAPER_CFG, str(remote))  # the manifest records the paragraph
+
+    elsewhere = Path(shutil.copytree(rendered, tmp_path / "another-checkout"))
+    assert (elsewhere / INTRODUCTION_END).read_text() == initial_text(INTRODUCTION_END)
+    result = push_project(elsewhere, PAPER_CFG, str(remote))
+
+    assert result.pulled == [INTRODUCTION_END] and result.uploaded == []
+    assert remote_file(remote, INTRODUCTION_END) == "Написано в Overleaf.\n".encode()
+    assert (elsewhere / INTRODUCTION_END).read_text(encoding="utf-8") == "Написано в Overleaf.\n"
+
+
+def test_the_push_keeps_the_summary_that_the_change_report_reads(
+    paper_dir: Path, remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    pushed_from = load_fixture()
+    Path(SUMMARY).parent.mkdir(parents=True)
+    Path(SUMMARY).write_text(json.dumps(pushed_from), encoding="utf-8")
+    templates = ["--templates", str(REPO / "paper" / "templates")]
+    with pytest.raises(SystemExit, match="2"):
+        diff.main(templates)  # nothing pushed yet
+    assert "no overleaf_push has recorded a summary" in capsys.readouterr().err
+
+    overleaf = {"remote": str(remote), "branch": BRANCH}
+    push_configured(
+        paper_dir, PAPER_CFG, overleaf, {}, Path(SUMMARY), Path(OVERLEAF_PUSHED_SUMMARY)
+    )
+    later = copy.deepcopy(pushed_from)
+    later["corpus"]["splits"]["test"]["n_utterances"] += 4
+    Path(SUMMARY).write_text(json.dumps(later), encoding="utf-8")
+
+    assert json.loads(Path(OVERLEAF_PUSHED_SUMMARY).read_text(encoding="utf-8")) == pushed_from
+    assert diff.main([*templates, "--check"]) == 1
+    n_test = pushed_from["corpus"]["splits"]["test"]["n_utterances"]
+    report = capsys.readouterr().out
+    moved = f"corpus.splits.test.n_utterances (\\rpCorpusSplitsTestNUtterances): {n_test} ->"
+    assert f"{moved} {n_test + 4}" in report
+
+
+def test_the_push_needs_the_compiled_paper_and_a_remote_before_anything_is_planned(
+    tmp_path: Path, remote: Path
+) -> None:
+    workspace = copy_repository(tmp_path / "repo")
+    configured = tmp_path / "overleaf.yaml"
+    configured.write_text(f"overleaf:\n  remote: {remote}\n  branch: {BRANCH}\n")
+
+    jobs = planned_jobs(workspace, "overleaf_push", configfiles=(configured,))
+    assert jobs["overleaf_push"] == 1 and jobs["paper_pdf"] == 1
+
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("snakemake")), "-n", "overleaf_push"],
+        cwd=workspace, env=workspace_env(workspace), capture_output=True, text=True,
+    )  # fmt: skip
+    log = done.stdout + done.stderr
+    assert done.returncode != 0 and "config key 'overleaf.remote' is null" in log
+    assert "Job stats" not in log  # stopped before the study was planned
+
+
 def test_disabled_or_unreachable_remote_is_named(paper_dir: Path, tmp_path: Path) -> None:
+    pushed = tmp_path / "pushed.json"
     with pytest.raises(OverleafSyncError, match=r"overleaf\.remote"):
-        push_configured(paper_dir, PAPER_CFG, {"remote": None, "branch": BRANCH}, {})
+        push_configured(
+            paper_dir,
+            PAPER_CFG,
+            {"remote": None, "branch": BRANCH},
+            {},
+            tmp_path / "summary.json",
+            pushed,
+        )
+    assert not pushed.exists()
     missing = tmp_path / "no-such-project.git"
     with pytest.raises(OverleafSyncError, match=str(missing)):
         push_project(paper_dir, PAPER_CFG, str(missing))
@@ -232,13 +370,15 @@ def test_the_remote_checkout_compiles_alone_with_the_persons_prose(
     clone = person_clone(remote, tmp_path / "person")
     summary = load_fixture()
     r2 = summary["models"]["resemblyzer"]["embedding"]["cps"]["r2"]
-    (clone / PAPER_PROSE).write_text(
+    (clone / person_text_file("experiments", "end")).write_text(
         "\\section{Обсуждение}\n"
         "\\rpAssertClaim{models.resemblyzer.layers.cps.best.beyond_duration}\n"
         "\\rpAssertClaim[undecided]{models.resemblyzer.layers.cps.best_minus_deepest}\n"
-        "Эмбеддинг даёт $R^2 = {}$\\rpModelsResemblyzerEmbeddingCpsRTwo.\n",
+        "Эмбеддинг даёт $R^2 = {}$\\rpModelsResemblyzerEmbeddingCpsRTwo~\\cite{mine2025}.\n",
         encoding="utf-8",
     )
+    with (clone / PAPER_PERSON_BIBLIOGRAPHY).open("a", encoding="utf-8") as bib:
+        bib.write("@misc{mine2025, author={Person}, title={Моя заметка}, year={2025}}\n")
 
     done = subprocess.run(
         ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "main.tex"],
@@ -251,6 +391,7 @@ def test_the_remote_checkout_compiles_alone_with_the_persons_prose(
     assert done.returncode == 0, done.stdout[-3000:]
     text = normalised_text(clone / "main.pdf")
     assert "Эмбеддинг даёт" in text and latex.number(r2) in text.split("Эмбеддинг даёт")[1]
+    assert "Моя заметка" in text
 
 
 def test_the_token_reaches_git_through_a_credential_helper_not_the_command_line(

@@ -1,6 +1,6 @@
 """Compiling the paper: page budget, numbers in the PDF, a clean LaTeX log, provenance in the
-PDF, the Overleaf archive compiled in an empty directory, and LaTeX failures reported with
-their log lines and their own log file."""
+PDF, the Overleaf archive compiled in an empty directory, the person's own text and citations,
+and LaTeX failures reported with their log lines and their own log file."""
 
 from __future__ import annotations
 
@@ -23,9 +23,11 @@ from paper_support import (
     rendered_text,
 )
 
+from rateprobe.conventions import PAPER_PERSON_BIBLIOGRAPHY, person_text_file
 from rateprobe.paper import build
 from rateprobe.paper.build import PaperBuildError, build_pdf, compile_latex, log_defects
 from rateprobe.paper.overleaf import make_overleaf_zip
+from rateprobe.paper.render import SECTIONS
 
 pytestmark = pytest.mark.skipif(
     not all(shutil.which(tool) for tool in ("latexmk", "pdflatex", "pdftotext", "pdfinfo")),
@@ -77,6 +79,8 @@ def test_overleaf_zip_compiles_alone_in_an_empty_directory(
         "rateprobe-neurips.sty",
         "generated/abstract.tex",
         "figures/tsne.pdf",
+        PAPER_PERSON_BIBLIOGRAPHY,
+        person_text_file("conclusion", "end"),
     } <= names
     for variable in ("TEXINPUTS", "BIBINPUTS", "BSTINPUTS"):
         monkeypatch.delenv(variable, raising=False)
@@ -218,3 +222,70 @@ def test_an_unbreakable_title_names_its_key_and_the_last_good_pdf_is_kept(tmp_pa
     assert "comes from config key(s) paper.title:" in message and "paper.author" not in message
     assert f"last successful build is kept at {tmp_path / 'main.last-good.pdf'}" in message
     assert (tmp_path / "main.last-good.pdf").read_bytes() == good
+
+
+def copy_paper(built: dict[str, Any], where: Path) -> Path:
+    """The built paper's sources, without its build folder and PDF."""
+    ignored = shutil.ignore_patterns("build", "main.pdf", "main.last-good.pdf")
+    return Path(shutil.copytree(built["paper_dir"], where, ignore=ignored))
+
+
+def test_the_persons_empty_files_change_nothing_in_the_pdf(
+    built: dict[str, Any], tmp_path: Path
+) -> None:
+    paper_dir = copy_paper(built, tmp_path / "paper")
+    for tex in [paper_dir / "main.tex", *(paper_dir / "generated").glob("*.tex")]:
+        text = tex.read_text(encoding="utf-8")
+        text = re.sub(r"\\input\{own/[^}]*\}%?", "", text).replace(",own/references}", "}")
+        tex.write_text(text, encoding="utf-8")
+    shutil.rmtree(paper_dir / "own")
+
+    without = build_pdf(paper_dir, paper_dir / "main.pdf")
+
+    assert page_texts(without) == page_texts(built["pdf"])
+
+
+def test_the_persons_text_and_citations_appear_where_they_are_input(
+    built: dict[str, Any], tmp_path: Path
+) -> None:
+    paper_dir = copy_paper(built, tmp_path / "paper")
+    for section in SECTIONS:
+        for place in ("start", "end"):
+            with (paper_dir / person_text_file(section, place)).open("a", encoding="utf-8") as f:
+                f.write(f"Вставка{section.capitalize()}{place.capitalize()}~\\cite{{mine2025}}.\n")
+    with (paper_dir / PAPER_PERSON_BIBLIOGRAPHY).open("a", encoding="utf-8") as bib:
+        bib.write("@misc{mine2025, author={Person}, title={Моя заметка}, year={2025}}\n")
+
+    text = normalised_text(build_pdf(paper_dir, paper_dir / "main.pdf"))
+
+    inserts = [
+        text.index(f"Вставка{section.capitalize()}{place.capitalize()}")
+        for section in SECTIONS
+        for place in ("start", "end")
+    ]
+    assert inserts == sorted(inserts)  # each in its place, in the order of the sections
+    assert "Моя заметка" in text and text.count("Вставка") == 2 * len(SECTIONS)
+    headings = {
+        "introduction": "Введение",
+        "methodology": "Методология",
+        "experiments": "Эксперименты и результаты",
+        "conclusion": "Заключение",
+    }
+    for section, heading in headings.items():
+        start = text.index(f"Вставка{section.capitalize()}Start")
+        assert text[:start].rstrip().endswith(heading), section  # right after the heading
+
+
+def test_a_citation_key_in_both_bibliographies_stops_the_build(
+    built: dict[str, Any], tmp_path: Path
+) -> None:
+    paper_dir = copy_paper(built, tmp_path / "paper")
+    with (paper_dir / PAPER_PERSON_BIBLIOGRAPHY).open("a", encoding="utf-8") as bib:
+        bib.write("@misc{ge2e, title={Моя версия}}\n")
+
+    with pytest.raises(PaperBuildError) as failure:
+        build_pdf(paper_dir, paper_dir / "main.pdf")
+
+    message = str(failure.value)
+    assert f"ge2e: {paper_dir / 'references.bib'} line" in message
+    assert f"{paper_dir / PAPER_PERSON_BIBLIOGRAPHY} line" in message

@@ -56,11 +56,10 @@ def test_every_macro_prints_a_summary_number_exactly_as_the_paper_does(paper_dir
     )
 
 
-def test_main_tex_inputs_the_numbers_and_the_optional_prose(paper_dir: Path) -> None:
+def test_main_tex_inputs_the_numbers_before_the_document(paper_dir: Path) -> None:
     main = (paper_dir / "main.tex").read_text(encoding="utf-8")
     assert "\\input{generated/numbers}" in main
     assert main.index("\\input{generated/numbers}") < main.index("\\begin{document}")
-    assert "\\InputIfFileExists{prose}{}{}" in main
 
 
 def test_a_value_printed_in_two_forms_gets_a_macro_per_form() -> None:

@@ -50,11 +50,23 @@ INTERVENTION_AUDIO = "data/interventions"
 INTERVENTION_ACTIVATIONS = "results/interventions/activations/{model}.npz"
 INTERVENTION_RESULT = "results/interventions/{model}.json"
 SUMMARY = "results/summary.json"
+# The summary the paper on Overleaf was last pushed from: what the change report compares with.
+OVERLEAF_PUSHED_SUMMARY = "results/overleaf/pushed-summary.json"
 FIGURES_DIR = "results/figures"
 # The paper project, relative to the paper directory: the macros of every printed number
-# (written by the render) and the optional prose file a person owns (main.tex inputs it).
+# (written by the render), and the folder of the files a person owns (rateprobe.paper.person):
+# the text main.tex inputs at the start and the end of each section, and a bibliography of
+# their own that BibTeX reads beside the generated one.
 PAPER_NUMBERS = "generated/numbers.tex"
-PAPER_PROSE = "prose.tex"
+PAPER_PERSON_DIR = "own"
+PAPER_PERSON_BIBLIOGRAPHY = f"{PAPER_PERSON_DIR}/references.bib"
+PAPER_PERSON_PLACES = ("start", "end")
+
+
+def person_text_file(section: str, place: str) -> str:
+    """The person's own text main.tex inputs at `place` (start or end) of `section`."""
+    return f"{PAPER_PERSON_DIR}/{section}-{place}.tex"
+
 
 # The tap that holds a model's final speaker embedding, beside its named layers.
 EMBEDDING_TAP = "embedding"

@@ -1,7 +1,9 @@
 """Compile paper/main.tex into paper/main.pdf with latexmk.
 
 The build fails on LaTeX errors and also on what LaTeX only warns about but a finished paper
-must not have: undefined references and citations, multiply-defined labels and overfull boxes.
+must not have: undefined references and citations, multiply-defined labels and overfull boxes;
+and, before compiling, on a citation key defined twice in the bibliographies (the generated
+one and the person's), which BibTeX would report only in its own log, keeping the first entry.
 The error quotes the relevant lines of the log and names that log, so the cause is visible
 without opening it, and names the config key whose text sticks out of an overfull box (an
 unbreakable word in `paper.title`). The tools are checked before compiling: a missing latexmk or
@@ -18,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rateprobe.paper.person import DuplicateCitationKey, check_citation_keys
 from rateprobe.system_tools import DEBIAN_PACKAGE
 
 LATEXMK_ENGINE_FLAGS = {"pdflatex": "-pdf", "xelatex": "-pdfxe", "lualatex": "-pdflua"}
@@ -117,6 +120,10 @@ def compile_latex(project_dir: Path, engine: str = "pdflatex", out_dir: str = "b
     project_dir = Path(project_dir)
     command = latexmk_command(engine, out_dir)
     check_tools(engine)
+    try:
+        check_citation_keys(project_dir)
+    except DuplicateCitationKey as error:
+        raise PaperBuildError(str(error)) from None
     log_path = (project_dir / out_dir / "main.log").resolve()
     # A log left by an earlier compile must not be quoted as this one's.
     log_path.unlink(missing_ok=True)

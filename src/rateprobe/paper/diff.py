@@ -1,6 +1,9 @@
 """What changed between two builds: run before pushing the paper to Overleaf.
 
-    python -m rateprobe.paper.diff old/summary.json results/summary.json
+    python -m rateprobe.paper.diff [old/summary.json [results/summary.json]]
+
+Without arguments it compares the summary of the last Overleaf push (kept by `overleaf_push` at
+OVERLEAF_PUSHED_SUMMARY) with the current results/summary.json.
 
 Compares two summary.json files as the paper reads them: the numbers the paper prints (rendered
 from the templates, so exactly those and as printed) that moved beyond their intervals, those
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from rateprobe.config import DEFAULTS
+from rateprobe.conventions import OVERLEAF_PUSHED_SUMMARY, SUMMARY
 from rateprobe.paper.claims import build_claims
 from rateprobe.paper.numbers import DECISION_WORDS, KeyPath, claim_decisions, dotted, macro_name
 from rateprobe.paper.render import PaperRenderError, render_sources
@@ -228,8 +232,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m rateprobe.paper.diff", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("old", type=Path, help="summary.json of the earlier build")
-    parser.add_argument("new", type=Path, help="summary.json of the later build")
+    parser.add_argument(
+        "old",
+        type=Path,
+        nargs="?",
+        default=Path(OVERLEAF_PUSHED_SUMMARY),
+        help=f"summary.json of the earlier build (default: {OVERLEAF_PUSHED_SUMMARY}, the one "
+        "the paper was last pushed to Overleaf from)",
+    )
+    parser.add_argument(
+        "new",
+        type=Path,
+        nargs="?",
+        default=Path(SUMMARY),
+        help=f"summary.json of the later build (default: {SUMMARY})",
+    )
     parser.add_argument(
         "--templates", type=Path, default=Path("paper/templates"), help="the paper's templates"
     )
@@ -240,6 +257,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "claim flipped (a changed claim sentence alone: exit 0)",
     )
     args = parser.parse_args(argv)
+    if args.old == Path(OVERLEAF_PUSHED_SUMMARY) and not args.old.exists():
+        parser.exit(
+            2,
+            f"{args.old} does not exist: no overleaf_push has recorded a summary here yet; "
+            "name the earlier summary.json\n",
+        )
     try:
         diff = compare(_read(args.old), _read(args.new), args.templates, DEFAULTS["paper"])
     except PaperRenderError as error:

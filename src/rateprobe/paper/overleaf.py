@@ -1,8 +1,9 @@
 """Pack the rendered paper into a self-contained Overleaf project (a .zip).
 
 The archive holds exactly what compiling needs: main.tex, the generated sections, the figures,
-the bibliography, the style files, and a latexmkrc when the engine is not pdfLaTeX (Overleaf
-and latexmk read it to pick the engine).
+the bibliography, the style files, the person's own files (own/: their text and bibliography,
+as they are in paper/own/), and a latexmkrc when the engine is not pdfLaTeX (Overleaf and
+latexmk read it to pick the engine).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import IO
 
 from rateprobe.io import write_atomic
+from rateprobe.paper.person import person_files
 from rateprobe.paper.render import PROJECT_STYLE
 
 FONT_STYLE = "rateprobe-fonts.sty"
@@ -37,7 +39,8 @@ def latexmkrc(engine: str) -> str | None:
 
 
 def project_files(paper_dir: Path, paper_cfg: dict) -> list[Path]:
-    """Every file of the Overleaf project, relative to paper_dir; fails naming a missing one."""
+    """Every file of the Overleaf project the pipeline writes, relative to paper_dir (the
+    person's own files aside); fails naming a missing one."""
     paper_dir = Path(paper_dir)
     names = [Path("main.tex"), Path(BIBLIOGRAPHY), *map(Path, style_files(paper_cfg))]
     names += sorted(p.relative_to(paper_dir) for p in (paper_dir / "generated").glob("*.tex"))
@@ -60,7 +63,7 @@ def make_overleaf_zip(paper_dir: Path, output_zip: Path, paper_cfg: dict) -> Pat
     """Write output_zip atomically; it compiles as it is in an empty directory."""
     paper_dir, output_zip = Path(paper_dir), Path(output_zip)
     members = []
-    for name in project_files(paper_dir, paper_cfg):
+    for name in [*project_files(paper_dir, paper_cfg), *map(Path, person_files())]:
         info = zipfile.ZipInfo.from_file(paper_dir / name, name.as_posix())
         members.append((_readable(info), (paper_dir / name).read_bytes()))
     rc = latexmkrc(paper_cfg["engine"])

@@ -3,12 +3,18 @@
 The pushed project holds the same files as paper/overleaf.zip, so the remote compiles on its own.
 Ownership is written down in the project, in MANIFEST: the pipeline owns the files it lists
 (main.tex, generated/*.tex, figures, bibliography, styles, latexmkrc) with their SHA-256 at the
-last push; a person owns every other file, among them PAPER_PROSE, which the first push creates
-and no push touches again. A push rewrites and removes only pipeline-owned files. When one of
-them changed on the remote since the last push (or a file a person added holds a name the
-pipeline now wants), the push stops and names the files; `force` overwrites them. The first push
-into a project that already has files (a new Overleaf project comes with a sample main.tex)
-moves each file whose name the pipeline needs into KEPT_ASIDE, so nothing is lost.
+last push; a person owns every other file. A push rewrites and removes only pipeline-owned
+files. When one of them changed on the remote since the last push (or a file a person added
+holds a name the pipeline now wants), the push stops and names the files; `force` overwrites
+them. The first push into a project that already has files (a new Overleaf project comes with a
+sample main.tex) moves each file whose name the pipeline needs into KEPT_ASIDE, so nothing is lost.
+
+The person-owned files main.tex inputs (rateprobe.paper.person: own/<section>-start.tex,
+-end.tex, own/references.bib) live in both places, paper/own/ and the remote, and MANIFEST
+records their SHA-256 at the last push. A push brings the copy that changed since then to the
+other side: an edit on Overleaf is pulled into paper/own/, an edit in paper/own/ (or a file the
+remote lacks) is pushed. Only when both copies changed, differently, does the push stop, since
+keeping either would lose the other's text; `force` does not choose for the person.
 
 Credentials never come from the configuration: git's own credential helper answers, or, when
 TOKEN_ENV is set, a one-off helper hands git that token (Overleaf's git bridge takes the user
@@ -30,8 +36,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rateprobe.conventions import PAPER_PROSE
+from rateprobe.conventions import PAPER_PERSON_DIR
+from rateprobe.io import write_bytes
 from rateprobe.paper.overleaf import latexmkrc, project_files
+from rateprobe.paper.person import ensure_person_files, initial_text, person_files
 
 LOG = logging.getLogger(__name__)
 MANIFEST = "rateprobe-manifest.json"
@@ -45,20 +53,13 @@ _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
 OWNERSHIP_NOTE = [
     "Written by rateprobe at each push. The pipeline owns the files listed under",
     "pipeline_owned (with their SHA-256 at the last push) and rewrites them at every push.",
-    "Every other file is yours: rateprobe never changes or deletes it. Write your prose in",
-    f"{PAPER_PROSE} (main.tex inputs it) or in files you add and input from there.",
-    "If you edit a pipeline-owned file here, the next push stops and names it; pushing with",
-    f"{FORCE_ENV}=1 overwrites your edit.",
+    "Every other file is yours: rateprobe never changes or deletes it. Write your text in",
+    f"{PAPER_PERSON_DIR}/<section>-start.tex and -end.tex (main.tex inputs them at the start",
+    f"and the end of each section) and your citations in {PAPER_PERSON_DIR}/references.bib;",
+    "each push copies them into the paper/own/ folder of the pipeline (person_files: their",
+    "SHA-256 at the last push). If you edit a pipeline-owned file here, the next push stops",
+    f"and names it; pushing with {FORCE_ENV}=1 overwrites your edit.",
 ]
-PROSE_TEMPLATE = f"""\
-% Your own text. rateprobe created this file once and never changes it again.
-% main.tex inputs it after the experiments section; add \\section{{...}} and paragraphs here.
-% Cite results through the macros of generated/numbers.tex (every number the paper prints,
-% named after its key in summary.json), e.g. \\rpCorpusSplitsTestNSpeakers.
-% Guard each claim your text relies on: \\rpAssertClaim{{<claim key>}} stops the build when the
-% new results no longer decide it true (\\rpAssertClaim[false]{{...}} expects false).
-% Ownership of every file of this project: {MANIFEST}.
-"""
 
 
 class OverleafSyncError(RuntimeError):
@@ -72,22 +73,51 @@ class OwnershipConflict(OverleafSyncError):
         listed = "\n".join(f"  {path}: {why}" for path, why in sorted(problems.items()))
         super().__init__(
             f"not pushing to {remote}: these files changed there since the last push\n{listed}\n"
-            f"Move your edits into {PAPER_PROSE} or a file of your own, or push with "
-            f"{FORCE_ENV}=1 to overwrite them."
+            f"Move your edits into the files under {PAPER_PERSON_DIR}/ or a file of your own, "
+            f"or push with {FORCE_ENV}=1 to overwrite them."
         )
         self.problems = dict(problems)
 
 
+class PersonFilesDiverged(OverleafSyncError):
+    """A person-owned file changed both in paper/own/ and on the remote since the last push."""
+
+    def __init__(self, remote: str, paper_dir: Path, names: list[str]) -> None:
+        listed = "\n".join(f"  {name}" for name in names)
+        super().__init__(
+            f"not pushing to {remote}: these files of yours changed both in {paper_dir} and "
+            f"there since the last push\n{listed}\nGive both copies the same content (the text "
+            "you keep), then push again."
+        )
+        self.names = names
+
+
 @dataclass(frozen=True)
 class PushResult:
-    """What a push did; `commit` is None when the remote was already up to date."""
+    """What a push did; `commit` is None when the remote was already up to date. `pulled` are
+    the person-owned files copied from the remote into paper_dir, `uploaded` those copied from
+    paper_dir to the remote."""
 
     commit: str | None
     written: list[str]
     removed: list[str]
     overwritten: list[str]
     kept_aside: list[str]
-    created_prose: bool
+    pulled: list[str]
+    uploaded: list[str]
+
+
+@dataclass(frozen=True)
+class PersonSync:
+    """Which copy of each person-owned file wins: project path -> content."""
+
+    pull: dict[str, bytes]
+    upload: dict[str, bytes]
+    diverged: list[str]
+
+    def synced(self, local: Mapping[str, bytes]) -> dict[str, bytes]:
+        """Every person-owned file as both sides hold it once the push is done."""
+        return {**local, **self.pull}
 
 
 def force_requested(environ: Mapping[str, str]) -> bool:
@@ -155,19 +185,26 @@ def _checkout(git: GitCommand, branch: str) -> None:
     git("checkout", "-q", "-B", branch, "FETCH_HEAD")
 
 
-def _last_push(checkout: Path, force: bool) -> dict[str, str] | None:
-    """Pipeline-owned path -> SHA-256 at the last push; None before the first push."""
+def _digests(manifest: Mapping[str, Any], key: str) -> dict[str, str]:
+    owned = manifest[key]
+    if not isinstance(owned, dict):
+        raise TypeError(f"{key} is not an object")
+    return {str(name): str(digest) for name, digest in owned.items()}
+
+
+def _last_push(checkout: Path, force: bool) -> tuple[dict[str, str] | None, dict[str, str]]:
+    """Pipeline-owned path -> SHA-256 at the last push (None before the first push), and the
+    same of the person-owned files (empty before the first push that carried them)."""
     path = checkout / MANIFEST
     if not path.is_file():
-        return None
+        return None, {}
     try:
-        owned = json.loads(path.read_text(encoding="utf-8"))["pipeline_owned"]
-        if not isinstance(owned, dict):
-            raise TypeError("pipeline_owned is not an object")
-        return {str(name): str(digest) for name, digest in owned.items()}
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        person = _digests(manifest, "person_files") if "person_files" in manifest else {}
+        return _digests(manifest, "pipeline_owned"), person
     except (ValueError, KeyError, TypeError) as err:
         if force:
-            return {}
+            return {}, {}
         raise OverleafSyncError(
             f"the remote's {MANIFEST} is unreadable ({err}): restore it, or push with "
             f"{FORCE_ENV}=1 to treat every file the pipeline writes as new"
@@ -201,11 +238,37 @@ def ownership_conflicts(
     return problems
 
 
-def _manifest_text(files: Mapping[str, bytes]) -> str:
+def person_sync(
+    checkout: Path, local: Mapping[str, bytes], last_push: Mapping[str, str]
+) -> PersonSync:
+    """Decide, for each person-owned file, which copy changed since the last push. A local
+    copy still as the pipeline created it counts as unchanged: it holds nothing to lose (a new
+    checkout pulls the person's text). A file the remote lacks is pushed again: main.tex
+    inputs it there."""
+    pull, upload, diverged = {}, {}, []
+    for name, mine in local.items():
+        path = checkout / name
+        theirs = path.read_bytes() if path.is_file() else None
+        if theirs == mine:
+            continue
+        untouched = {last_push.get(name), sha256(initial_text(name).encode("utf-8"))}
+        if theirs is None:
+            upload[name] = mine
+        elif sha256(mine) in untouched:
+            pull[name] = theirs
+        elif sha256(theirs) == last_push.get(name):
+            upload[name] = mine
+        else:
+            diverged.append(name)
+    return PersonSync(pull, upload, sorted(diverged))
+
+
+def _manifest_text(files: Mapping[str, bytes], person: Mapping[str, bytes]) -> str:
     manifest = {
         "ownership": OWNERSHIP_NOTE,
         "person_owned": "every file not listed under pipeline_owned",
         "pipeline_owned": {name: sha256(data) for name, data in sorted(files.items())},
+        "person_files": {name: sha256(data) for name, data in sorted(person.items())},
     }
     return json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
 
@@ -226,15 +289,19 @@ def push_project(
     branch: str = DEFAULT_BRANCH,
     force: bool = False,
 ) -> PushResult:
-    """Bring the remote's branch up to date with the rendered paper in paper_dir."""
-    files = pipeline_files(Path(paper_dir), paper_cfg)
-    if MANIFEST in files or PAPER_PROSE in files:
-        raise OverleafSyncError(f"{paper_dir} holds {MANIFEST} or {PAPER_PROSE}: names reserved")
+    """Bring the remote's branch up to date with the rendered paper in paper_dir, and the
+    person-owned files of both sides with each other."""
+    paper_dir = Path(paper_dir)
+    files = pipeline_files(paper_dir, paper_cfg)
+    if MANIFEST in files:
+        raise OverleafSyncError(f"{paper_dir} holds {MANIFEST}: the name is reserved")
+    ensure_person_files(paper_dir)
+    mine = {name: (paper_dir / name).read_bytes() for name in person_files()}
     with tempfile.TemporaryDirectory(prefix="rateprobe-overleaf-") as tmp:
         checkout = Path(tmp)
         git = GitCommand(checkout, remote)
         _checkout(git, branch)
-        last_push = _last_push(checkout, force)
+        last_push, person_last_push = _last_push(checkout, force)
         problems = ownership_conflicts(checkout, last_push or {}, files)
         kept_aside = sorted(problems) if last_push is None else []
         for name in kept_aside:
@@ -245,46 +312,68 @@ def push_project(
         problems = {name: why for name, why in problems.items() if name not in kept_aside}
         if problems and not force:
             raise OwnershipConflict(remote, problems)
+        person = person_sync(checkout, mine, person_last_push)
+        if person.diverged:
+            raise PersonFilesDiverged(remote, paper_dir, person.diverged)
 
         removed = sorted(set(last_push or {}) - set(files))
         for name in removed:
             (checkout / name).unlink(missing_ok=True)
-        for name, data in files.items():
+        for name, data in {**files, **person.upload}.items():
             target = checkout / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-        (checkout / MANIFEST).write_text(_manifest_text(files), encoding="utf-8")
-        created_prose = last_push is None and not (checkout / PAPER_PROSE).exists()
-        if created_prose:
-            (checkout / PAPER_PROSE).write_text(PROSE_TEMPLATE, encoding="utf-8")
+        manifest = _manifest_text(files, person.synced(mine))
+        (checkout / MANIFEST).write_text(manifest, encoding="utf-8")
 
-        git("add", "--", MANIFEST, *files, *([PAPER_PROSE] if created_prose else []))
+        git("add", "--", MANIFEST, *files, *person.upload)
         if removed:
             git("rm", "-q", "--cached", "--ignore-unmatch", "--", *removed)
-        result = PushResult(
-            None, sorted(files), removed, sorted(problems), kept_aside, created_prose
-        )
+        commit = None
         if git("diff", "--cached", "--quiet", check=False).returncode == 0:
             LOG.info("%s (%s) is already up to date", remote, branch)
-            return result
-        commit = _commit(git, "rateprobe: update the generated paper")
-        git("push", "-q", "origin", f"HEAD:refs/heads/{branch}")
-        LOG.info(
-            "pushed %s to %s (%s): %d pipeline-owned files, removed %s, overwrote %s, "
-            "moved into %s/ %s%s",
-            commit[:12],
-            remote,
-            branch,
-            len(files),
-            removed or "none",
-            sorted(problems) or "none",
-            KEPT_ASIDE,
-            kept_aside or "none",
-            f", created {PAPER_PROSE}" if created_prose else "",
-        )
+        else:
+            commit = _commit(git, "rateprobe: update the generated paper")
+            git("push", "-q", "origin", f"HEAD:refs/heads/{branch}")
+        # only once the remote holds the push: a rejected push changes nothing here either
+        for name, data in person.pull.items():
+            write_bytes(paper_dir / name, data)
+        if commit is not None:
+            LOG.info(
+                "pushed %s to %s (%s): %d pipeline-owned files, removed %s, overwrote %s, "
+                "moved into %s/ %s; files of the person pulled %s, uploaded %s",
+                commit[:12],
+                remote,
+                branch,
+                len(files),
+                removed or "none",
+                sorted(problems) or "none",
+                KEPT_ASIDE,
+                kept_aside or "none",
+                sorted(person.pull) or "none",
+                sorted(person.upload) or "none",
+            )
         return PushResult(
-            commit, result.written, removed, result.overwritten, kept_aside, created_prose
+            commit,
+            sorted(files),
+            removed,
+            sorted(problems),
+            kept_aside,
+            sorted(person.pull),
+            sorted(person.upload),
         )
+
+
+def configured_remote(overleaf_cfg: Mapping[str, Any]) -> str:
+    """The remote of the config's `overleaf` section; fails naming the key when it is unset
+    (the workflow asks before it plans the study the push would need)."""
+    remote = overleaf_cfg.get("remote")
+    if not remote:
+        raise OverleafSyncError(
+            "config key 'overleaf.remote' is null: set it to the git URL of the Overleaf "
+            "project (README.md, Overleaf workflow)"
+        )
+    return str(remote)
 
 
 def push_configured(
@@ -292,14 +381,18 @@ def push_configured(
     paper_cfg: dict[str, Any],
     overleaf_cfg: dict[str, Any],
     environ: Mapping[str, str],
+    summary: Path,
+    pushed_summary: Path,
 ) -> PushResult:
-    """push_project with the config's `overleaf` section; FORCE_ENV in environ forces."""
-    remote = overleaf_cfg.get("remote")
-    if not remote:
-        raise OverleafSyncError(
-            "config key 'overleaf.remote' is null: set it to the git URL of the Overleaf "
-            "project (README.md, Overleaf workflow)"
-        )
-    return push_project(
-        paper_dir, paper_cfg, remote, overleaf_cfg["branch"], force_requested(environ)
+    """push_project with the config's `overleaf` section; FORCE_ENV in environ forces. Once
+    the push is done, a copy of `summary` (the results the pushed paper was rendered from) is
+    kept at `pushed_summary`, for the change report of the next push (rateprobe.paper.diff)."""
+    result = push_project(
+        paper_dir,
+        paper_cfg,
+        configured_remote(overleaf_cfg),
+        overleaf_cfg["branch"],
+        force_requested(environ),
     )
+    write_bytes(pushed_summary, Path(summary).read_bytes())
+    return result

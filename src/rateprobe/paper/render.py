@@ -1,10 +1,10 @@
 """Render the paper's LaTeX from results/summary.json and the jinja2 templates.
 
-The templates use LaTeX-safe delimiters (`((* block *))`, `((( variable )))`, `((= comment =))`)
-and StrictUndefined, so a missing summary key stops the render with its name. Every value a
-template prints passes through `_finalize`: data strings are LaTeX-escaped, trusted markup
-(`Latex`) passes, and a bare number is refused, so that each number goes through one of the
-Russian formatting filters.
+The templates use LaTeX-safe delimiters (`((* block *))`, `((( variable )))`, `((= comment =))`,
+explained in docs/paper-templates.md) and StrictUndefined, so a missing summary key stops the
+render with its name. Every value a template prints passes through `_finalize`: data strings
+are LaTeX-escaped, trusted markup (`Latex`) passes, and a bare number is refused, so that each
+number goes through one of the Russian formatting filters.
 """
 
 from __future__ import annotations
@@ -23,7 +23,10 @@ from rateprobe.conventions import (
     FIGURE_RULE,
     FIGURE_SCRIPT,
     PAPER_NUMBERS,
+    PAPER_PERSON_BIBLIOGRAPHY,
+    PAPER_PERSON_PLACES,
     figure_width_in,
+    person_text_file,
 )
 from rateprobe.io import write_bytes, write_text
 from rateprobe.paper import latex
@@ -179,6 +182,17 @@ def make_environment(templates_dir: Path) -> jinja2.Environment:
     return env
 
 
+def person_inputs() -> dict[str, dict[str, latex.Latex]]:
+    """Section -> place (start, end) -> the \\input of the person's own text there."""
+    return {
+        section: {
+            place: latex.Latex(rf"\input{{{person_text_file(section, place)}}}")
+            for place in PAPER_PERSON_PLACES
+        }
+        for section in SECTIONS
+    }
+
+
 def _style_context(paper_cfg: dict[str, Any], paper_dir: Path) -> dict[str, Any]:
     style = paper_cfg["style"]
     official = paper_cfg.get("neurips_sty")
@@ -245,6 +259,11 @@ def build_context(
         "figure_width": {key: latex.Latex(f"{figure_width_in(key)}in") for key in figures},
         "author": {key: author.get(key, "") for key in ("name", "affiliation", "email")},
         "date": latex.escape(date_text) if date_text else russian_date(today),
+        # the files a person owns (rateprobe.paper.person): their text and bibliography
+        "person": person_inputs(),
+        "person_bibliography": file_path(
+            Path(PAPER_PERSON_BIBLIOGRAPHY).with_suffix("").as_posix()
+        ),
         **_style_context(paper_cfg, paper_dir),
     }
 
