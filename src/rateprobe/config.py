@@ -266,6 +266,19 @@ def model_source_kind(source: str | dict[str, Any]) -> str:
     return "path"
 
 
+def _carve_settings(carve: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The fractions (default DEFAULT_CARVE_FRACTIONS) and seed (default: the global one) of
+    a carving by speaker."""
+    fractions = carve.get("fractions") or dict(DEFAULT_CARVE_FRACTIONS)
+    total = sum(fractions.values())
+    if abs(total - 1.0) > 1e-6:
+        raise ConfigError("corpus.carve_by_speaker.fractions", f"must sum to 1, got {total:g}")
+    return {
+        "fractions": {split: float(fractions[split]) for split in SPLITS},
+        "seed": int(carve.get("seed", seed)),
+    }
+
+
 def _resolve_corpus(corpus: dict[str, Any], seed: int) -> dict[str, Any]:
     kind = corpus["kind"]
     splits = corpus.get("splits") or {}
@@ -286,15 +299,22 @@ def _resolve_corpus(corpus: dict[str, Any], seed: int) -> dict[str, Any]:
         return corpus
 
     carve = corpus.get("carve_by_speaker")
+    if kind == "table":
+        for key, what in (("table", "the path of its utterance table"), ("name", "its name")):
+            if not corpus.get(key):
+                raise ConfigError(f"corpus.{key}", f"corpus.kind table needs {what}")
+        # The table's split column, when it has one, decides; else its speakers are carved.
+        corpus["carve_by_speaker"] = _carve_settings(carve or {}, seed)
+        corpus["splits"] = None
+        return corpus
     if carve:
-        fractions = carve.get("fractions") or dict(DEFAULT_CARVE_FRACTIONS)
-        total = sum(fractions.values())
-        if abs(total - 1.0) > 1e-6:
-            raise ConfigError("corpus.carve_by_speaker.fractions", f"must sum to 1, got {total:g}")
+        if not carve.get("subsets"):
+            raise ConfigError(
+                "corpus.carve_by_speaker.subsets", "LibriSpeech carves a pool of subsets: name them"
+            )
         corpus["carve_by_speaker"] = {
             "subsets": list(carve["subsets"]),
-            "fractions": {split: float(fractions[split]) for split in SPLITS},
-            "seed": int(carve.get("seed", seed)),
+            **_carve_settings(carve, seed),
         }
         corpus["splits"] = None
         return corpus
