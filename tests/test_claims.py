@@ -10,7 +10,7 @@ from typing import Any
 
 from paper_support import load_fixture
 
-from rateprobe.paper.claims import build_claims, layer_sentence
+from rateprobe.paper.claims import build_claims, corpus_short, corpus_statement, layer_sentence
 
 PRIMARY = "cps"
 
@@ -135,3 +135,23 @@ def test_interventions_are_stated_from_their_decisions() -> None:
     assert "причинная связь не установлена" in build_claims(summary)["interventions"]
     summary["interventions"] = None
     assert build_claims(summary)["interventions"] is None
+
+
+def test_a_table_corpus_is_named_and_described_by_its_config_not_as_librispeech() -> None:
+    summary = load_fixture()
+    summary["run"].update(
+        corpus_kind="table",
+        synthetic_speech=False,
+        corpus_name="RuReads_2",
+        corpus_description="записи чтения русских текстов, 16 кГц",
+    )
+    statement, short = str(corpus_statement(summary)), str(corpus_short(summary))
+    assert statement == (
+        r"Все результаты получены на корпусе RuReads\_2. "
+        "Записи чтения русских текстов, 16 кГц."
+    )
+    assert short == r"Эксперименты проведены на корпусе RuReads\_2."
+    summary["run"]["corpus_description"] = None
+    assert str(corpus_statement(summary)) == r"Все результаты получены на корпусе RuReads\_2."
+    summary["run"].update(corpus_kind="librispeech", corpus_name=None)
+    assert "LibriSpeech~\\cite{librispeech}" in str(corpus_statement(summary))
