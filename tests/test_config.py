@@ -179,7 +179,8 @@ def test_a_table_corpus_ignores_the_default_splits_and_carves_with_the_defaults(
     corpus = resolve_config(config)["corpus"]
     assert corpus["splits"] is None  # config.yaml's synthetic speaker counts do not apply
     assert corpus["carve_by_speaker"] == {
-        "fractions": {"train": 0.6, "dev": 0.2, "test": 0.2}, "seed": 7
+        "fractions": {"train": 0.6, "dev": 0.2, "test": 0.2},
+        "seed": 7,
     }
 
 
