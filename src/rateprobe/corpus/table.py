@@ -17,6 +17,7 @@ for the on_bad_input policy to decide.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Container
 from dataclasses import dataclass
@@ -83,7 +84,8 @@ def read_table(table: str | Path) -> list[TableRow]:
         text = table.read_text(encoding="utf-8-sig")  # a spreadsheet's byte-order mark is no data
     except UnicodeDecodeError as err:
         raise ValueError(f"{table}: not UTF-8 ({err.reason} at byte {err.start})") from err
-    reader = csv.DictReader(text.splitlines(), delimiter=_delimiter(table))
+    # Not splitlines(): it also breaks at Unicode line separators a transcript may hold.
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(table))
     columns = [name.strip() for name in reader.fieldnames or []]
     missing = [name for name in REQUIRED_COLUMNS if name not in columns]
     unknown = [name for name in columns if name not in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)]
