@@ -108,19 +108,22 @@ def test_without_a_split_column_the_speakers_are_carved_by_the_carving_code(
 
 
 def write_bad_table(root: Path) -> Path:
-    """One good row (line 2) and one row of each bad case, all of speaker `s1` in test."""
+    """One good row (line 2) and one row of each bad case, of speaker `s1` in test but for the
+    last one, whose speaker id cannot name a folder."""
     write_wav(root / "good.wav", 1.5)
     write_wav(root / "no-text.wav", 1.5)
     (root / "noise.wav").write_bytes(b"this is not audio at all" * 20)
     return write_table(
         root / "utterances.csv",
-        "path,text,speaker,split",
+        "path,text,speaker,sex,split",
         [
-            "good.wav,хорошая строка,s1,test",
-            "absent.wav,нет файла,s1,test",
-            "no-text.wav,,s1,test",
-            "good.wav,не та выборка,s1,tset",
-            "noise.wav,шум вместо речи,s1,test",
+            "good.wav,хорошая строка,s1,,test",
+            "absent.wav,нет файла,s1,,test",
+            "no-text.wav,,s1,,test",
+            "good.wav,не та выборка,s1,,tset",
+            "noise.wav,шум вместо речи,s1,,test",
+            "good.wav,пол не тот,s1,X,test",
+            "good.wav,путь вместо диктора,../s2,,test",
         ],
     )
 
@@ -134,24 +137,28 @@ def test_bad_rows_stop_the_manifest_naming_the_table_row_and_problem(tmp_path: P
     assert f"{table}:4: empty transcript" in message
     assert f"{tmp_path / 'noise.wav'}: unreadable audio" in message
     assert f"listed at {table}:6" in message
+    assert f"{table}:7: unknown sex: 'X', expected F, M or empty" in message
     # A row of no known split is reported by the train split alone, so it is counted once.
-    assert "tset" not in message
-    with pytest.raises(BadInputError, match=rf"{re.escape(str(table))}:5: unknown split: 'tset'"):
+    assert "tset" not in message and "../s2" not in message
+    with pytest.raises(BadInputError) as caught:
         manifest(table, "train")
+    message = str(caught.value)
+    assert f"{table}:5: unknown split: 'tset', expected one of train, dev, test" in message
+    assert f"{table}:8: invalid speaker id: '../s2' cannot name a folder" in message
 
 
 def test_bad_rows_are_skipped_and_counted_under_on_bad_input_skip(tmp_path: Path) -> None:
     table = write_bad_table(tmp_path)
     assert list(manifest(table, "test", "skip").utt_id) == ["s1-good"]
     assert bad_report(table, "test")["skipped"] == {
-        "audio file not found": 1, "empty transcript": 1, "unreadable audio": 1
+        "audio file not found": 1, "empty transcript": 1, "unknown sex": 1, "unreadable audio": 1
     }  # fmt: skip
     write_wav(tmp_path / "dev.wav", 1.0)
     write_wav(tmp_path / "train.wav", 1.0)
     with table.open("a", encoding="utf-8") as rows:
-        rows.write("train.wav,обучение,s2,train\ndev.wav,проверка,s3,dev\n")
+        rows.write("train.wav,обучение,s2,,train\ndev.wav,проверка,s3,,dev\n")
     manifest(table, "train", "skip")
-    assert bad_report(table, "train")["skipped"] == {"unknown split": 1}
+    assert bad_report(table, "train")["skipped"] == {"invalid speaker id": 1, "unknown split": 1}
     manifest(table, "dev", "skip")
     assert bad_report(table, "dev")["skipped"] == {}
 
