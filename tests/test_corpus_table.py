@@ -18,6 +18,7 @@ from rateprobe.config import DEFAULTS
 from rateprobe.corpus.splits import (
     ExtractionFiles,
     carve_speakers,
+    check_corpus_present,
     manifest_corpus_settings,
     split_inputs,
     split_source,
@@ -224,3 +225,9 @@ def test_the_manifest_tracks_the_table_and_its_audio_by_content(tmp_path: Path) 
     write_wav(audio, 1.2)
     os.utime(audio, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
     assert settings()["content"] != before["content"]
+
+
+def test_a_missing_table_is_named_before_any_planning(tmp_path: Path) -> None:
+    absent = tmp_path / "utterances.csv"
+    with pytest.raises(FileNotFoundError, match=rf"'{re.escape(str(absent))}' is no file"):
+        check_corpus_present(table_corpus(absent))
