@@ -1,7 +1,8 @@
 # Stage: corpus. See docs/interfaces.md for the files it reads and writes.
 # The speech is either synthesised with espeak-ng (the offline demo) or real LibriSpeech, read
-# from an existing extraction or downloaded subset by subset; both lie in the LibriSpeech layout
-# under corpus.root, and each split's manifest labels every utterance with its speech rate.
+# from an existing extraction or downloaded subset by subset (both in the LibriSpeech layout
+# under corpus.root), or any recordings listed in a table (corpus.table, docs/own-corpus.md);
+# each split's manifest labels every utterance with its speech rate.
 
 from rateprobe.corpus.download import completion_marker, corpus_root_of
 from rateprobe.corpus.splits import (
@@ -27,7 +28,8 @@ SUBSET_DOWNLOADS = (
 try:
     check_corpus_present(CORPUS)
 except FileNotFoundError as error:
-    raise WorkflowError(f"corpus.root {CORPUS['root']}: {error}") from None
+    where = "corpus.table" if CORPUS["kind"] == "table" else f"corpus.root {CORPUS['root']}"
+    raise WorkflowError(f"{where}: {error}") from None
 
 
 rule synthesize_corpus:

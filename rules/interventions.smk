@@ -1,6 +1,6 @@
 # Stage: causal rate interventions. See docs/interfaces.md for the files it reads and writes.
 # Probing is correlational; here only the rate changes. Test utterances are made again at other
-# rates (synthetic: espeak-ng re-synthesis at other speeds and with longer pauses; LibriSpeech:
+# rates (synthetic: espeak-ng re-synthesis at other speeds and with longer pauses; recordings:
 # pitch-preserving time-stretch and silence padding), labelled like any split, and fed to every
 # model; ridge probes trained on natural speech then read them (rateprobe.interventions,
 # rateprobe.analysis.interventions).

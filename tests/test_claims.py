@@ -14,6 +14,8 @@ from rateprobe.paper.claims import (
     beyond_duration_clause,
     build_claims,
     control_sentence,
+    corpus_short,
+    corpus_statement,
     layer_sentence,
 )
 from rateprobe.paper.glossary import speakers_phrase
@@ -169,3 +171,23 @@ def test_russian_numerals_agree() -> None:
         "11 тестовых дикторов", "21 тестовый диктор", "24 тестовых диктора",
         "112 тестовых дикторов",
     ]  # fmt: skip
+
+
+def test_a_table_corpus_is_named_and_described_by_its_config_not_as_librispeech() -> None:
+    summary = load_fixture()
+    summary["run"].update(
+        corpus_kind="table",
+        synthetic_speech=False,
+        corpus_name="RuReads_2",
+        corpus_description="записи чтения русских текстов, 16 кГц",
+    )
+    statement, short = str(corpus_statement(summary)), str(corpus_short(summary))
+    assert statement == (
+        r"Все результаты получены на корпусе RuReads\_2. "
+        "Записи чтения русских текстов, 16 кГц."
+    )
+    assert short == r"Эксперименты проведены на корпусе RuReads\_2."
+    summary["run"]["corpus_description"] = None
+    assert str(corpus_statement(summary)) == r"Все результаты получены на корпусе RuReads\_2."
+    summary["run"].update(corpus_kind="librispeech", corpus_name=None)
+    assert "LibriSpeech~\\cite{librispeech}" in str(corpus_statement(summary))

@@ -150,6 +150,16 @@ RESOLVE_ERRORS = {
             carve_by_speaker={"subsets": ["dev-clean"], "fractions": {"train": 0.7, "dev": 0.3}}),
         "corpus.splits",
     ),
+    "carving LibriSpeech without subsets": (
+        lambda c: c["corpus"].update(kind="librispeech", carve_by_speaker={"seed": 1}),
+        "corpus.carve_by_speaker.subsets",
+    ),
+    "table corpus without its table": (
+        lambda c: c["corpus"].update(kind="table", name="Мой корпус"), "corpus.table"
+    ),
+    "table corpus without a name": (
+        lambda c: c["corpus"].update(kind="table", table="utterances.csv"), "corpus.name"
+    ),
     "empty rate range": (
         lambda c: c["corpus"]["synthetic"].update(min_wpm=200, max_wpm=150),
         "corpus.synthetic.min_wpm",
@@ -193,6 +203,18 @@ def test_resolve_config_names_the_key(case: str) -> None:
     check_schema(config, SCHEMA)  # schema-valid: only the kind-specific checks catch it
     with pytest.raises(ConfigError, match=rf"config key '{key}'"):
         resolve_config(config)
+
+
+def test_a_table_corpus_ignores_the_default_splits_and_carves_with_the_defaults() -> None:
+    config = changed(lambda c: c.update(seed=7))
+    config["corpus"].update(kind="table", table="my/utterances.tsv", name="RuReads")
+    check_schema(config, SCHEMA)
+    corpus = resolve_config(config)["corpus"]
+    assert corpus["splits"] is None  # config.yaml's synthetic speaker counts do not apply
+    assert corpus["carve_by_speaker"] == {
+        "fractions": {"train": 0.6, "dev": 0.2, "test": 0.2},
+        "seed": 7,
+    }
 
 
 TARGET_TYPOS = {

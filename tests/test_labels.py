@@ -48,6 +48,12 @@ def test_count_chars_keeps_letters_and_digits_only() -> None:
     assert count_chars("  ") == 0
 
 
+def test_count_chars_counts_the_letters_of_any_script() -> None:
+    assert count_chars("Съешь же ещё этих мягких булок, да выпей чаю!") == 35
+    assert count_chars("Ёлка — 2 м.") == 6
+    assert count_chars("Straße, café") == 10
+
+
 def test_voiced_duration_separates_speech_from_silence() -> None:
     settings = VadSettings(aggressiveness=2, frame_ms=30)
     speech = speech_like(2.0)

@@ -1,8 +1,10 @@
 """Reading speech audio as 16 kHz mono float32, with every problem named.
 
 Encoders and the voice-activity detector all expect 16 kHz mono. Stereo files are downmixed and
-other sample rates resampled, each with a logged warning; files that cannot be decoded in full
-raise AudioError with the problem spelt out, so the manifest stage can report or skip them.
+other sample rates resampled (polyphase, by RESAMPLER), each with a logged warning and a note
+that names the resampler (the manifest's bad-input report keeps it); files that cannot be
+decoded in full raise AudioError with the problem spelt out, so the manifest stage can report or
+skip them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from scipy.signal import resample_poly
 from rateprobe.io import write_atomic
 
 TARGET_RATE = 16000
+RESAMPLER = "scipy.signal.resample_poly"
 BLOCK_FRAMES = 1 << 16
 # libsndfile reports this frame count when a FLAC header declares no total (0 = "unknown").
 UNKNOWN_LENGTH = (1 << 63) - 1
@@ -95,7 +98,7 @@ def read_audio(path: str | Path) -> Audio:
     if rate != TARGET_RATE:
         common = gcd(rate, TARGET_RATE)
         samples = resample_poly(samples, TARGET_RATE // common, rate // common)
-        conversions.append(f"resampled {rate} Hz to {TARGET_RATE} Hz")
+        conversions.append(f"resampled {rate} Hz to {TARGET_RATE} Hz ({RESAMPLER})")
     for note in conversions:
         log.warning("%s: %s", path, note)
     return Audio(np.ascontiguousarray(samples, dtype=np.float32), rate, channels, conversions)

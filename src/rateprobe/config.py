@@ -268,6 +268,19 @@ def model_source_kind(source: str | dict[str, Any]) -> str:
     return "path"
 
 
+def _carve_settings(carve: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The fractions (default DEFAULT_CARVE_FRACTIONS) and seed (default: the global one) of
+    a carving by speaker."""
+    fractions = carve.get("fractions") or dict(DEFAULT_CARVE_FRACTIONS)
+    total = sum(fractions.values())
+    if abs(total - 1.0) > 1e-6:
+        raise ConfigError("corpus.carve_by_speaker.fractions", f"must sum to 1, got {total:g}")
+    return {
+        "fractions": {split: float(fractions[split]) for split in SPLITS if split in fractions},
+        "seed": int(carve.get("seed", seed)),
+    }
+
+
 def _resolve_corpus(corpus: dict[str, Any], seed: int) -> dict[str, Any]:
     kind = corpus["kind"]
     splits = corpus.get("splits") or {}
@@ -289,13 +302,26 @@ def _resolve_corpus(corpus: dict[str, Any], seed: int) -> dict[str, Any]:
         return corpus
 
     carve = corpus.get("carve_by_speaker")
+    if kind == "table":
+        for key, what in (("table", "the path of its utterance table"), ("name", "its name")):
+            if not corpus.get(key):
+                raise ConfigError(f"corpus.{key}", f"corpus.kind table needs {what}")
+        # The table's split column, when it has one, decides; else its speakers are carved.
+        corpus["carve_by_speaker"] = _carve_settings(carve or {}, seed)
+        if set(corpus["carve_by_speaker"]["fractions"]) != set(SPLITS):
+            raise ConfigError(
+                "corpus.carve_by_speaker.fractions", "a table carves all of train, dev and test"
+            )
+        corpus["splits"] = None
+        return corpus
     if carve:
-        fractions = carve.get("fractions") or dict(DEFAULT_CARVE_FRACTIONS)
-        total = sum(fractions.values())
-        if abs(total - 1.0) > 1e-6:
-            raise ConfigError("corpus.carve_by_speaker.fractions", f"must sum to 1, got {total:g}")
+        if not carve.get("subsets"):
+            raise ConfigError(
+                "corpus.carve_by_speaker.subsets", "LibriSpeech carves a pool of subsets: name them"
+            )
+        settings = _carve_settings(carve, seed)
         # The splits the fractions leave out are read whole from corpus.splits.
-        fixed = [split for split in SPLITS if split not in fractions]
+        fixed = [split for split in SPLITS if split not in settings["fractions"]]
         _check_subset_lists(splits, fixed, "for each split carve_by_speaker.fractions leaves out")
         shared = sorted({s for split in fixed for s in splits[split]} & set(carve["subsets"]))
         if shared:
@@ -306,8 +332,7 @@ def _resolve_corpus(corpus: dict[str, Any], seed: int) -> dict[str, Any]:
             )
         corpus["carve_by_speaker"] = {
             "subsets": list(carve["subsets"]),
-            "fractions": {split: float(fractions[split]) for split in SPLITS if split in fractions},
-            "seed": int(carve.get("seed", seed)),
+            **settings,
         }
         corpus["splits"] = {split: list(splits[split]) for split in fixed} or None
         return corpus

@@ -19,7 +19,7 @@ per corpus kind:
   espeak-ng clamps -s to 80-450 wpm, so a source qualifies only when every rate variant lies
   inside that range. The VAD counts part of a lengthened word gap as speech (its 30 ms frames
   straddle the gap's edges): +10 units lowered the measured articulation rate by about 11 %.
-- librispeech (real speech):
+- librispeech and table (recorded speech):
   - `stretch`: pitch-preserving time-scale modification by `factor` (duration / factor);
   - `pad`: `factor` seconds of silence, half before and half after the speech: duration grows
     and CPS falls while the articulation rate (characters per VAD-voiced second) stays.
@@ -74,7 +74,7 @@ from rateprobe.labels import COLUMNS, VadSettings, label_utterance
 from rateprobe.system_tools import require_program
 
 RATE, PAUSE, STRETCH, PAD = "rate", "pause", "stretch", "pad"
-CORPUS_KINDS = ("synthetic", "librispeech")
+CORPUS_KINDS = ("synthetic", "librispeech", "table")
 EXTRA_COLUMNS = ("source_utt_id", "intervention", "factor")
 MANIFEST_COLUMNS = (*COLUMNS, *EXTRA_COLUMNS)
 ESPEAK_SPEED_RANGE = (80, 450)  # espeak-ng clamps -s to this range (wpm)

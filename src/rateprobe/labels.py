@@ -1,6 +1,7 @@
 """Speech-rate labels and the per-split manifests (results/manifests/{split}.csv).
 
-cps = alphanumeric characters of the transcript / decoded audio duration. The articulation rate
+cps = alphanumeric characters of the transcript (letters and digits of any script: Cyrillic
+text counts its letters as English text does) / decoded audio duration. The articulation rate
 divides by the speech-active time instead, which a WebRTC voice-activity detector measures
 offline, so that pauses do not count as slow speech.
 """
@@ -25,6 +26,7 @@ from rateprobe.audio import TARGET_RATE, AudioError, read_audio
 from rateprobe.conventions import MANIFEST_COLUMNS as COLUMNS
 from rateprobe.corpus.librispeech import InputProblem, Utterance, read_speaker_sex, scan_subsets
 from rateprobe.corpus.splits import split_source, spread_per_speaker
+from rateprobe.corpus.table import scan_table
 from rateprobe.io import write_json, write_text
 
 NO_SPEECH = "no speech detected"
@@ -83,6 +85,8 @@ class LabelBounds:
 
 
 def count_chars(text: str) -> int:
+    """Letters and digits of any script (str.isalnum is Unicode-aware): not punctuation, spaces
+    or the apostrophes LibriSpeech keeps."""
     return sum(ch.isalnum() for ch in text)
 
 
@@ -131,7 +135,9 @@ def _label_or_problem(utt: Utterance, vad: VadSettings) -> dict[str, Any] | Inpu
     try:
         return label_utterance(utt, vad)
     except AudioError as err:
-        return InputProblem(err.path, err.kind, err.detail)
+        # Where the utterance is listed (a transcript's or a table's line) leads to the fix.
+        detail = "; ".join(filter(None, [err.detail, utt.where and f"listed at {utt.where}"]))
+        return InputProblem(err.path, err.kind, detail)
 
 
 def label_utterances(
@@ -144,6 +150,25 @@ def label_utterances(
     with ProcessPoolExecutor(workers) as pool:
         results = pool.map(work, utterances, chunksize=16)
         yield from tqdm(results, total=len(utterances), desc=desc, unit="utt")
+
+
+def split_utterances(
+    corpus: Mapping[str, Any], split: str
+) -> tuple[list[Utterance], list[InputProblem], dict[str, str]]:
+    """One split's utterances, the problems of the files it reads, and speaker id -> sex."""
+    source = split_source(corpus, split)
+    if corpus["kind"] == "table":
+        return scan_table(corpus["table"], split, source.speakers or frozenset())
+    utterances, problems = scan_subsets(corpus["root"], source.subsets, source.speakers)
+    utterances = spread_per_speaker(utterances, corpus.get("max_utterances_per_speaker"))
+    return utterances, problems, read_speaker_sex(corpus["root"])
+
+
+def corpus_place(corpus: Mapping[str, Any], split: str) -> str:
+    """Where a split's utterances come from, as messages name it."""
+    if corpus["kind"] == "table":
+        return f"table {corpus['table']}"
+    return f"subsets {split_source(corpus, split).subsets}"
 
 
 def build_manifest(
@@ -166,10 +191,7 @@ def build_manifest(
         raise ValueError(f"on_bad_input must be 'fail' or 'skip', got {policy!r}")
     vad = VadSettings(**vad_settings)
     plausible = LabelBounds(**bounds)
-    source = split_source(corpus, split)
-    utterances, problems = scan_subsets(corpus["root"], source.subsets, source.speakers)
-    utterances = spread_per_speaker(utterances, corpus.get("max_utterances_per_speaker"))
-    sex = read_speaker_sex(corpus["root"])
+    utterances, problems, sex = split_utterances(corpus, split)
     rows = []
     converted = []
     for result in label_utterances(utterances, vad, workers, desc=f"labels {split}"):
@@ -189,7 +211,7 @@ def build_manifest(
     for problem in problems:
         log.warning("skipping %s: %s", problem.path, problem.problem)
     if not rows:
-        raise ValueError(f"split '{split}': no usable utterances in subsets {source.subsets}")
+        raise ValueError(f"split '{split}': no usable utterances in {corpus_place(corpus, split)}")
     manifest = pd.DataFrame(rows, columns=list(COLUMNS)).sort_values("utt_id", ignore_index=True)
     report = {
         "split": split,

@@ -985,6 +985,11 @@ def _run_section(
     return {
         "corpus_kind": cfg["corpus"]["kind"],
         "synthetic_speech": cfg["corpus"]["kind"] == "synthetic",
+        # A table corpus is named and described by its config; the built-in ones by the paper.
+        **{
+            f"corpus_{key}": cfg["corpus"].get(key) if cfg["corpus"]["kind"] == "table" else None
+            for key in ("name", "description")
+        },
         "seed": cfg["seed"],
         "targets": list(probes["targets"]),
         "pooling": cfg["activations"]["pooling"],

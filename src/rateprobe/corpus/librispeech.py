@@ -32,10 +32,10 @@ DUPLICATE_ID = "duplicate utterance id"
 class Utterance:
     utt_id: str
     speaker_id: str
-    chapter_id: str
+    chapter_id: str  # empty for a table corpus
     path: Path
     text: str
-    where: str = ""  # the transcript line it was read from, as file:line
+    where: str = ""  # the transcript's or table's line it was read from, as file:line
 
 
 @dataclass(frozen=True)
@@ -235,7 +235,7 @@ def _scan_chapter(chapter: Path) -> tuple[list[Utterance], list[InputProblem]]:
     return utterances, problems
 
 
-def _without_duplicate_ids(
+def without_duplicate_ids(
     utterances: list[Utterance],
 ) -> tuple[list[Utterance], list[InputProblem]]:
     """The utterances whose id is given once, and a problem for each id given more often (twice
@@ -273,5 +273,5 @@ def scan_subsets(
         found, trouble = _scan_chapter(chapter)
         utterances += found
         problems += trouble
-    utterances, duplicates = _without_duplicate_ids(utterances)
+    utterances, duplicates = without_duplicate_ids(utterances)
     return sorted(utterances, key=lambda u: u.utt_id), problems + duplicates

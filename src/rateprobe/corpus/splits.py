@@ -21,6 +21,7 @@ from rateprobe.corpus.librispeech import (
     file_system_problem,
     subset_speakers,
 )
+from rateprobe.corpus.table import read_table, speakers_by_given_split, table_speakers
 from rateprobe.fingerprint import FingerprintCache, combined_digest
 
 # Marks a file state that is no fingerprint: the file cannot be opened.
@@ -29,7 +30,7 @@ UNUSABLE = "unusable: "
 
 @dataclass(frozen=True)
 class SplitSource:
-    subsets: tuple[str, ...]
+    subsets: tuple[str, ...]  # none for a table corpus
     speakers: frozenset[str] | None  # None: every speaker of the subsets
 
 
@@ -88,6 +89,8 @@ def split_source(corpus: Mapping[str, Any], split: str) -> SplitSource:
         raise ValueError(f"unknown split '{split}', expected one of {SPLITS}")
     if corpus["kind"] == "synthetic":
         return SplitSource((synthetic_subset(split),), None)
+    if corpus["kind"] == "table":
+        return SplitSource((), frozenset(_table_split_speakers(corpus)[split]))
     carve = corpus.get("carve_by_speaker")
     if not carve or split not in carve["fractions"]:
         return SplitSource(tuple(corpus["splits"][split]), None)
@@ -95,6 +98,15 @@ def split_source(corpus: Mapping[str, Any], split: str) -> SplitSource:
     pool = [s for subset in carve["subsets"] for s in subset_speakers(root, subset)]
     carved = carve_speakers(pool, carve["fractions"], carve["seed"])
     return SplitSource(tuple(carve["subsets"]), frozenset(carved[split]))
+
+
+def _table_split_speakers(corpus: Mapping[str, Any]) -> dict[str, list[str]]:
+    """split -> speakers of a table corpus: its split column, or else carved by speaker."""
+    rows = read_table(corpus["table"])
+    if rows[0].split is not None:
+        return speakers_by_given_split(corpus["table"], rows)
+    carve = corpus["carve_by_speaker"]
+    return carve_speakers(table_speakers(rows), carve["fractions"], carve["seed"])
 
 
 def required_subsets(corpus: Mapping[str, Any]) -> list[str]:
@@ -112,6 +124,10 @@ def check_corpus_present(corpus: Mapping[str, Any]) -> None:
     if corpus["kind"] == "librispeech" and not corpus.get("download"):
         for subset in required_subsets(corpus):
             subset_speakers(corpus["root"], subset)
+    if corpus["kind"] == "table" and not Path(corpus["table"]).is_file():
+        raise FileNotFoundError(
+            f"'{corpus['table']}' is no file (relative paths start at {Path.cwd()})"
+        )
 
 
 @dataclass(frozen=True)
@@ -151,6 +167,16 @@ class ExtractionFiles:
             self.fingerprints.save()
         return self.listings[key]
 
+    def table_listing(self, table: Path) -> ExtractionListing:
+        """The table and the audio files its rows name (folders are not tracked: the table
+        lists the files)."""
+        key = (table, ())
+        if key not in self.listings:
+            files = [str(table), *dict.fromkeys(str(row.path) for row in read_table(table))]
+            self.listings[key] = ExtractionListing(table.parent, [], self._states(files))
+            self.fingerprints.save()
+        return self.listings[key]
+
     def _states(self, files: list[str]) -> dict[str, str]:
         states = {}
         for path in files:
@@ -168,20 +194,20 @@ def split_inputs(
 
     synthetic: the generator's report; downloaded LibriSpeech: the completion markers of the
     subsets it reads; an existing extraction: its chapter folders (their time stamps change when
-    audio files come or go), transcripts, audio files and SPEAKERS.TXT, but not those that
-    cannot be opened (a broken link, a link loop, no read permission): Snakemake would stop on
-    them while planning or recording the job, and the manifest job reports them as bad input.
+    audio files come or go), transcripts, audio files and SPEAKERS.TXT; a table: the table and
+    every audio file it names. Not those that cannot be opened (a broken link, a link loop, no
+    read permission, a file a table names that is absent): Snakemake would stop on them while
+    planning or recording the job, and the manifest job reports them as bad input.
     A carved split depends on the whole pool, since which speakers it gets depends on all of
-    them. Synthetic and downloaded audio are the workflow's own outputs: their generator and the
-    MD5 check vouch for them.
+    them (so does every split of a table). Synthetic and downloaded audio are the workflow's own
+    outputs: their generator and the MD5 check vouch for them.
     """
     root = Path(corpus["root"])
     if corpus["kind"] == "synthetic":
         return [str(synthetic_report(root))]
-    subsets = _subsets_read(corpus, split)
-    if corpus.get("download"):
-        return [str(completion_marker(root, subset)) for subset in subsets]
-    listing = (extraction or ExtractionFiles()).listing(root, subsets)
+    listing = _user_files(corpus, split, extraction)
+    if listing is None:
+        return [str(completion_marker(root, subset)) for subset in _subsets_read(corpus, split)]
     return [*map(str, listing.chapters), *listing.readable]
 
 
@@ -189,19 +215,34 @@ def manifest_corpus_settings(
     corpus: Mapping[str, Any], split: str, extraction: ExtractionFiles | None = None
 ) -> dict[str, Any]:
     """The corpus settings a split's manifest is built from, as the rule's params: for an
-    existing extraction with the content digest of its files, so that a file replaced with its
-    old time stamp kept (cp -p, rsync -a) reruns the manifest. The other corpora's files are the
-    workflow's own outputs and get no digest (their params stay those of earlier builds)."""
-    settings = {key: corpus.get(key) for key in ("kind", "root", "splits", "carve_by_speaker")}
+    existing extraction or a table with the content digest of its files, so that a file
+    replaced with its old time stamp kept (cp -p, rsync -a) reruns the manifest. The other
+    corpora's files are the workflow's own outputs and get no digest (their params stay those
+    of earlier builds)."""
+    keys = ("kind", "root", "splits", "carve_by_speaker")
+    settings = {key: corpus.get(key) for key in keys}
+    if corpus["kind"] == "table":
+        settings["table"] = corpus["table"]
     # Only when set: the params of builds made before the key existed stay as they were.
     if corpus.get("max_utterances_per_speaker") is not None:
         settings["max_utterances_per_speaker"] = corpus["max_utterances_per_speaker"]
-    if corpus["kind"] == "librispeech" and not corpus.get("download"):
-        listing = (extraction or ExtractionFiles()).listing(
-            Path(corpus["root"]), _subsets_read(corpus, split)
-        )
+    listing = _user_files(corpus, split, extraction)
+    if listing is not None:
         settings["content"] = listing.digest
     return settings
+
+
+def _user_files(
+    corpus: Mapping[str, Any], split: str, extraction: ExtractionFiles | None
+) -> ExtractionListing | None:
+    """The listing of the files a user's corpus (an extraction or a table) gives a split;
+    None for the corpora the workflow makes itself (synthesised or downloaded)."""
+    if corpus["kind"] == "table":
+        return (extraction or ExtractionFiles()).table_listing(Path(corpus["table"]))
+    if corpus["kind"] == "librispeech" and not corpus.get("download"):
+        subsets = _subsets_read(corpus, split)
+        return (extraction or ExtractionFiles()).listing(Path(corpus["root"]), subsets)
+    return None
 
 
 def _subsets_read(corpus: Mapping[str, Any], split: str) -> list[str]:

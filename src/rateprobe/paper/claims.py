@@ -71,7 +71,15 @@ def corpus_statement(summary: Summary) -> Latex:
         return Latex(
             "Все результаты получены на записях чтения корпуса LibriSpeech~\\cite{librispeech}."
         )
-    return Latex(f"Все результаты получены на корпусе {escape(kind)}.")
+    statement = Latex(f"Все результаты получены на корпусе {corpus_name(summary)}.")
+    description = run.get("corpus_description")
+    return Latex(f"{statement} {sentence(escape(description))}") if description else statement
+
+
+def corpus_name(summary: Summary) -> Latex:
+    """The name of a corpus the configuration names (a table), else its kind."""
+    run = summary["run"]
+    return escape(run.get("corpus_name") or run["corpus_kind"])
 
 
 def corpus_short(summary: Summary) -> Latex:
@@ -82,7 +90,7 @@ def corpus_short(summary: Summary) -> Latex:
         )
     if summary["run"]["corpus_kind"] == "librispeech":
         return Latex("Эксперименты проведены на корпусе LibriSpeech.")
-    return Latex(f"Эксперименты проведены на корпусе {escape(summary['run']['corpus_kind'])}.")
+    return Latex(f"Эксперименты проведены на корпусе {corpus_name(summary)}.")
 
 
 def bad_input_sentence(summary: Summary) -> Latex:
