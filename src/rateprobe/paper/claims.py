@@ -12,7 +12,7 @@ from typing import Any
 
 from rateprobe.conventions import ARCH_NAMES, TARGET_NAMES, headline_target
 from rateprobe.decisions import DESCRIPTIVE
-from rateprobe.paper.glossary import speakers_phrase
+from rateprobe.paper.glossary import plural, speakers_phrase
 from rateprobe.paper.latex import (
     Latex,
     compact,
@@ -142,7 +142,10 @@ def too_few_speakers(summary: Summary) -> Latex:
 def undecided_why(summary: Summary) -> Latex:
     """Why a tested claim with an interval off zero may still be undecided."""
     family = summary["run"]["claims"]["family_size"]
-    return Latex(rf"поправка Холма на {integer(family)} проверяемых утверждений")
+    claims = plural(
+        family, "проверяемое утверждение", "проверяемых утверждения", "проверяемых утверждений"
+    )
+    return Latex(rf"поправка Холма на {integer(family)} {claims}")
 
 
 def _decidable(summary: Summary) -> bool:
@@ -229,9 +232,11 @@ def control_sentence(
             rf"сравнить {model_ref(name)} со всеми его случайно инициализированными копиями "
             "нельзя: у части копий ни одна проба не дала здоровой подгонки"
         )
+    n = len(controls)
     context = join(
-        [rf"копий {integer(len(controls))}", *([rf"у них {band}"] if band else []),
-         rf"наименьшая разность {delta_r2(test)}"],
+        [Latex(rf"{integer(n)} {plural(n, 'копия', 'копии', 'копий')}"),
+         *([Latex(rf"у них {band}")] if band else []),
+         Latex(rf"наименьшая разность {delta_r2(test)}")],
         sep="; ", last="; ",
     )  # fmt: skip
     if not _decidable(summary):
@@ -696,7 +701,7 @@ def limitations(summary: Summary) -> Latex:
     parts = []
     if summary["run"].get("synthetic_speech"):
         parts.append(Latex("речь синтезирована, и выводы о живой речи из неё не следуют"))
-    parts.append(Latex(rf"на тесте всего {integer(n)} {speakers_phrase(n)}"))
+    parts.append(Latex(rf"всего {integer(n)} {speakers_phrase(n)}"))
     if not verification_available(summary):
         parts.append(
             Latex("проверить загрузку весов по EER нельзя: " + eer_missing_reason(summary))
