@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pytest
 from fake_study import run_fake_study
+from matplotlib.colors import to_hex
+from matplotlib.lines import Line2D
 from paper_support import REPO
 
+import rateprobe.figures
 from rateprobe.conventions import (
     ANALYSES,
     FIGURE_RULE,
@@ -82,8 +87,39 @@ def test_figures_are_vector_with_russian_text(figures: tuple[Path, dict]) -> Non
         check=True,
     ).stdout
     assert "R² на тесте" in text
-    assert "случайные двойники" in text
+    assert "случайные копии" in text
     assert "предсказание средним" in text  # the mean-predictor baseline is drawn
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler's pdftotext")
+def test_tick_labels_carry_the_decimal_comma(tmp_path: Path) -> None:
+    fig, (plain, mathtext) = plt.subplots(1, 2)
+    plain.plot([0.0, 1.0], [0.0, 0.5])
+    mathtext.plot([0.0, 1.0], [0.0, 2e-5])  # an offset/scale label in mathtext
+    rateprobe.figures._save(fig, tmp_path / "ticks.pdf")
+    text = subprocess.run(
+        ["pdftotext", str(tmp_path / "ticks.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    numbers = re.findall(r"\d+[.,]\d+", text)
+    assert "0,5" in numbers and not [n for n in numbers if "." in n]
+
+
+def test_no_two_legend_entries_share_a_style(
+    figures: tuple[Path, dict], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    out, _ = figures
+    drawn: list = []
+    monkeypatch.setattr(rateprobe.figures, "_save", lambda fig, path: drawn.append(fig))
+    summary = json.loads((out.parent / "summary.json").read_text())
+    rateprobe.figures.layer_curves(summary, "cps", tmp_path / "layers.pdf")
+    (legend,) = drawn[0].legends
+    styles = [
+        (to_hex(h.get_color()), h.get_linestyle(), h.get_marker())
+        if isinstance(h, Line2D)
+        else (to_hex(h.get_facecolor()), "filled", "")
+        for h in legend.legend_handles
+    ]
+    assert len(styles) == len(set(styles)) >= 4
 
 
 @pytest.mark.skipif(shutil.which("pdfinfo") is None, reason="needs poppler's pdfinfo")
