@@ -139,13 +139,18 @@ def too_few_speakers(summary: Summary) -> Latex:
     )
 
 
+def count_of(n: int, one: str, few: str, many: str) -> Latex:
+    """`5 утверждений`: a count with its noun in the agreeing form."""
+    return Latex(f"{integer(n)} {plural(n, one, few, many)}")
+
+
 def undecided_why(summary: Summary) -> Latex:
     """Why a tested claim with an interval off zero may still be undecided."""
     family = summary["run"]["claims"]["family_size"]
-    claims = plural(
+    claims = count_of(
         family, "проверяемое утверждение", "проверяемых утверждения", "проверяемых утверждений"
     )
-    return Latex(rf"поправка Холма на {integer(family)} {claims}")
+    return Latex(rf"поправка Холма на {claims}")
 
 
 def _decidable(summary: Summary) -> bool:
@@ -748,6 +753,9 @@ def build_claims(summary: Summary) -> dict[str, Any]:
         if verification_available(summary)
         else eer_missing_reason(summary),
         "limitations": limitations(summary),
+        "family_phrase": count_of(
+            summary["run"]["claims"]["family_size"], "утверждение", "утверждения", "утверждений"
+        ),
         "primary_target": primary,
         "targets": per_target,
         "sanity": sanity_sentence(summary),
