@@ -78,7 +78,7 @@ def test_a_tested_claim_prints_its_holm_p_and_says_why_it_is_undecided() -> None
     assert "не установлен: поправка Холма на" in text
     best["beyond_duration"].update(p_holm=0.004, decided=True)
     text = beyond_duration_clause(summary, best) or ""
-    assert "знает число символов при известной длительности" in text
+    assert "сверх длительности записи и длительности речи он добавляет" in text
     assert r"$p_{\mathrm{Holm}} = {}$0,004" in text
 
 
@@ -129,12 +129,15 @@ def test_failed_fits_and_alphas_at_the_grid_edge_are_reported() -> None:
         {"model": name, "target": PRIMARY, "tap": "lstm1", "probe": "mlp", "reason": "x"}
     ]
     summary["sanity"]["ridge_alpha_at_edge"] = [
-        {"model": name, "target": PRIMARY, "tap": "lstm1", "edge": "high"}
-    ]
+        {"model": name, "target": PRIMARY, "tap": "lstm1", "probe": "ridge", "edge": "high",
+         "alpha": 1e7, "alpha_limit": None},
+        {"model": name, "target": PRIMARY, "tap": "lstm2", "probe": "ridge", "edge": "high",
+         "alpha": 1e7, "alpha_limit": "mean"},
+    ]  # fmt: skip
     text = build_claims(summary)["health"]
-    assert r"Неудачных подгонок (разд.~\ref{sec:method}) 1" in text
+    assert r"Неудачных подгонок (разд.~\ref{sec:method}) 1 (из них 1 --- коэффициент" in text
     assert r"\model{" + name + r"}/\texttt{lstm1}/mlp" in text
-    assert "на краю сетки в 1 случаях" in text
+    assert "В 1 подгонке гребневой регрессии перекрёстная проверка выбрала" in text
     summary["sanity"].update(failed_fits=[], ridge_alpha_at_edge=[])
     text = build_claims(summary)["health"]
     assert "Неудачных подгонок" in text and text.endswith("нет.") and "краю" not in text

@@ -17,7 +17,7 @@ from rateprobe.paper.diff import compare, main
 
 TEMPLATES = REPO / "paper" / "templates"
 EMBEDDING = "models.resemblyzer.embedding.cps"
-FLIPPED = "models.resemblyzer.layers.cps.best_minus_deepest"
+FLIPPED = "models.resemblyzer.layers.cps.beats_every_control"
 
 
 def perturbed(summary: dict[str, Any]) -> dict[str, Any]:
@@ -30,7 +30,7 @@ def perturbed(summary: dict[str, Any]) -> dict[str, Any]:
     baseline["r2"] = baseline["r2"] + 0.01
     later["corpus"]["splits"]["test"]["n_utterances"] += 4
     layers = later["models"]["resemblyzer"]["layers"]["cps"]
-    layers["best_minus_deepest"]["decided"] = layers["middle_beats_deepest"] = True
+    layers["beats_every_control"]["decided"] = True
     return later
 
 
@@ -57,7 +57,7 @@ def test_moved_numbers_flipped_claims_and_affected_sentences_are_listed() -> Non
     ]
     changed = {sentence.key: sentence for sentence in diff.sentences}
     assert any(sentence.wording for sentence in changed.values())
-    assert changed["targets.cps.layers"].wording  # the flipped claim rewords the layer sentence
+    assert changed["targets.cps.controls"].wording  # the flipped claim rewords this sentence
 
 
 def test_the_command_prints_the_report_and_check_fails_on_changes(tmp_path: Path) -> None:

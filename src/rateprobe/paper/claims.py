@@ -194,10 +194,7 @@ def beyond_duration_clause(summary: Summary, entry: dict[str, Any]) -> Latex | N
     if not tested(decision):
         return Latex(rf"сверх длительности записи и длительности речи он добавляет {numbers}")
     if decision.get("decided") is True:
-        return Latex(
-            rf"сверх длительности записи и длительности речи он добавляет {numbers}, "
-            "т.\\,е. знает число символов при известной длительности"
-        )
+        return Latex(rf"сверх длительности записи и длительности речи он добавляет {numbers}")
     if decision.get("decided") is False:
         return Latex(rf"вместе с длительностями он хуже одних длительностей ({numbers})")
     if not _decidable(summary):
@@ -222,10 +219,11 @@ def _band(model: dict[str, Any], target: str) -> Latex:
 
 
 def control_sentence(
-    summary: Summary, name: str, model: dict[str, Any], target: str
+    summary: Summary, name: str, model: dict[str, Any], target: str, brief: bool = False
 ) -> Latex | None:
     """Trained model against every random-initialised copy (the weakest of the paired
-    comparisons decides); None without copies."""
+    comparisons decides); None without copies. `brief` (abstract, conclusion) keeps only the
+    deciding difference, without the copies' count and R² band."""
     controls = model.get("controls") or []
     layers = model["layers"][target]
     if not controls or layers["best"] is None:
@@ -239,8 +237,8 @@ def control_sentence(
         )
     n = len(controls)
     context = join(
-        [Latex(rf"{integer(n)} {plural(n, 'копия', 'копии', 'копий')}"),
-         *([Latex(rf"у них {band}")] if band else []),
+        [*([] if brief else [Latex(rf"{integer(n)} {plural(n, 'копия', 'копии', 'копий')}")]),
+         *([Latex(rf"у них {band}")] if band and not brief else []),
          Latex(rf"наименьшая разность {delta_r2(test)}")],
         sep="; ", last="; ",
     )  # fmt: skip
@@ -264,9 +262,12 @@ def control_sentence(
     )
 
 
-def comparison_sentence(summary: Summary, comparison: dict[str, Any]) -> Latex:
-    """The models' best layers: each estimate, and whether the leader beats every other model
-    (a tested claim). No order is printed unless decided."""
+def comparison_sentence(
+    summary: Summary, comparison: dict[str, Any], with_pairs: bool = True
+) -> Latex:
+    """The models' best layers: whether the leader beats every other model (a tested claim),
+    then, `with_pairs`, each paired difference as an estimate. No order is printed unless
+    decided."""
     ranking = comparison["ranking"]
     if not ranking:
         return Latex("Ни у одной модели пробы не дали численно здоровой подгонки.")
@@ -276,7 +277,7 @@ def comparison_sentence(summary: Summary, comparison: dict[str, Any]) -> Latex:
     if not _decidable(summary):
         return Latex(rf"Модели не сравниваются и не ранжируются: {too_few_speakers(summary)}.")
     test = comparison.get("leader_beats_every_model")
-    pairs = "; ".join(_pair_phrase(pair) for pair in comparison.get("pairs", []))
+    pairs = "; ".join(_pair_phrase(pair) for pair in comparison.get("pairs", []) if with_pairs)
     if test is not None and test.get("decided") is True:
         head = (
             rf"По лучшему слою {best} превосходит каждую из остальных моделей (наименьшая "
@@ -304,22 +305,27 @@ def embedding_comparison_sentence(summary: Summary, comparison: dict[str, Any]) 
     return Latex(rf"На финальном эмбеддинге разности $R^2$: {pairs}.")
 
 
+def sanity_warning(summary: Summary) -> Latex | None:
+    """The body's warning when a pretrained model tells speakers apart worse than its random
+    copies (the appendix holds the rest of the loading check)."""
+    broken = summary["sanity"]["broken_pretrained_models"]
+    if not broken:
+        return None
+    return Latex(
+        r"\textbf{Предупреждение:} у предобученных моделей "
+        rf"{join([model_ref(m) for m in broken])} EER значимо выше, чем у их случайно "
+        "инициализированных копий. Вероятно, чекпойнт повреждён или загружен неверно; "
+        "выводы об этих моделях ненадёжны."
+    )
+
+
 def sanity_sentence(summary: Summary) -> Latex:
     """Whether the pretrained models tell speakers apart better than their random copies (the
     loading check, its own Holm family), and whether their EER is plausible."""
     sanity = summary["sanity"]
-    broken, unconfirmed = (
-        sanity["broken_pretrained_models"],
-        sanity["unconfirmed_pretrained_models"],
-    )
-    parts = []
-    if broken:
-        parts.append(
-            r"\textbf{Предупреждение:} у предобученных моделей "
-            rf"{join([model_ref(m) for m in broken])} EER значимо выше, чем у их случайно "
-            "инициализированных копий. Вероятно, чекпойнт повреждён или загружен неверно; "
-            "выводы об этих моделях ненадёжны."
-        )
+    unconfirmed = sanity["unconfirmed_pretrained_models"]
+    warning = sanity_warning(summary)
+    parts: list[str] = [warning] if warning else []
     if unconfirmed:
         why = (
             too_few_speakers(summary)
@@ -388,10 +394,11 @@ def eer_missing_reason(summary: Summary) -> Latex:
 
 
 def health_sentence(summary: Summary) -> Latex:
-    """Which probe fits failed numerically, where ridge's cross-validation chose to predict
-    the mean, and where it wanted an alpha off even its widened grid."""
+    """Which probe fits failed numerically (a ridge penalty left at an end of its widened grid
+    is one of them), and where ridge's cross-validation chose to predict the mean."""
     sanity = summary["sanity"]
     failed = sanity["failed_fits"]
+    edges = sanity["ridge_alpha_at_edge"]
     if failed:
         listed = join(
             [
@@ -402,25 +409,27 @@ def health_sentence(summary: Summary) -> Latex:
             ]
         )
         more = rf" и ещё {number(len(failed) - 6)}" if len(failed) > 6 else ""
+        unresolved = sum(e.get("alpha_limit") is None for e in edges)
+        at_edge = (
+            rf" (из них {number(unresolved)} --- коэффициент гребневой регрессии на краю сетки "
+            "и после её расширения)"
+            if unresolved
+            else ""
+        )
         text = (
-            rf"Неудачных подгонок (разд.~\ref{{sec:method}}) {number(len(failed))}: "
+            rf"Неудачных подгонок (разд.~\ref{{sec:method}}) {number(len(failed))}{at_edge}: "
             rf"{listed}{more}; они не ранжируются и не входят в выводы."
         )
     else:
         text = r"Неудачных подгонок (разд.~\ref{sec:method}) нет."
-    edges = sanity["ridge_alpha_at_edge"]
     to_mean = [e for e in edges if e.get("alpha_limit") == "mean"]
-    unresolved = [e for e in edges if e.get("alpha_limit") is None]
     if to_mean:
         text += (
-            rf" В {number(len(to_mean))} подгонках гребневой регрессии перекрёстная проверка "
+            rf" В {number(len(to_mean))} "
+            rf"{plural(len(to_mean), 'подгонке', 'подгонках', 'подгонках')} гребневой регрессии "
+            "перекрёстная проверка "
             "выбрала сильнейшую регуляризацию: такая проба предсказывает среднее обучающей "
             "выборки, линейной связи с целью не найдено."
-        )
-    if unresolved:
-        text += (
-            rf" Коэффициент гребневой регрессии остался на краю сетки в "
-            rf"{number(len(unresolved))} случаях и после её расширения; эти подгонки неудачны."
         )
     return Latex(text)
 
@@ -498,9 +507,8 @@ def _described(summary: Summary, name: str) -> Latex:
     return Latex(rf"{model_ref(name)} (случайные веса)")
 
 
-def headline(summary: Summary) -> Latex:
-    """The abstract's results: each studied model's best layer and embedding, then the study's
-    tested questions with their effect sizes."""
+def estimates(summary: Summary) -> Latex:
+    """Each studied model's best layer and final embedding on the headline target."""
     target = primary_target(summary)
     if summary["comparisons"][target]["best_model"] is None:
         return Latex("Ни у одной модели пробы не дали численно здоровой подгонки.")
@@ -514,22 +522,40 @@ def headline(summary: Summary) -> Latex:
             rf"\texttt{{{escape(layers['best']['tap'])}}} даёт {r2_with_ci(layers['best'])}, "
             rf"финальный эмбеддинг --- {r2_with_ci(layers['deepest'])}"
         )
-    text = rf"Для цели <<{target_name(target)}>> {'; '.join(parts)}."
-    if not _decidable(summary):
-        return Latex(
-            rf"{text} Это точечные оценки, модели не сравниваются: {too_few_speakers(summary)}."
-        )
-    findings: list[Latex | None] = [beyond_duration_finding(summary, target)]
+    return Latex(rf"Для цели <<{target_name(target)}>> {'; '.join(parts)}.")
+
+
+def tested_findings(summary: Summary) -> Latex | None:
+    """The answers to the study's tested questions with their effect sizes: what the best
+    layers add beyond duration, and the leader if it beats every other model. None where the
+    test set is too small to test anything."""
+    target = primary_target(summary)
+    if not _decidable(summary) or summary["comparisons"][target]["best_model"] is None:
+        return None
+    found: list[Latex | None] = [beyond_duration_finding(summary, target)]
     comparison = summary["comparisons"][target]
     test = comparison.get("leader_beats_every_model")
     if test is not None and test.get("decided") is True:
-        findings.append(
+        found.append(
             Latex(
                 rf"{model_ref(comparison['best_model'])} превосходит остальные модели "
                 rf"(наименьшая разность {delta_r2(test)})"
             )
         )
-    return Latex(text + "".join(f" {sentence(f)}" for f in findings if f))
+    return Latex(" ".join(sentence(f) for f in found if f)) or None
+
+
+def headline(summary: Summary) -> Latex:
+    """The abstract's results: the estimates, then the tested questions' answers."""
+    text = estimates(summary)
+    if summary["comparisons"][primary_target(summary)]["best_model"] is None:
+        return text
+    if not _decidable(summary):
+        return Latex(
+            rf"{text} Это точечные оценки, модели не сравниваются: {too_few_speakers(summary)}."
+        )
+    found = tested_findings(summary)
+    return Latex(f"{text} {found}") if found else text
 
 
 def beyond_duration_finding(summary: Summary, target: str) -> Latex | None:
@@ -609,16 +635,13 @@ def selectivity_sentence(summary: Summary) -> Latex | None:
         if not found or found.get("selectivity") is None:
             continue
         phrases.append(
-            rf"у {model_ref(name)} (\texttt{{{escape(best['tap'])}}}) {r2_with_ci(found)} "
-            rf"против {number(found['control_r2'])} {interval(found.get('control_r2_ci'))}, "
-            rf"селективность {number(found['selectivity'])} {interval(found.get('selectivity_ci'))}"
+            rf"у {model_ref(name)} (\texttt{{{escape(best['tap'])}}}) "
+            rf"{number(found['selectivity'])} {interval(found.get('selectivity_ci'))} при "
+            rf"$R^2$ контрольной задачи {number(found['control_r2'])}"
         )
     if not phrases:
         return None
-    return Latex(
-        r"Гребневая проба лучшего слоя на контрольной задаче (значения CPS переставлены между "
-        rf"дикторами~\cite{{hewitt2019control}}): {'; '.join(phrases)}."
-    )
+    return Latex(rf"Селективность лучших слоёв (разд.~\ref{{sec:method}}): {'; '.join(phrases)}.")
 
 
 def erasure_sentence(summary: Summary) -> Latex | None:
@@ -635,8 +658,8 @@ def erasure_sentence(summary: Summary) -> Latex | None:
             continue
         phrases.append(
             rf"у {model_ref(name)} EER {percent(model['eer'])} $\to$ {percent(erasure['eer'])}, "
-            rf"изменение {number(100 * change['delta'], 1)} "
-            rf"{interval(change.get('delta_ci'), 1, 100.0)}~п.\,п."
+            rf"изменение {number(100 * change['delta'], 1)}~п.\,п. "
+            rf"{interval(change.get('delta_ci'), 1, 100.0)}"
         )
     if not phrases:
         return None
@@ -731,13 +754,16 @@ def build_claims(summary: Summary) -> dict[str, Any]:
     per_target = {}
     for target in summary["run"]["targets"]:
         controls = [control_sentence(summary, n, m, target) for n, m in studied.items()]
+        brief = [control_sentence(summary, n, m, target, brief=True) for n, m in studied.items()]
         layers = [layer_sentence(summary, n, m["layers"][target]) for n, m in studied.items()]
         comparison = summary["comparisons"][target]
         per_target[target] = {
             "name": target_name(target),
             "layers": _clauses(layers),
             "controls": _clauses([c for c in controls if c is not None]),
+            "controls_brief": _clauses([c for c in brief if c is not None]),
             "comparison": comparison_sentence(summary, comparison),
+            "ranking": comparison_sentence(summary, comparison, with_pairs=False),
             "embedding_comparison": embedding_comparison_sentence(summary, comparison),
         }
     primary = primary_target(summary)
@@ -747,6 +773,7 @@ def build_claims(summary: Summary) -> dict[str, Any]:
         "corpus_short": corpus_short(summary),
         "bad_input": bad_input_sentence(summary),
         "headline": headline(summary),
+        "findings": tested_findings(summary) or estimates(summary),
         "leader_layers": layer_sentence(summary, leader, studied[leader]["layers"][primary]),
         "verification_available": verification_available(summary),
         "eer_missing_reason": None
@@ -759,6 +786,7 @@ def build_claims(summary: Summary) -> dict[str, Any]:
         "primary_target": primary,
         "targets": per_target,
         "sanity": sanity_sentence(summary),
+        "sanity_warning": sanity_warning(summary),
         "health": health_sentence(summary),
         "speaker_parts": speaker_parts_sentence(summary),
         "selectivity": selectivity_sentence(summary),
