@@ -120,6 +120,11 @@ def test_too_few_test_speakers_replace_every_comparison() -> None:
     for text in (comparison, headline):
         assert "8 тестовых дикторов --- меньше порога 20" in text
         assert "значимо" not in text
+    # An untested run prints no Holm-adjusted p, even where the summary holds one.
+    controls = claims["targets"][PRIMARY]["controls"]
+    assert "лишь по точечным оценкам" in controls
+    for text in (controls, claims["targets"][PRIMARY]["layers"]):
+        assert "Holm" not in text
 
 
 def test_failed_fits_and_alphas_at_the_grid_edge_are_reported() -> None:
@@ -133,11 +138,16 @@ def test_failed_fits_and_alphas_at_the_grid_edge_are_reported() -> None:
          "alpha": 1e7, "alpha_limit": None},
         {"model": name, "target": PRIMARY, "tap": "lstm2", "probe": "ridge", "edge": "high",
          "alpha": 1e7, "alpha_limit": "mean"},
+        {"model": name, "target": PRIMARY, "tap": "lstm3", "probe": "ridge", "edge": "low",
+         "alpha": 1e-2, "alpha_limit": "least squares"},
+        {"model": name, "target": PRIMARY, "tap": "lstm3", "probe": "conditional", "edge": "low",
+         "alpha": 1e-2, "alpha_limit": "least squares"},
     ]  # fmt: skip
     text = build_claims(summary)["health"]
     assert r"Неудачных подгонок (разд.~\ref{sec:method}) 1 (из них 1 --- коэффициент" in text
     assert r"\model{" + name + r"}/\texttt{lstm1}/mlp" in text
     assert "В 1 подгонке гребневой регрессии перекрёстная проверка выбрала" in text
+    assert "В 2 подгонках перекрёстная проверка выбрала слабейшую регуляризацию" in text
     summary["sanity"].update(failed_fits=[], ridge_alpha_at_edge=[])
     text = build_claims(summary)["health"]
     assert "Неудачных подгонок" in text and text.endswith("нет.") and "краю" not in text

@@ -152,6 +152,15 @@ def test_the_methods_describe_each_studied_family(
     text = rendered_text(render_project(summary, tmp_path, PAPER_CFG))
     assert described in text
     assert "SimAM~\\cite{simam}" not in text
+    assert "SimAM-ResNet" not in text  # the introduction names the studied families only
+
+
+def test_the_eer_check_is_announced_only_where_it_was_computed(tmp_path: Path) -> None:
+    summary = load_fixture()
+    announced = "(отдельно --- проверка загрузки\nвесов по EER)"
+    assert announced in rendered_text(render_project(summary, tmp_path / "with"))
+    summary["run"]["claims"]["check_family_size"] = 0
+    assert announced not in rendered_text(render_project(summary, tmp_path / "without"))
 
 
 def test_the_methods_say_where_the_weights_come_from(tmp_path: Path) -> None:

@@ -117,13 +117,13 @@ def p_holm(decision: dict[str, Any]) -> Latex:
     return Latex(rf"$p_{{\mathrm{{Holm}}}} = {{}}${compact(decision['p_holm'])}")
 
 
-def delta_r2(decision: dict[str, Any] | None) -> Latex:
+def delta_r2(decision: dict[str, Any] | None, show_p: bool = True) -> Latex:
     r"""`$\Delta R^2 = 0,12$ [0,05; 0,19]` of a paired comparison, with the Holm-adjusted p of
-    a tested claim beside its interval."""
+    a tested claim beside its interval unless `show_p` is off (a run too small to test)."""
     if decision is None or decision.get("delta") is None:
         return Latex(r"$\Delta R^2$ не вычисляется")
     text = rf"$\Delta R^2 = {{}}${number(decision['delta'])} {interval(decision.get('delta_ci'))}"
-    if tested(decision) and decision.get("p_holm") is not None:
+    if show_p and tested(decision) and decision.get("p_holm") is not None:
         text += rf", {p_holm(decision)}"
     return Latex(text)
 
@@ -190,7 +190,7 @@ def beyond_duration_clause(summary: Summary, entry: dict[str, Any]) -> Latex | N
     decision = entry.get("beyond_duration")
     if decision is None:
         return None
-    numbers = delta_r2(decision)
+    numbers = delta_r2(decision, show_p=_decidable(summary))
     if not tested(decision):
         return Latex(rf"сверх длительности записи и длительности речи он добавляет {numbers}")
     if decision.get("decided") is True:
@@ -239,7 +239,7 @@ def control_sentence(
     context = join(
         [*([] if brief else [Latex(rf"{integer(n)} {plural(n, 'копия', 'копии', 'копий')}")]),
          *([Latex(rf"у них {band}")] if band and not brief else []),
-         Latex(rf"наименьшая разность {delta_r2(test)}")],
+         Latex(rf"наименьшая разность {delta_r2(test, show_p=_decidable(summary))}")],
         sep="; ", last="; ",
     )  # fmt: skip
     if not _decidable(summary):
@@ -431,6 +431,14 @@ def health_sentence(summary: Summary) -> Latex:
             "выбрала сильнейшую регуляризацию: такая проба предсказывает среднее обучающей "
             "выборки, линейной связи с целью не найдено."
         )
+    least_squares = sum(e.get("alpha_limit") == "least squares" for e in edges)
+    if least_squares:
+        text += (
+            rf" В {number(least_squares)} "
+            rf"{plural(least_squares, 'подгонке', 'подгонках', 'подгонках')} перекрёстная "
+            "проверка выбрала слабейшую регуляризацию: проба совпадает с решением методом "
+            "наименьших квадратов с минимальной нормой."
+        )
     return Latex(text)
 
 
@@ -582,9 +590,31 @@ def beyond_duration_finding(summary: Summary, target: str) -> Latex | None:
     return Latex("; ".join(parts)) if parts else None
 
 
+ARCH_CITATIONS = {
+    "resemblyzer": "ge2e",
+    "samresnet34": "wespeaker,simam,resnet",
+    "samresnet100": "wespeaker,simam,resnet",
+    "resnet34": "wespeaker,resnet",
+    "ecapa_c512": "ecapa",
+    "ecapa_c1024": "ecapa",
+    "campplus": "campplus",
+}
+
+
+def studied_architectures(summary: Summary) -> Latex:
+    """The studied models' architectures, each once and cited: `CAM++~\\cite{campplus} и ...`."""
+    archs = dict.fromkeys(summary["models"][name]["arch"] for name in summary["studied_models"])
+    return join(
+        [Latex(rf"{escape(ARCH_NAMES[arch])}~\cite{{{ARCH_CITATIONS[arch]}}}") for arch in archs]
+    )
+
+
 def embedding_method_phrase(method: dict[str, Any]) -> Latex:
-    """How an encoder family's embedding is computed, from the summary's record of it."""
-    reference = rf"\texttt{{{escape(method['reference'])}}}"
+    """How an encoder family's embedding is computed, from the summary's record of it (its
+    reference may name several implementations, separated by semicolons)."""
+    reference = join(
+        [Latex(rf"\texttt{{{escape(name)}}}") for name in method["reference"].split("; ")]
+    )
     if method["kind"] == "windowed_mean":
         return Latex(
             rf"L2-нормированное среднее эмбеддингов окон по {number(method['window_s'], 1)}~с "
@@ -772,6 +802,7 @@ def build_claims(summary: Summary) -> dict[str, Any]:
         "corpus": corpus_statement(summary),
         "corpus_short": corpus_short(summary),
         "bad_input": bad_input_sentence(summary),
+        "architectures": studied_architectures(summary),
         "headline": headline(summary),
         "findings": tested_findings(summary) or estimates(summary),
         "leader_layers": layer_sentence(summary, leader, studied[leader]["layers"][primary]),
