@@ -228,20 +228,13 @@ def control_sentence(
     layers = model["layers"][target]
     if not controls or layers["best"] is None:
         return None
-    band = Latex(_band(model, target).lstrip(", "))
     test = layers.get("beats_every_control")
     if test is None:
         return Latex(
             rf"сравнить {model_ref(name)} со всеми его случайно инициализированными копиями "
             "нельзя: у части копий ни одна проба не дала здоровой подгонки"
         )
-    n = len(controls)
-    context = join(
-        [*([] if brief else [Latex(rf"{integer(n)} {plural(n, 'копия', 'копии', 'копий')}")]),
-         *([Latex(rf"у них {band}")] if band and not brief else []),
-         Latex(rf"наименьшая разность {delta_r2(test, show_p=_decidable(summary))}")],
-        sep="; ", last="; ",
-    )  # fmt: skip
+    context = _control_context(summary, model, target, brief)
     if not _decidable(summary):
         return Latex(
             rf"{model_ref(name)} сравнивается со своими случайно инициализированными копиями "
@@ -262,6 +255,59 @@ def control_sentence(
     )
 
 
+def _control_context(
+    summary: Summary, model: dict[str, Any], target: str, brief: bool = False
+) -> Latex:
+    """The numbers behind a trained-vs-copies claim: the copies' count and R² band (unless
+    `brief`) and the deciding (smallest) difference."""
+    n = len(model["controls"])
+    band = Latex(_band(model, target).lstrip(", "))
+    test = model["layers"][target]["beats_every_control"]
+    return join(
+        [*([] if brief else [Latex(rf"{integer(n)} {plural(n, 'копия', 'копии', 'копий')}")]),
+         *([Latex(rf"у них {band}")] if band and not brief else []),
+         Latex(rf"наименьшая разность {delta_r2(test, show_p=_decidable(summary))}")],
+        sep="; ", last="; ",
+    )  # fmt: skip
+
+
+def controls_clauses(summary: Summary, target: str, brief: bool = False) -> Latex:
+    """Every studied model against its random copies; the models whose claim stays undecided
+    share one clause, so the reason (the Holm correction) is said once."""
+    studied = studied_models(summary)
+
+    def pending(model: dict[str, Any]) -> bool:
+        layers = model["layers"][target]
+        test = layers.get("beats_every_control")
+        has_claim = bool(model.get("controls")) and layers["best"] is not None
+        return has_claim and test is not None and test.get("decided") is None
+
+    undecided = (
+        [name for name, model in studied.items() if pending(model)] if _decidable(summary) else []
+    )
+    parts: list[Latex | None] = [
+        clause
+        for name, model in studied.items()
+        if name not in undecided
+        and (clause := control_sentence(summary, name, model, target, brief)) is not None
+    ]
+    if len(undecided) == 1:
+        parts.append(control_sentence(summary, undecided[0], studied[undecided[0]], target, brief))
+    elif undecided:
+        each = [
+            Latex(rf"{model_ref(n)} ({_control_context(summary, studied[n], target, brief)})")
+            for n in undecided
+        ]
+        parts.append(
+            Latex(
+                "превосходство над каждой из своих случайно инициализированных копий не "
+                rf"установлено ни у {join(each, sep=', ни у ', last=', ни у ')}: "
+                rf"{undecided_why(summary)}"
+            )
+        )
+    return _clauses([part for part in parts if part is not None])
+
+
 def comparison_sentence(
     summary: Summary, comparison: dict[str, Any], with_pairs: bool = True
 ) -> Latex:
@@ -277,7 +323,9 @@ def comparison_sentence(
     if not _decidable(summary):
         return Latex(rf"Модели не сравниваются и не ранжируются: {too_few_speakers(summary)}.")
     test = comparison.get("leader_beats_every_model")
-    pairs = "; ".join(_pair_phrase(pair) for pair in comparison.get("pairs", []) if with_pairs)
+    # With two models their one pair is the leader's test, already printed.
+    listed = with_pairs and len(ranking) > 2
+    pairs = "; ".join(_pair_phrase(pair) for pair in comparison.get("pairs", []) if listed)
     if test is not None and test.get("decided") is True:
         head = (
             rf"По лучшему слою {best} превосходит каждую из остальных моделей (наименьшая "
@@ -783,15 +831,13 @@ def build_claims(summary: Summary) -> dict[str, Any]:
     studied = studied_models(summary)
     per_target = {}
     for target in summary["run"]["targets"]:
-        controls = [control_sentence(summary, n, m, target) for n, m in studied.items()]
-        brief = [control_sentence(summary, n, m, target, brief=True) for n, m in studied.items()]
         layers = [layer_sentence(summary, n, m["layers"][target]) for n, m in studied.items()]
         comparison = summary["comparisons"][target]
         per_target[target] = {
             "name": target_name(target),
             "layers": _clauses(layers),
-            "controls": _clauses([c for c in controls if c is not None]),
-            "controls_brief": _clauses([c for c in brief if c is not None]),
+            "controls": controls_clauses(summary, target),
+            "controls_brief": controls_clauses(summary, target, brief=True),
             "comparison": comparison_sentence(summary, comparison),
             "ranking": comparison_sentence(summary, comparison, with_pairs=False),
             "embedding_comparison": embedding_comparison_sentence(summary, comparison),
