@@ -146,8 +146,8 @@ def test_failed_fits_and_alphas_at_the_grid_edge_are_reported() -> None:
     text = build_claims(summary)["health"]
     assert r"Неудачных подгонок (разд.~\ref{sec:method}) 1 (из них 1 --- коэффициент" in text
     assert r"\model{" + name + r"}/\texttt{lstm1}/mlp" in text
-    assert "В 1 подгонке гребневой регрессии перекрёстная проверка выбрала" in text
-    assert "В 2 подгонках перекрёстная проверка выбрала слабейшую регуляризацию" in text
+    assert "Перекрёстная проверка гребневой регрессии выбрала сильнейшую регуляризацию в 1 " in text
+    assert "и слабейшую в 2 подгонках (решение методом наименьших квадратов" in text
     summary["sanity"].update(failed_fits=[], ridge_alpha_at_edge=[])
     text = build_claims(summary)["health"]
     assert "Неудачных подгонок" in text and text.endswith("нет.") and "краю" not in text

@@ -334,8 +334,8 @@ def comparison_sentence(
     else:
         numbers = "" if test is None else rf" (наименьшая разность {delta_r2(test)})"
         head = (
-            rf"Наибольший $R^2$ лучшего слоя по точечной оценке у {best}, но его превосходство "
-            rf"над каждой из остальных моделей не установлено{numbers}: модели не ранжируются."
+            rf"Модели не ранжируются: превосходство модели {best} с наибольшим по точечной "
+            rf"оценке $R^2$ лучшего слоя над каждой из остальных не установлено{numbers}."
         )
     return Latex(rf"{head} Попарные разности $R^2$: {pairs}.") if pairs else Latex(head)
 
@@ -470,23 +470,23 @@ def health_sentence(summary: Summary) -> Latex:
         )
     else:
         text = r"Неудачных подгонок (разд.~\ref{sec:method}) нет."
-    to_mean = [e for e in edges if e.get("alpha_limit") == "mean"]
+    limits = []
+    to_mean = sum(e.get("alpha_limit") == "mean" for e in edges)
     if to_mean:
-        text += (
-            rf" В {number(len(to_mean))} "
-            rf"{plural(len(to_mean), 'подгонке', 'подгонках', 'подгонках')} гребневой регрессии "
-            "перекрёстная проверка "
-            "выбрала сильнейшую регуляризацию: такая проба предсказывает среднее обучающей "
-            "выборки, линейной связи с целью не найдено."
+        limits.append(
+            rf"сильнейшую регуляризацию в {number(to_mean)} "
+            rf"{plural(to_mean, 'подгонке', 'подгонках', 'подгонках')} (проба предсказывает "
+            "среднее обучающей выборки: линейной связи с целью не найдено)"
         )
     least_squares = sum(e.get("alpha_limit") == "least squares" for e in edges)
     if least_squares:
-        text += (
-            rf" В {number(least_squares)} "
-            rf"{plural(least_squares, 'подгонке', 'подгонках', 'подгонках')} перекрёстная "
-            "проверка выбрала слабейшую регуляризацию: проба совпадает с решением методом "
-            "наименьших квадратов с минимальной нормой."
+        limits.append(
+            rf"слабейшую в {number(least_squares)} "
+            rf"{plural(least_squares, 'подгонке', 'подгонках', 'подгонках')} (решение методом "
+            "наименьших квадратов с минимальной нормой)"
         )
+    if limits:
+        text += rf" Перекрёстная проверка гребневой регрессии выбрала {join(limits)}."
     return Latex(text)
 
 
