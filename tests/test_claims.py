@@ -78,7 +78,7 @@ def test_a_tested_claim_prints_its_holm_p_and_says_why_it_is_undecided() -> None
     assert "не установлен: поправка Холма на" in text
     best["beyond_duration"].update(p_holm=0.004, decided=True)
     text = beyond_duration_clause(summary, best) or ""
-    assert "сверх длительности записи и длительности речи он добавляет" in text
+    assert "сверх обеих длительностей он добавляет" in text
     assert r"$p_{\mathrm{Holm}} = {}$0,004" in text
 
 

@@ -108,7 +108,7 @@ def test_opposite_outcomes_change_the_text(tmp_path: Path) -> None:
     changed = rendered_text(render_project(negative, tmp_path / "negative"))
 
     assert "синтетическом" in original and "синтетическом" not in changed
-    assert "сверх длительности записи и длительности речи он добавляет" in original
+    assert "сверх обеих длительностей он добавляет" in original
     assert "вместе с длительностями он хуже одних длительностей" in changed
     assert "обучение добавляет информацию о темпе" in original
     assert r"дна из случайно инициализированных копий превосходит \model{resemblyzer}" in changed

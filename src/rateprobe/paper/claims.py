@@ -192,9 +192,9 @@ def beyond_duration_clause(summary: Summary, entry: dict[str, Any]) -> Latex | N
         return None
     numbers = delta_r2(decision, show_p=_decidable(summary))
     if not tested(decision):
-        return Latex(rf"сверх длительности записи и длительности речи он добавляет {numbers}")
+        return Latex(rf"сверх обеих длительностей он добавляет {numbers}")
     if decision.get("decided") is True:
-        return Latex(rf"сверх длительности записи и длительности речи он добавляет {numbers}")
+        return Latex(rf"сверх обеих длительностей он добавляет {numbers}")
     if decision.get("decided") is False:
         return Latex(rf"вместе с длительностями он хуже одних длительностей ({numbers})")
     if not _decidable(summary):
