@@ -9,6 +9,8 @@ import subprocess
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 import pytest
 from fake_study import run_fake_study
 from matplotlib.colors import to_hex
@@ -120,6 +122,23 @@ def test_no_two_legend_entries_share_a_style(
         for h in legend.legend_handles
     ]
     assert len(styles) == len(set(styles)) >= 4
+
+
+def test_the_histogram_legend_fits_its_narrow_figure(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    drawn: list = []
+    monkeypatch.setattr(rateprobe.figures, "_save", lambda fig, path: drawn.append(fig))
+    manifests = {
+        split: pd.DataFrame({"cps": np.linspace(8.0, 20.0, n)})
+        for split, n in (("train", 1440), ("dev", 480), ("test", 960))
+    }
+    rateprobe.figures.cps_histogram(manifests, tmp_path / "hist.pdf")
+    fig = drawn[0]
+    renderer = fig.canvas.get_renderer()
+    (legend,) = fig.legends
+    box, frame = legend.get_window_extent(renderer), fig.bbox
+    assert frame.x0 <= box.x0 and box.x1 <= frame.x1, (box, frame)
 
 
 @pytest.mark.skipif(shutil.which("pdfinfo") is None, reason="needs poppler's pdfinfo")

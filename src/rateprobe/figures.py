@@ -277,8 +277,9 @@ def cps_histogram(manifests: Mapping[str, pd.DataFrame], path: Path) -> None:
         )
     ax.set_xlabel(target_axis_label("cps"))
     ax.set_ylabel("плотность")
-    # Above the axes: inside, the legend covered the bars.
-    fig.legend(loc="outside upper center", ncol=2)
+    # Above the axes: inside, the legend covered the bars; one column, as two overflow the
+    # narrow panel.
+    fig.legend(loc="outside upper center", ncol=1)
     _save(fig, path)
 
 
