@@ -115,22 +115,29 @@ def fake_full_study(workdir: Path, config: dict) -> dict[str, list[float]]:
     return durations
 
 
-@pytest.mark.slow
-def test_full_study_dry_run_asks_hours_per_shard(tmp_path: Path) -> None:
-    configfile = REPO / "config" / "librispeech.yaml"
-    config = resolve_config(
+FULL_STUDY = REPO / "config" / "librispeech.yaml"
+
+
+def full_study_config() -> dict:
+    """config.yaml with config/librispeech.yaml merged over it, resolved."""
+    return resolve_config(
         merge_config(
             yaml.safe_load((REPO / "config.yaml").read_text()),
-            yaml.safe_load(configfile.read_text()),
+            yaml.safe_load(FULL_STUDY.read_text()),
         )
     )
+
+
+@pytest.mark.slow
+def test_full_study_dry_run_asks_hours_per_shard(tmp_path: Path) -> None:
+    config = full_study_config()
     workdir = copy_repository(tmp_path / "repository")
     durations = fake_full_study(workdir, config)
     models = [m["name"] for m in config["models"]]
     targets = [f"results/activations/{m}/{s}.npz" for m in models for s in FULL_STUDY_SPLITS]
     targets += [f"results/interventions/activations/{m}.npz" for m in models]
     done = subprocess.run(
-        [str(SNAKEMAKE), "-n", *targets, "--configfile", str(configfile)],
+        [str(SNAKEMAKE), "-n", *targets, "--configfile", str(FULL_STUDY)],
         cwd=workdir, env=workspace_env(workdir), capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -197,13 +204,7 @@ def test_an_unread_checkpoint_is_sized_by_the_architecture_its_name_says(
 
 def test_extraction_jobs_take_the_configured_threads(tmp_path: Path) -> None:
     # --cores 8 with 4 threads each: two extraction jobs side by side, not one taking all 8.
-    configfile = REPO / "config" / "librispeech.yaml"
-    config = resolve_config(
-        merge_config(
-            yaml.safe_load((REPO / "config.yaml").read_text()),
-            yaml.safe_load(configfile.read_text()),
-        )
-    )
+    config = full_study_config()
     workdir = copy_repository(tmp_path / "repository")
     fake_full_study(workdir, config)
     targets = [
@@ -211,7 +212,7 @@ def test_extraction_jobs_take_the_configured_threads(tmp_path: Path) -> None:
         "results/interventions/activations/samresnet34_random_s0.npz",
     ]
     done = subprocess.run(
-        [str(SNAKEMAKE), "-n", "--cores", "8", *targets, "--configfile", str(configfile),
+        [str(SNAKEMAKE), "-n", "--cores", "8", *targets, "--configfile", str(FULL_STUDY),
          "--config", 'activations={"threads": 4}'],
         cwd=workdir, env=workspace_env(workdir), capture_output=True, text=True, timeout=600,
     )  # fmt: skip

@@ -441,6 +441,18 @@ def eer_missing_reason(summary: Summary) -> Latex:
     return Latex(EER_MISSING_REASONS.get(reason, "EER не вычисляется"))
 
 
+# The ends of the ridge path a cross-validated penalty can reach, as the paper words the choice.
+LIMIT_PHRASES = {
+    "mean": (
+        "сильнейшую регуляризацию в {fits} (проба предсказывает среднее обучающей выборки: "
+        "линейной связи с целью не найдено)"
+    ),
+    "least squares": (
+        "слабейшую в {fits} (решение методом наименьших квадратов с минимальной нормой)"
+    ),
+}
+
+
 def health_sentence(summary: Summary) -> Latex:
     """Which probe fits failed numerically (a ridge penalty left at an end of its widened grid
     is one of them), and where ridge's cross-validation chose to predict the mean."""
@@ -471,20 +483,11 @@ def health_sentence(summary: Summary) -> Latex:
     else:
         text = r"Неудачных подгонок (разд.~\ref{sec:method}) нет."
     limits = []
-    to_mean = sum(e.get("alpha_limit") == "mean" for e in edges)
-    if to_mean:
-        limits.append(
-            rf"сильнейшую регуляризацию в {number(to_mean)} "
-            rf"{plural(to_mean, 'подгонке', 'подгонках', 'подгонках')} (проба предсказывает "
-            "среднее обучающей выборки: линейной связи с целью не найдено)"
-        )
-    least_squares = sum(e.get("alpha_limit") == "least squares" for e in edges)
-    if least_squares:
-        limits.append(
-            rf"слабейшую в {number(least_squares)} "
-            rf"{plural(least_squares, 'подгонке', 'подгонках', 'подгонках')} (решение методом "
-            "наименьших квадратов с минимальной нормой)"
-        )
+    for limit, chosen in LIMIT_PHRASES.items():
+        n = sum(e.get("alpha_limit") == limit for e in edges)
+        if n:
+            fits = f"{number(n)} {plural(n, 'подгонке', 'подгонках', 'подгонках')}"
+            limits.append(chosen.format(fits=fits))
     if limits:
         text += rf" Перекрёстная проверка гребневой регрессии выбрала {join(limits)}."
     return Latex(text)
