@@ -27,6 +27,7 @@ rule extract_activations:
         runtime=lambda wildcards, input: shard_request(wildcards, input).runtime_minutes,
         mem_mb=lambda wildcards, input: shard_request(wildcards, input).mem_mb,
     params:
+        code=code_version("../scripts/extract_activations.py"),
         model=lambda wildcards: MODEL_BY_NAME[wildcards.model],
         settings=RESULT_SETTINGS["activations"],
     script:
@@ -49,8 +50,10 @@ rule gather_activations:
     threads: 1
     resources:
         mem_mb=gather_mem_mb,
-    # The shards are temporary: the settings that decide the numbers are watched here.
+    # The shards are temporary: the code and the settings that decide the numbers are watched
+    # here.
     params:
+        code=code_version("../scripts/gather_activations.py", "../scripts/extract_activations.py"),
         model=lambda wildcards: MODEL_BY_NAME[wildcards.model],
         settings=RESULT_SETTINGS["activations"],
     script:

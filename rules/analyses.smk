@@ -19,6 +19,7 @@ rule verification:
     conda:
         "../envs/rateprobe.yaml"
     params:
+        code=code_version("../scripts/analyse_model.py"),
         analysis="verification",
         bootstrap=CFG["probes"]["bootstrap"],
     script:
@@ -35,6 +36,7 @@ rule tsne:
     conda:
         "../envs/rateprobe.yaml"
     params:
+        code=code_version("../scripts/analyse_model.py"),
         analysis="tsne",
         settings=CFG["analysis"]["tsne"],
     script:
@@ -53,6 +55,7 @@ rule classification:
     conda:
         "../envs/rateprobe.yaml"
     params:
+        code=code_version("../scripts/analyse_model.py"),
         analysis="classification",
         settings=CFG["analysis"]["classification"],
         bootstrap=CFG["probes"]["bootstrap"],
@@ -71,6 +74,7 @@ rule cca:
     conda:
         "../envs/rateprobe.yaml"
     params:
+        code=code_version("../scripts/analyse_model.py"),
         analysis="cca",
         targets=CFG["probes"]["targets"],
         settings=CFG["analysis"]["cca"],

@@ -2,7 +2,6 @@
 # The schema rejects unknown keys and wrong types before any work; resolve_config then checks
 # what a schema cannot (per corpus kind) and fills defaults.
 
-import hashlib
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -22,6 +21,7 @@ from rateprobe.config import (
 )
 from rateprobe.paper.overleaf_sync import configured_remote
 from rateprobe.paper.person import ensure_person_files
+from rateprobe.provenance import LibraryCode
 
 SCHEMA_PATH = workflow.source_path("../schemas/config.schema.yaml")
 # Values nested in --config 'section={...}' arrive as strings: give them the schema's types.
@@ -48,14 +48,15 @@ INTERVENTION_RESULTS = (
 )
 
 
-def code_version(*sources):
-    """A digest of the library sources whose output a rule tracks, given relative to this
-    file: a param, so an edit of them reruns the rule while a moved checkout (whose absolute
-    paths differ) reruns nothing."""
-    digest = hashlib.sha256()
-    for source in sources:
-        digest.update(Path(workflow.source_path(source)).read_bytes())
-    return digest.hexdigest()[:16]
+# The library the jobs import: this checkout's src/rateprobe, read once per plan.
+LIBRARY = LibraryCode(Path(workflow.basedir) / "src" / "rateprobe")
+
+
+def code_version(*scripts):
+    """A digest of the scripts (given as in a rule's `script:`) and of every rateprobe module
+    they import, directly or not: a param, so an edit of any of them reruns the rule while a
+    moved checkout (whose absolute paths differ) reruns nothing."""
+    return LIBRARY.digest(Path(workflow.source_path(script)) for script in scripts)
 
 
 # Extraction shards and their job sizes (rules/activations.smk, rules/interventions.smk).

@@ -42,9 +42,7 @@ rule synthesize_corpus:
     threads: 2
     params:
         # The corpus is what the generator writes: a change to it regenerates the corpus.
-        code=code_version(
-            "../src/rateprobe/corpus/synthetic.py", "../src/rateprobe/corpus/sentences.py"
-        ),
+        code=code_version("../scripts/synthesize_corpus.py"),
         corpus={k: CORPUS[k] for k in ("kind", "root", "splits", "synthetic")},
         seed=CFG["seed"],
     script:
@@ -65,6 +63,8 @@ rule download_subset:
         subset="[A-Za-z0-9_.-]+",
     conda:
         "../envs/rateprobe.yaml"
+    # No code version: what a download writes is checked against its md5, so an edit of the
+    # code fetching it must not download gigabytes again.
     params:
         root=lambda wildcards, output: corpus_root_of(output[0]),
         mirrors=CORPUS["mirrors"],
@@ -86,6 +86,7 @@ checkpoint manifest:
         "../envs/rateprobe.yaml"
     threads: 2
     params:
+        code=code_version("../scripts/build_manifest.py"),
         # With the content digest of an extraction's files: content, not only time stamps,
         # decides whether the labels are stale.
         corpus=lambda wildcards: manifest_corpus_settings(CORPUS, wildcards.split, EXTRACTION),

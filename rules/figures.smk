@@ -24,7 +24,7 @@ rule figures:
         "../envs/rateprobe.yaml"
     params:
         # Redrawing is cheap: a change to the drawing code redraws every figure.
-        code=code_version("../src/rateprobe/figures.py"),
+        code=code_version("../scripts/make_figures.py"),
         models=MODELS,
         out_dir=lambda wildcards, output: os.path.dirname(output[0]),
     script:

@@ -25,7 +25,7 @@ checkpoint intervention_manifest:
     threads: 2
     params:
         # The variants are what this code makes: a change to it makes them again.
-        code=code_version("../src/rateprobe/interventions.py"),
+        code=code_version("../scripts/make_interventions.py"),
         settings=INTERVENTIONS,
         kind=CORPUS["kind"],
         vad=CFG["vad"],
@@ -52,6 +52,7 @@ rule extract_intervention_activations:
         runtime=lambda wildcards, input: shard_request(wildcards, input).runtime_minutes,
         mem_mb=lambda wildcards, input: shard_request(wildcards, input).mem_mb,
     params:
+        code=code_version("../scripts/extract_activations.py"),
         model=lambda wildcards: MODEL_BY_NAME[wildcards.model],
         settings=RESULT_SETTINGS["activations"],
     script:
@@ -74,8 +75,10 @@ rule gather_intervention_activations:
     threads: 1
     resources:
         mem_mb=gather_mem_mb,
-    # The shards are temporary: the settings that decide the numbers are watched here.
+    # The shards are temporary: the code and the settings that decide the numbers are watched
+    # here.
     params:
+        code=code_version("../scripts/gather_activations.py", "../scripts/extract_activations.py"),
         model=lambda wildcards: MODEL_BY_NAME[wildcards.model],
         settings=RESULT_SETTINGS["activations"],
     script:
@@ -99,7 +102,7 @@ rule intervention_analysis:
         "../envs/rateprobe.yaml"
     threads: 1
     params:
-        code=code_version("../src/rateprobe/analysis/interventions.py"),
+        code=code_version("../scripts/intervention_analysis.py"),
         bootstrap=CFG["probes"]["bootstrap"],
     script:
         "../scripts/intervention_analysis.py"

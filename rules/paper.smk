@@ -8,7 +8,6 @@
 import os
 from pathlib import Path
 
-import rateprobe.paper
 from rateprobe.conventions import OVERLEAF_PUSHED_SUMMARY, PAPER_NUMBERS
 from rateprobe.paper.overleaf import style_files
 from rateprobe.paper.render import SECTIONS
@@ -18,7 +17,6 @@ PAPER_SOURCES = {
     "bib": "paper/references.bib",
     "styles": [f"paper/{name}" for name in style_files(CFG["paper"])],
 }
-PAPER_MODULES = sorted(p.name for p in Path(rateprobe.paper.__file__).parent.glob("*.py"))
 PAPER_TEX = [
     "paper/main.tex",
     *expand("paper/generated/{section}.tex", section=SECTIONS),
@@ -57,7 +55,7 @@ rule paper_render:
         "../envs/rateprobe.yaml"
     params:
         # The rendering code is part of the text: an edit of it renders again.
-        code=code_version(*(f"../src/rateprobe/paper/{name}" for name in PAPER_MODULES)),
+        code=code_version("../scripts/render_paper.py"),
         paper=CFG["paper"],
         paper_dir=lambda wildcards, output: os.path.dirname(output.tex[0]),
         templates_dir=lambda wildcards, input: os.path.dirname(input.templates[0]),
@@ -76,6 +74,7 @@ rule paper_pdf:
     conda:
         "../envs/rateprobe.yaml"
     params:
+        code=code_version("../scripts/build_paper.py"),
         paper_dir=lambda wildcards, output: os.path.dirname(output.pdf),
         engine=CFG["paper"]["engine"],
         # read only when the build fails: which setting's text sticks out of the page
@@ -94,6 +93,7 @@ rule paper_overleaf:
     conda:
         "../envs/rateprobe.yaml"
     params:
+        code=code_version("../scripts/overleaf_zip.py"),
         paper=CFG["paper"],
         paper_dir=lambda wildcards, input: os.path.dirname(input.tex[0]),
     script:
@@ -112,6 +112,7 @@ rule overleaf_push:
         "logs/overleaf_push.log",
     conda:
         "../envs/rateprobe.yaml"
+    # No code version: the push has no output to go stale, and runs whenever asked for.
     params:
         paper=CFG["paper"],
         overleaf=CFG["overleaf"],

@@ -28,6 +28,7 @@ rule probe_model:
     params:
         # Only what changes the probes: adding a model, editing the paper or an analysis
         # setting re-probes nothing.
+        code=code_version("../scripts/probe_model.py"),
         seed=CFG["seed"],
         probes=RESULT_SETTINGS["probes"],
     script:
@@ -50,6 +51,7 @@ rule summary:
     conda:
         "../envs/rateprobe.yaml"
     params:
+        code=code_version("../scripts/summarize.py"),
         # What the summary reads and prints; the paper's own settings rerun only the paper.
         cfg={
             key: RESULT_SETTINGS[key]

@@ -1,5 +1,6 @@
 """Snakemake entry point: one side analysis of one model (rateprobe.analysis.run), the one the
-rule's `analysis` param names; its other params are that analysis's settings."""
+rule's `analysis` param names; its other params, but for the code version, are that analysis's
+settings."""
 
 from rateprobe.analysis import run
 from rateprobe.conventions import SPLITS
@@ -8,6 +9,7 @@ from rateprobe.joblog import job_log
 snakemake = globals()["snakemake"]
 with job_log(snakemake.log):
     settings = dict(snakemake.params.items())
+    settings.pop("code")  # the code version only reruns the job (rules/common.smk)
     analyse = getattr(run, f"run_{settings.pop('analysis')}")
     inputs = dict(snakemake.input.items())
     analyse(

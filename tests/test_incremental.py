@@ -45,6 +45,17 @@ def test_editing_a_template_replans_only_the_paper(small_study: Path) -> None:
     assert planned_jobs(small_study, "all") == Counter()
 
 
+def test_editing_a_library_module_reruns_every_stage_importing_it(small_study: Path) -> None:
+    # probe_model imports rateprobe.probing.run, which imports ridge: a fix there re-probes
+    # every model and reruns what reads the probes, but extracts nothing again.
+    ridge = small_study / "src" / "rateprobe" / "probing" / "ridge.py"
+    with edited(ridge, "\n# a fix that the probes must not miss\n"):
+        plan = planned_jobs(small_study, "all")
+    probes = {"probe_model": 2, "classification": 2, "intervention_analysis": 2}
+    assert plan == Counter(probes | {"summary": 1, "figures": 1} | PAPER_RULES)
+    assert planned_jobs(small_study, "all") == Counter()
+
+
 def test_adding_a_model_plans_only_its_jobs(small_study: Path, tmp_path: Path) -> None:
     models = yaml.safe_load(SMALL_STUDY.read_text())["models"]
     added = {"name": "samresnet34_random", "source": "random", "arch": "samresnet34", "seed": 0}
