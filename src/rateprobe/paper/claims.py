@@ -191,9 +191,7 @@ def beyond_duration_clause(summary: Summary, entry: dict[str, Any]) -> Latex | N
     if decision is None:
         return None
     numbers = delta_r2(decision, show_p=_decidable(summary))
-    if not tested(decision):
-        return Latex(rf"сверх обеих длительностей он добавляет {numbers}")
-    if decision.get("decided") is True:
+    if not tested(decision) or decision.get("decided") is True:
         return Latex(rf"сверх обеих длительностей он добавляет {numbers}")
     if decision.get("decided") is False:
         return Latex(rf"вместе с длительностями он хуже одних длительностей ({numbers})")
@@ -282,18 +280,16 @@ def controls_clauses(summary: Summary, target: str, brief: bool = False) -> Late
         has_claim = bool(model.get("controls")) and layers["best"] is not None
         return has_claim and test is not None and test.get("decided") is None
 
-    undecided = (
-        [name for name, model in studied.items() if pending(model)] if _decidable(summary) else []
-    )
-    parts: list[Latex | None] = [
+    undecided = [name for name, model in studied.items() if pending(model)]
+    if len(undecided) < 2 or not _decidable(summary):
+        undecided = []  # a single model's clause says the reason itself
+    parts = [
         clause
         for name, model in studied.items()
         if name not in undecided
         and (clause := control_sentence(summary, name, model, target, brief)) is not None
     ]
-    if len(undecided) == 1:
-        parts.append(control_sentence(summary, undecided[0], studied[undecided[0]], target, brief))
-    elif undecided:
+    if undecided:
         each = [
             Latex(rf"{model_ref(n)} ({_control_context(summary, studied[n], target, brief)})")
             for n in undecided
@@ -305,7 +301,7 @@ def controls_clauses(summary: Summary, target: str, brief: bool = False) -> Late
                 rf"{undecided_why(summary)}"
             )
         )
-    return _clauses([part for part in parts if part is not None])
+    return _clauses(parts)
 
 
 def comparison_sentence(
@@ -846,7 +842,6 @@ def build_claims(summary: Summary) -> dict[str, Any]:
             "embedding_comparison": embedding_comparison_sentence(summary, comparison),
         }
     primary = primary_target(summary)
-    leader = summary["comparisons"][primary]["best_model"] or next(iter(studied))
     return {
         "corpus": corpus_statement(summary),
         "corpus_short": corpus_short(summary),
@@ -854,7 +849,6 @@ def build_claims(summary: Summary) -> dict[str, Any]:
         "architectures": studied_architectures(summary),
         "headline": headline(summary),
         "findings": tested_findings(summary) or estimates(summary),
-        "leader_layers": layer_sentence(summary, leader, studied[leader]["layers"][primary]),
         "verification_available": verification_available(summary),
         "eer_missing_reason": None
         if verification_available(summary)
