@@ -82,10 +82,16 @@ class LibraryCode:
         self.package_dir = Path(package_dir)
         self.package = self.package_dir.name
         self._imports: dict[str, frozenset[str]] = {}
+        self._paths: dict[str, Path | None] = {}
 
     def module_path(self, module: str) -> Path | None:
         """The file of a module of the package (a package's is its __init__.py); None when
-        `module` is not one."""
+        `module` is not one. Looked up once per name: every import of every script asks."""
+        if module not in self._paths:
+            self._paths[module] = self._find(module)
+        return self._paths[module]
+
+    def _find(self, module: str) -> Path | None:
         head, *parts = module.split(".")
         if head != self.package:
             return None
@@ -175,7 +181,7 @@ class LibraryCode:
         for module in self.closure(script_paths, modules):
             path = self.module_path(module)
             assert path is not None
-            entries.append((self.relative_path(module), path))
+            entries.append((path.relative_to(self.package_dir.parent).as_posix(), path))
         digest = hashlib.sha256()
         for name, file in sorted(entries):
             for part in (name.encode(), file.read_bytes()):
