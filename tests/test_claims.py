@@ -10,15 +10,14 @@ from typing import Any
 
 from paper_support import load_fixture
 
-from rateprobe.paper.claims import (
+from rateprobe.paper.glossary import speakers_phrase
+from rateprobe.paper.prose import build_claims
+from rateprobe.paper.prose.experiments import (
     beyond_duration_clause,
-    build_claims,
     control_sentence,
-    corpus_short,
-    corpus_statement,
     layer_sentence,
 )
-from rateprobe.paper.glossary import speakers_phrase
+from rateprobe.paper.prose.methodology import corpus_short, corpus_statement
 
 PRIMARY = "cps"
 
@@ -51,7 +50,7 @@ def test_best_layer_against_the_embedding_is_an_estimate_without_a_verdict() -> 
     layers["best"]["tap"] = "layer2.0"
     for delta in (-0.05, 0.05):
         layers["best_minus_deepest"] = undecided(delta)
-        text = layer_sentence(summary, studied(summary), layers)
+        text = layer_sentence(summary["run"]["claims"], studied(summary), layers)
         assert "превосходит" not in text and "уступает" not in text
         assert r"(разность $\Delta R^2 = {}$" in text
         assert "Holm" not in text.split("разность")[1].split(";")[0]
@@ -62,7 +61,7 @@ def test_a_dev_argmax_at_the_embedding_is_not_most_information() -> None:
     layers = copy.deepcopy(summary["models"][studied(summary)]["layers"][PRIMARY])
     layers["best"] = dict(layers["deepest"], index=len(layers["per_tap"]) - 1)
     layers["best_minus_deepest"] = None
-    text = layer_sentence(summary, studied(summary), layers)
+    text = layer_sentence(summary["run"]["claims"], studied(summary), layers)
     assert "больше всего" not in text and "превосходит" not in text
     assert "лучшим по валидационной выборке оказался сам финальный эмбеддинг" in text
 
@@ -73,11 +72,11 @@ def test_a_tested_claim_prints_its_holm_p_and_says_why_it_is_undecided() -> None
     best = summary["models"][name]["layers"][PRIMARY]["best"]
     best["beyond_duration"] = {"family": "primary", "delta": 0.04, "delta_ci": [0.01, 0.07],
                                "p_value": 0.02, "p_holm": 0.08, "decided": None}  # fmt: skip
-    text = beyond_duration_clause(summary, best) or ""
+    text = beyond_duration_clause(summary["run"]["claims"], best) or ""
     assert r"[0,01; 0,07], $p_{\mathrm{Holm}} = {}$0,08" in text
     assert "не установлен: поправка Холма на" in text
     best["beyond_duration"].update(p_holm=0.004, decided=True)
-    text = beyond_duration_clause(summary, best) or ""
+    text = beyond_duration_clause(summary["run"]["claims"], best) or ""
     assert "сверх обеих длительностей он добавляет" in text
     assert r"$p_{\mathrm{Holm}} = {}$0,004" in text
 
@@ -87,7 +86,7 @@ def test_training_against_random_copies_needs_every_copy() -> None:
     name = next(n for n in summary["studied_models"] if summary["models"][n]["controls"])
     model = summary["models"][name]
     model["layers"][PRIMARY]["beats_every_control"] = None
-    text = control_sentence(summary, name, model, PRIMARY) or ""
+    text = control_sentence(summary["run"]["claims"], name, model, PRIMARY) or ""
     assert "нельзя" in text and "превосходит" not in text
 
 
@@ -194,13 +193,15 @@ def test_a_table_corpus_is_named_and_described_by_its_config_not_as_librispeech(
         corpus_name="RuReads_2",
         corpus_description="записи чтения русских текстов, 16 кГц",
     )
-    statement, short = str(corpus_statement(summary)), str(corpus_short(summary))
+    statement, short = str(corpus_statement(summary["run"])), str(corpus_short(summary["run"]))
     assert statement == (
         r"Все результаты получены на корпусе RuReads\_2. "
         "Записи чтения русских текстов, 16 кГц."
     )
     assert short == r"Эксперименты проведены на корпусе RuReads\_2."
     summary["run"]["corpus_description"] = None
-    assert str(corpus_statement(summary)) == r"Все результаты получены на корпусе RuReads\_2."
+    assert (
+        str(corpus_statement(summary["run"])) == r"Все результаты получены на корпусе RuReads\_2."
+    )
     summary["run"].update(corpus_kind="librispeech", corpus_name=None)
-    assert "LibriSpeech~\\cite{librispeech}" in str(corpus_statement(summary))
+    assert "LibriSpeech~\\cite{librispeech}" in str(corpus_statement(summary["run"]))

@@ -44,11 +44,12 @@ def test_the_probes_follow_ridge_and_not_the_claims() -> None:
     assert "rateprobe/probing/ridge.py" in probes
     # the packages above a module run first when it is imported
     assert {"rateprobe/__init__.py", "rateprobe/probing/__init__.py"} <= probes
-    assert "rateprobe/paper/claims.py" not in probes
+    assert "rateprobe/paper/prose/__init__.py" not in probes
 
 
 def test_the_paper_follows_the_claims() -> None:
-    assert "rateprobe/paper/claims.py" in closure_files(REPO, "render_paper.py")
+    paper = closure_files(REPO, "render_paper.py")
+    assert {"rateprobe/paper/prose/__init__.py", "rateprobe/paper/prose/experiments.py"} <= paper
 
 
 def test_an_edit_changes_the_digest_of_every_script_importing_it_and_no_other(

@@ -81,16 +81,6 @@ def headline_target(targets: list[str]) -> str:
 
 
 # Each target's name in the paper's text and on the figures' axes (with its unit there).
-# Each architecture's name in the paper (its text and model table).
-ARCH_NAMES = {
-    "resemblyzer": "GE2E",
-    "samresnet34": "SimAM-ResNet34",
-    "samresnet100": "SimAM-ResNet100",
-    "resnet34": "ResNet34",
-    "ecapa_c512": "ECAPA-TDNN (C=512)",
-    "ecapa_c1024": "ECAPA-TDNN (C=1024)",
-    "campplus": "CAM++",
-}
 TARGET_NAMES = {
     "cps": "темп речи (CPS)",
     "articulation_rate": "темп артикуляции",

@@ -8,7 +8,7 @@ OVERLEAF_PUSHED_SUMMARY) with the current results/summary.json.
 Compares two summary.json files as the paper reads them: the numbers the paper prints (rendered
 from the templates, so exactly those and as printed) that moved beyond their intervals, those
 without an interval whose printed text changed, the claims (decision records) whose decision
-flipped, and the claim sentences of rateprobe.paper.claims whose text changed. A number "moved
+flipped, and the claim sentences of rateprobe.paper.prose whose text changed. A number "moved
 beyond its interval" when the new value lies outside the old build's 95% interval or the old
 value outside the new one's. `--check` exits with status 1 when a number moved beyond its
 interval, a number without one changed, or a claim flipped; claim sentences whose text changed
@@ -29,8 +29,8 @@ from typing import Any
 
 from rateprobe.config import DEFAULTS
 from rateprobe.conventions import OVERLEAF_PUSHED_SUMMARY, SUMMARY
-from rateprobe.paper.claims import build_claims
 from rateprobe.paper.numbers import DECISION_WORDS, KeyPath, claim_decisions, dotted, macro_name
+from rateprobe.paper.prose import build_claims
 from rateprobe.paper.render import PaperRenderError, render_sources
 
 _ABSENT = object()

@@ -19,7 +19,6 @@ from typing import Any
 import jinja2
 
 from rateprobe.conventions import (
-    ARCH_NAMES,
     FIGURE_RULE,
     FIGURE_SCRIPT,
     PAPER_NUMBERS,
@@ -30,8 +29,10 @@ from rateprobe.conventions import (
 )
 from rateprobe.io import write_bytes, write_text
 from rateprobe.paper import latex
-from rateprobe.paper.claims import build_claims, embedding_methods, model_ref, target_name
 from rateprobe.paper.numbers import PrintedNumbers, numbers_tex, track, tracked_length
+from rateprobe.paper.prose import build_claims
+from rateprobe.paper.prose.methodology import embedding_methods
+from rateprobe.paper.prose.vocabulary import arch_name, model_ref, target_name
 
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_./-]+$")
 POOLING_NAMES = {"mean": "среднее", "std": "стандартное отклонение"}
@@ -97,10 +98,6 @@ def url(address: str) -> latex.Latex:
             "spaces, braces, backslashes, % or #"
         )
     return latex.Latex(rf"\url{{{address}}}")
-
-
-def arch_name(arch: str) -> latex.Latex:
-    return latex.escape(ARCH_NAMES.get(arch, arch))
 
 
 def russian_date(day: dt.date) -> latex.Latex:
@@ -235,7 +232,7 @@ def build_context(
         "claims": build_claims(summary),
         "claims_run": summary["run"]["claims"],
         "scale_floor": summary["run"]["probe_settings"]["scale_floor"],
-        "embedding_methods": embedding_methods(summary),
+        "embedding_methods": embedding_methods(summary["models"]),
         "layer_figures": layer_figures,
         # t-SNE lowers the configured perplexity on few points; print the values used
         "tsne_perplexity": latex.join(
