@@ -29,6 +29,7 @@ from rateprobe.conventions import (
 )
 from rateprobe.io import write_bytes, write_text
 from rateprobe.paper import latex
+from rateprobe.paper.contents import paper_contents
 from rateprobe.paper.numbers import PrintedNumbers, numbers_tex, track, tracked_length
 from rateprobe.paper.prose import build_claims
 from rateprobe.paper.prose.methodology import embedding_methods
@@ -220,7 +221,6 @@ def build_context(
     author = paper_cfg["author"]
     date_text = paper_cfg.get("date")
     figures = summary["figures"]
-    layer_figures = [t for t in summary["run"]["targets"] if f"layer_curves_{t}" in figures]
     return {
         "summary": summary,
         "run": summary["run"],
@@ -233,7 +233,6 @@ def build_context(
         "claims_run": summary["run"]["claims"],
         "scale_floor": summary["run"]["probe_settings"]["scale_floor"],
         "embedding_methods": embedding_methods(summary["models"]),
-        "layer_figures": layer_figures,
         # t-SNE lowers the configured perplexity on few points; print the values used
         "tsne_perplexity": latex.join(
             [
@@ -244,8 +243,6 @@ def build_context(
             ]
             or [latex.number(summary["run"]["tsne_perplexity"], 1)]
         ),
-        # a LaTeX length factor (decimal point): side by side with a small gap between
-        "layer_figure_width": latex.Latex(f"{0.98 / max(len(layer_figures), 1):.3f}"),
         "pooling": latex.join([POOLING_NAMES.get(p, p) for p in summary["run"]["pooling"]]),
         "ci_level": latex.integer(CI_LEVEL_PERCENT),
         "title": paper_cfg["title"],
@@ -261,6 +258,7 @@ def build_context(
         "person_bibliography": file_path(
             Path(PAPER_PERSON_BIBLIOGRAPHY).with_suffix("").as_posix()
         ),
+        **paper_contents(summary),
         **_style_context(paper_cfg, paper_dir),
     }
 

@@ -13,16 +13,18 @@ class Architecture(NamedTuple):
     name: str
     # keys of paper/references.bib, comma-separated as \cite takes them
     citations: str
+    # the method section describes architectures of one family in one paragraph
+    family: str
 
 
 ARCHITECTURES = {
-    "resemblyzer": Architecture("GE2E", "ge2e"),
-    "samresnet34": Architecture("SimAM-ResNet34", "wespeaker,simam,resnet"),
-    "samresnet100": Architecture("SimAM-ResNet100", "wespeaker,simam,resnet"),
-    "resnet34": Architecture("ResNet34", "wespeaker,resnet"),
-    "ecapa_c512": Architecture("ECAPA-TDNN (C=512)", "ecapa"),
-    "ecapa_c1024": Architecture("ECAPA-TDNN (C=1024)", "ecapa"),
-    "campplus": Architecture("CAM++", "campplus"),
+    "resemblyzer": Architecture("GE2E", "ge2e", "ge2e"),
+    "samresnet34": Architecture("SimAM-ResNet34", "wespeaker,simam,resnet", "simam_resnet"),
+    "samresnet100": Architecture("SimAM-ResNet100", "wespeaker,simam,resnet", "simam_resnet"),
+    "resnet34": Architecture("ResNet34", "wespeaker,resnet", "resnet"),
+    "ecapa_c512": Architecture("ECAPA-TDNN (C=512)", "ecapa", "ecapa"),
+    "ecapa_c1024": Architecture("ECAPA-TDNN (C=1024)", "ecapa", "ecapa"),
+    "campplus": Architecture("CAM++", "campplus", "campplus"),
 }
 
 # Said wherever a result would stand had any probe fit been numerically sound.
