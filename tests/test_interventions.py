@@ -18,7 +18,9 @@ from rateprobe.analysis.interventions import (
     ridge_readout,
     slope_estimate,
     slope_record,
+    trial_eer,
 )
+from rateprobe.analysis.verification import verification
 from rateprobe.audio import TARGET_RATE, read_audio
 from rateprobe.config import DEFAULTS
 from rateprobe.corpus.splits import synthetic_report
@@ -130,6 +132,30 @@ def test_mismatch_trials_never_score_a_variant_against_its_own_source() -> None:
     ]
     assert trials.nontarget[:, 0].tolist() == [False, False, True, True, True]
     assert not (trials.target & trials.nontarget).any()
+
+
+def test_natural_trials_across_rates_are_scored_as_verification_scores_its_pairs() -> None:
+    """With every test utterance a source, the natural trials are verification's pairs in both
+    orders: the same target rule and speaker weights give the same EER, draws and jackknife."""
+    rng = np.random.default_rng(5)
+    speaker_of = np.repeat(np.arange(4), 3)
+    speakers = np.array(["a", "b", "c", "d"])[speaker_of]
+    # Speaker d's utterances share a chapter: the cross-chapter rule leaves it no target.
+    chapters = np.array(["1", "1", "2", "3", "4", "4", "5", "6", "7", "8", "8", "8"])
+    embeddings = 2.0 * rng.normal(size=(4, 5))[speaker_of] + rng.normal(size=(12, 5))
+    boot = speaker_bootstrap(speakers, 50, 0)
+    pairs = verification(embeddings, boot, chapters)
+    trials = mismatch_trials(boot.speaker_index, chapters, np.arange(12))
+    unit = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
+    speaker = boot.speaker_index
+    natural = trial_eer(unit @ unit.T, trials, speaker, speaker, boot)
+    assert trials.description == pairs["target_trials"] == "cross-chapter"
+    assert trials.target.sum() == 2 * pairs["n_target_pairs"] == 2 * 7
+    assert trials.nontarget.sum() == 2 * pairs["n_different_pairs"]
+    assert 0 < pairs["eer"] < 0.5
+    assert natural.point == pytest.approx(pairs["eer"], rel=1e-9)
+    np.testing.assert_allclose(natural.draws, pairs["eer_draws"], rtol=1e-9)
+    np.testing.assert_allclose(natural.jackknife, pairs["eer_jackknife"], rtol=1e-9)
 
 
 def test_ridge_readout_reproduces_the_probing_stage_fit() -> None:

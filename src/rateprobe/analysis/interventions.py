@@ -85,7 +85,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rateprobe.analysis.verification import equal_error_rate
+from rateprobe.analysis.verification import (
+    same_speaker_targets,
+    speaker_bootstrapped_eer,
+    unit_length,
+)
 from rateprobe.conventions import EMBEDDING_TAP
 from rateprobe.features import Standardiser, gram_eigen
 from rateprobe.inputs import (
@@ -95,7 +99,13 @@ from rateprobe.inputs import (
     target_matrix,
 )
 from rateprobe.io import write_json
-from rateprobe.metrics import Estimate, SpeakerBootstrap, cluster_estimates
+from rateprobe.metrics import (
+    Estimate,
+    SpeakerBootstrap,
+    cluster_estimates,
+    speaker_weightings,
+    weighted_estimate,
+)
 
 MIN_TARGET_CHANGE = 0.05
 INTERVALS = {
@@ -105,8 +115,6 @@ INTERVALS = {
     "ratio": "BCa",
     "eer": "BCa",
 }
-CROSS_CHAPTER = "cross-chapter"
-ALL_SAME_SPEAKER = "all same-speaker pairs"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,27 +200,9 @@ def row_mean_estimate(
     return cluster_estimates(per_speaker, boot, _mean_from_sums)["mean"]
 
 
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.asarray(vectors, dtype=np.float64)
-    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
-    return vectors / np.where(norms > 0, norms, 1.0)
-
-
 def cosine_drift(natural: np.ndarray, manipulated: np.ndarray) -> np.ndarray:
     """1 - cos between matching rows of two embedding matrices."""
-    return 1.0 - np.sum(_unit(natural) * _unit(manipulated), axis=1)
-
-
-def _speaker_weightings(boot: SpeakerBootstrap) -> np.ndarray:
-    """Rows: the full sample, every resample's counts, then each leave-one-speaker-out."""
-    n = boot.n_speakers
-    return np.vstack([np.ones((1, n)), boot.counts, 1.0 - np.eye(n)])
-
-
-def _estimate_from_weightings(values: np.ndarray, boot: SpeakerBootstrap) -> Estimate:
-    """An Estimate (BCa) from a statistic evaluated on `_speaker_weightings(boot)`."""
-    n_draws = len(boot.counts)
-    return Estimate(float(values[0]), values[1 : n_draws + 1], values[n_draws + 1 :])
+    return 1.0 - np.sum(unit_length(natural) * unit_length(manipulated), axis=1)
 
 
 def between_speaker_distance(embeddings: np.ndarray, boot: SpeakerBootstrap) -> Estimate:
@@ -221,18 +211,18 @@ def between_speaker_distance(embeddings: np.ndarray, boot: SpeakerBootstrap) -> 
     With S[a, b] the sum of distances between utterances of speakers a != b and N[a, b] their
     number of pairs, a weighting c of the speakers gives c'Sc / c'Nc.
     """
-    unit = _unit(embeddings)
+    unit = unit_length(embeddings)
     onehot = np.eye(boot.n_speakers)[boot.speaker_index]
     sums = onehot.T @ (1.0 - unit @ unit.T) @ onehot
     pairs = np.outer(onehot.sum(axis=0), onehot.sum(axis=0))
     np.fill_diagonal(sums, 0.0)
     np.fill_diagonal(pairs, 0.0)
-    weights = _speaker_weightings(boot)
+    weights = speaker_weightings(boot)
     with np.errstate(divide="ignore", invalid="ignore"):
         values = np.einsum("wi,ij,wj->w", weights, sums, weights) / np.einsum(
             "wi,ij,wj->w", weights, pairs, weights
         )
-    return _estimate_from_weightings(values, boot)
+    return weighted_estimate(values, boot)
 
 
 def ratio_estimate(numerator: Estimate, denominator: Estimate) -> Estimate:
@@ -262,16 +252,14 @@ def mismatch_trials(
     """Trials of every natural test utterance against the variants of other utterances.
 
     `enrol_*` describe the natural test utterances (speaker index, chapter); `source_row`
-    gives each variant's source among them. Same-speaker trials count across chapters when
-    any such trial exists; a variant is never scored against its own source.
+    gives each variant's source among them. Targets follow `same_speaker_targets` (across
+    chapters when any such trial exists); a variant is never scored against its own source.
     """
     n_enrol = len(enrol_speaker)
     other = np.arange(n_enrol)[:, None] != source_row[None, :]
     same = enrol_speaker[:, None] == enrol_speaker[source_row][None, :]
-    target, description = same & other, ALL_SAME_SPEAKER
-    cross = target & (enrol_chapter[:, None] != enrol_chapter[source_row][None, :])
-    if cross.any():
-        target, description = cross, CROSS_CHAPTER
+    other_chapter = enrol_chapter[:, None] != enrol_chapter[source_row][None, :]
+    target, description = same_speaker_targets(same & other, other_chapter)
     return Trials(target=target, nontarget=~same, description=description)
 
 
@@ -282,26 +270,17 @@ def trial_eer(
     test_speaker: np.ndarray,
     boot: SpeakerBootstrap,
 ) -> Estimate:
-    """EER of the trials with `scores` (n_enrol, n_variants) and its BCa Estimate.
-
-    A resample counts a target trial once per draw of its speaker and a non-target trial once
-    per pair of draws of its two speakers, as rateprobe.analysis.verification does."""
+    """EER of the trials with `scores` (n_enrol, n_variants) and its BCa Estimate, the trials
+    weighted as `speaker_bootstrapped_eer` weights them (speakers as indices into `boot`'s)."""
     target_enrol, target_test = np.nonzero(trials.target)
     other_enrol, other_test = np.nonzero(trials.nontarget)
-    target_scores = scores[target_enrol, target_test]
-    nontarget_scores = scores[other_enrol, other_test]
-    weights = _speaker_weightings(boot)
-    target_weights = weights[:, test_speaker[target_test]]
-    nontarget_weights = (
-        weights[:, enrol_speaker[other_enrol]] * weights[:, test_speaker[other_test]]
+    return speaker_bootstrapped_eer(
+        scores[target_enrol, target_test],
+        scores[other_enrol, other_test],
+        test_speaker[target_test],
+        (enrol_speaker[other_enrol], test_speaker[other_test]),
+        boot,
     )
-    values = np.array(
-        [
-            equal_error_rate(target_scores, nontarget_scores, tw, nw)
-            for tw, nw in zip(target_weights, nontarget_weights, strict=True)
-        ]
-    )
-    return _estimate_from_weightings(values, boot)
 
 
 def ridge_readout(
@@ -413,7 +392,7 @@ def verification_across_rates(
 ) -> dict[str, Any]:
     """Per condition: the EER of natural enrolment vs manipulated test, beside the same trials
     with the natural test utterance, and their paired difference."""
-    enrol, test = _unit(natural), _unit(manipulated)
+    enrol, test = unit_length(natural), unit_length(manipulated)
     conditions = []
     description = None
     for intervention, factor in variants.conditions():
