@@ -93,6 +93,7 @@ from rateprobe.analysis.verification import (
 from rateprobe.conventions import EMBEDDING_TAP
 from rateprobe.features import Standardiser, gram_eigen
 from rateprobe.inputs import (
+    SplitActivations,
     bootstrap_of_test_speakers,
     open_activations,
     read_manifest,
@@ -481,47 +482,79 @@ def intervention_analysis(
         t for t in analysis["targets"] if all(t in frame.columns for frame in manifests.values())
     ]
     y = {split: target_matrix(frame, targets) for split, frame in manifests.items()}
-    test = manifests["test"]
     boot = bootstrap_of_test_speakers(manifests, bootstrap)
-    variants = pair_variants(manifests["interventions"], test, boot)
+    variants = pair_variants(manifests["interventions"], manifests["test"], boot)
     alphas = chosen_alphas(analysis, targets)
     paths = {**activation_paths, "interventions": intervention_activations}
-    slopes: dict[str, list[dict[str, Any]]] = {target: [] for target in targets}
     with open_activations(paths, manifests) as acts:
         taps = acts["train"].layer_names
-        for index, tap in enumerate(taps):
-            if tap not in alphas:
-                raise ValueError(f"{probe_result_path}: no ridge alpha for tap '{tap}'")
-            natural, manipulated = ridge_readout(
-                acts["train"].tap(tap),
-                y["train"],
-                [alphas[tap][t] for t in targets],
-                [acts["test"].tap(tap), acts["interventions"].tap(tap)],
-            )
-            for t, target in enumerate(targets):
-                slopes[target].append(
-                    {
-                        "tap": tap,
-                        "index": index,
-                        "alpha": alphas[tap][target],
-                        "natural_test_r2": _r2(y["test"][:, t], natural[:, t]),
-                        "interventions": tap_slopes(
-                            natural[:, t],
-                            manipulated[:, t],
-                            y["test"][:, t],
-                            y["interventions"][:, t],
-                            (float(y["train"][:, t].min()), float(y["train"][:, t].max())),
-                            variants,
-                            boot,
-                        ),
-                    }
-                )
+        slopes = probe_slopes(acts, y, targets, alphas, variants, boot, probe_result_path)
         embedding = {s: acts[s].tap(EMBEDDING_TAP) for s in ("test", "interventions")}
-    chapters = test["chapter_id"].to_numpy(dtype=str)
+    chapters = manifests["test"]["chapter_id"].to_numpy(dtype=str)
     result = {
         "model": model,
         "targets": targets,
         "taps": taps,
+        **_sample_and_method(variants, boot, int(bootstrap["seed"])),
+        "conditions": _conditions(variants, y["test"], y["interventions"], targets),
+        "slopes": slopes,
+        "drift": drift_analysis(embedding["test"], embedding["interventions"], variants, boot),
+        "verification": verification_across_rates(
+            embedding["test"], embedding["interventions"], chapters, variants, boot
+        ),
+    }
+    write_json(out_json, result)
+    return result
+
+
+def probe_slopes(
+    acts: Mapping[str, SplitActivations],
+    y: Mapping[str, np.ndarray],
+    targets: Sequence[str],
+    alphas: Mapping[str, Mapping[str, float]],
+    variants: Variants,
+    boot: SpeakerBootstrap,
+    probe_result_path: str | Path,
+) -> dict[str, list[dict[str, Any]]]:
+    """Per target, one `slopes` entry per tap in network order (keys: module docstring): the
+    ridge probe refitted on the natural train split with the probing stage's `alphas`
+    ({tap: {target: alpha}}, from `probe_result_path`), read on `acts` and labels `y` of the
+    train, test and interventions splits."""
+    slopes: dict[str, list[dict[str, Any]]] = {target: [] for target in targets}
+    for index, tap in enumerate(acts["train"].layer_names):
+        if tap not in alphas:
+            raise ValueError(f"{probe_result_path}: no ridge alpha for tap '{tap}'")
+        natural, manipulated = ridge_readout(
+            acts["train"].tap(tap),
+            y["train"],
+            [alphas[tap][t] for t in targets],
+            [acts["test"].tap(tap), acts["interventions"].tap(tap)],
+        )
+        for t, target in enumerate(targets):
+            slopes[target].append(
+                {
+                    "tap": tap,
+                    "index": index,
+                    "alpha": alphas[tap][target],
+                    "natural_test_r2": _r2(y["test"][:, t], natural[:, t]),
+                    "interventions": tap_slopes(
+                        natural[:, t],
+                        manipulated[:, t],
+                        y["test"][:, t],
+                        y["interventions"][:, t],
+                        (float(y["train"][:, t].min()), float(y["train"][:, t].max())),
+                        variants,
+                        boot,
+                    ),
+                }
+            )
+    return slopes
+
+
+def _sample_and_method(variants: Variants, boot: SpeakerBootstrap, seed: int) -> dict[str, Any]:
+    """The counts of sources, variants and speakers, and how the probe and the intervals are
+    made (`probe`, `bootstrap`)."""
+    return {
         "n_sources": len(set(variants.source_row.tolist())),
         "n_variants": len(variants.source_row),
         "n_speakers": boot.n_speakers,
@@ -532,17 +565,5 @@ def intervention_analysis(
             "alpha": "chosen by the probing stage (cross-validated on the training speakers), "
             "per tap and target",
         },
-        "bootstrap": {
-            "n": len(boot.counts),
-            "seed": int(bootstrap["seed"]),
-            "intervals": INTERVALS,
-        },
-        "conditions": _conditions(variants, y["test"], y["interventions"], targets),
-        "slopes": slopes,
-        "drift": drift_analysis(embedding["test"], embedding["interventions"], variants, boot),
-        "verification": verification_across_rates(
-            embedding["test"], embedding["interventions"], chapters, variants, boot
-        ),
+        "bootstrap": {"n": len(boot.counts), "seed": seed, "intervals": INTERVALS},
     }
-    write_json(out_json, result)
-    return result

@@ -85,21 +85,17 @@ def verification(
     BCa interval; `eer` is None with `eer_reason` when not computable.
 
     Non-target trials are all different-speaker pairs. Target trials are the same-speaker pairs
-    across chapters when `chapter_ids` (one per utterance) allow at least one, so that a shared
-    recording session cannot pass for speaker identity; otherwise all same-speaker pairs
-    (`target_trials` says which; `same_cos_mean` is over them). A resample counts a target pair
-    once per draw of its speaker and a non-target pair once per pair of draws of its two
-    speakers; the jackknife leaves each speaker out in turn. `eer_draws` and `eer_jackknife`
-    let `eer_estimate` rebuild the Estimate, e.g. to compare two models paired with
-    `Estimate.minus`.
+    that `same_speaker_targets` keeps: across chapters when `chapter_ids` (one per utterance)
+    allow at least one, otherwise all (`target_trials` says which; `same_cos_mean` is over
+    them); `speaker_bootstrapped_eer` weights them in a resample. `eer_draws` and
+    `eer_jackknife` let `eer_estimate` rebuild the Estimate, e.g. to compare two models paired
+    with `Estimate.minus`.
     """
-    speaker_index = boot.speaker_index
     first, second = np.triu_indices(len(embeddings), k=1)
-    same = speaker_index[first] == speaker_index[second]
-    other_chapter = None
-    if chapter_ids is not None:
-        chapters = np.asarray(chapter_ids).astype(str)
-        other_chapter = chapters[first] != chapters[second]
+    first_speaker, second_speaker = boot.speaker_index[first], boot.speaker_index[second]
+    same = first_speaker == second_speaker
+    chapters = None if chapter_ids is None else np.asarray(chapter_ids).astype(str)
+    other_chapter = None if chapters is None else chapters[first] != chapters[second]
     target, target_trials = same_speaker_targets(same, other_chapter)
     n_same, n_different = int(same.sum()), int((~same).sum())
     result: dict[str, Any] = {
@@ -109,11 +105,9 @@ def verification(
         "target_trials": target_trials,
     }
     if n_same == 0 or n_different == 0:
-        reason = (
-            "no test speaker has two utterances"
-            if n_same == 0
-            else "the test split has a single speaker"
-        )
+        reason = "the test split has a single speaker"
+        if n_same == 0:
+            reason = "no test speaker has two utterances"
         result.update(
             eer=None,
             eer_ci=None,
@@ -130,8 +124,8 @@ def verification(
     estimate = speaker_bootstrapped_eer(
         scores[target],
         scores[nontarget],
-        speaker_index[first[target]],
-        (speaker_index[first[nontarget]], speaker_index[second[nontarget]]),
+        first_speaker[target],
+        (first_speaker[nontarget], second_speaker[nontarget]),
         boot,
     )
     result.update(
