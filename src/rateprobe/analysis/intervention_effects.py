@@ -1,6 +1,6 @@
 """What the representation does when only the rate changes (results/interventions/{model}.json).
 
-The variants of test utterances (rateprobe.interventions) go through every model; three
+The variants of test utterances (rateprobe.corpus.tempo_variants) go through every model; three
 measurements read them.
 
 Slope. Per tap and target, the ridge probe is refitted on the natural TRAIN activations with
