@@ -2,8 +2,8 @@
 # Probing is correlational; here only the rate changes. Test utterances are made again at other
 # rates (synthetic: espeak-ng re-synthesis at other speeds and with longer pauses; recordings:
 # pitch-preserving time-stretch and silence padding), labelled like any split, and fed to every
-# model; ridge probes trained on natural speech then read them (rateprobe.interventions,
-# rateprobe.analysis.interventions).
+# model; ridge probes trained on natural speech then read them (rateprobe.corpus.tempo_variants,
+# rateprobe.analysis.intervention_effects).
 
 from rateprobe.corpus.splits import synthetic_report
 

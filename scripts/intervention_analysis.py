@@ -1,7 +1,7 @@
 """Snakemake entry point: slopes, drift and cross-rate verification of one model on the rate
-interventions (rateprobe.analysis.interventions)."""
+interventions (rateprobe.analysis.intervention_effects)."""
 
-from rateprobe.analysis.interventions import intervention_analysis
+from rateprobe.analysis.intervention_effects import intervention_analysis
 from rateprobe.joblog import job_log
 
 snakemake = globals()["snakemake"]

@@ -1,7 +1,7 @@
 """Snakemake entry point: the test utterances at other rates and their manifest
-(rateprobe.interventions)."""
+(rateprobe.corpus.tempo_variants)."""
 
-from rateprobe.interventions import build_interventions
+from rateprobe.corpus.tempo_variants import build_interventions
 from rateprobe.joblog import job_log
 
 snakemake = globals()["snakemake"]

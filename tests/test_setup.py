@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from rateprobe.corpus.synthetic import synthesize_corpus
-from rateprobe.interventions import time_stretch
+from rateprobe.corpus.tempo_variants import time_stretch
 from rateprobe.system_tools import DEBIAN_PACKAGE, MissingProgramError, require_program
 
 REPO = Path(__file__).resolve().parents[1]

@@ -3,6 +3,10 @@
 A pretrained speaker encoder must separate same-speaker from different-speaker pairs far
 better than its random-initialised control; if it does not, its checkpoint or frontend is broken
 and its probes mean nothing.
+
+The rules of a verification trial live here for every check that scores trials (erasure, the
+rate interventions): cosine scoring (`unit_length`), which same-speaker trials are targets
+(`same_speaker_targets`) and how a speaker resample weights a trial (`speaker_bootstrapped_eer`).
 """
 
 from __future__ import annotations
@@ -12,7 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from rateprobe.metrics import Estimate, SpeakerBootstrap
+from rateprobe.metrics import Estimate, SpeakerBootstrap, speaker_weightings, weighted_estimate
+
+CROSS_CHAPTER = "cross-chapter"
+ALL_SAME_SPEAKER = "all same-speaker pairs"
 
 
 def equal_error_rate(
@@ -78,18 +85,18 @@ def verification(
     BCa interval; `eer` is None with `eer_reason` when not computable.
 
     Non-target trials are all different-speaker pairs. Target trials are the same-speaker pairs
-    across chapters when `chapter_ids` (one per utterance) allow at least one, so that a shared
-    recording session cannot pass for speaker identity; otherwise all same-speaker pairs
-    (`target_trials` says which; `same_cos_mean` is over them). A resample counts a target pair
-    once per draw of its speaker and a non-target pair once per pair of draws of its two
-    speakers; the jackknife leaves each speaker out in turn. `eer_draws` and `eer_jackknife`
-    let `eer_estimate` rebuild the Estimate, e.g. to compare two models paired with
-    `Estimate.minus`.
+    that `same_speaker_targets` keeps: across chapters when `chapter_ids` (one per utterance)
+    allow at least one, otherwise all (`target_trials` says which; `same_cos_mean` is over
+    them); `speaker_bootstrapped_eer` weights them in a resample. `eer_draws` and
+    `eer_jackknife` let `eer_estimate` rebuild the Estimate, e.g. to compare two models paired
+    with `Estimate.minus`.
     """
-    speaker_index = boot.speaker_index
     first, second = np.triu_indices(len(embeddings), k=1)
-    same = speaker_index[first] == speaker_index[second]
-    target, target_trials = _target_pairs(same, first, second, chapter_ids)
+    first_speaker, second_speaker = boot.speaker_index[first], boot.speaker_index[second]
+    same = first_speaker == second_speaker
+    chapters = None if chapter_ids is None else np.asarray(chapter_ids).astype(str)
+    other_chapter = None if chapters is None else chapters[first] != chapters[second]
+    target, target_trials = same_speaker_targets(same, other_chapter)
     n_same, n_different = int(same.sum()), int((~same).sum())
     result: dict[str, Any] = {
         "n_same_pairs": n_same,
@@ -98,11 +105,9 @@ def verification(
         "target_trials": target_trials,
     }
     if n_same == 0 or n_different == 0:
-        reason = (
-            "no test speaker has two utterances"
-            if n_same == 0
-            else "the test split has a single speaker"
-        )
+        reason = "the test split has a single speaker"
+        if n_same == 0:
+            reason = "no test speaker has two utterances"
         result.update(
             eer=None,
             eer_ci=None,
@@ -113,11 +118,16 @@ def verification(
             different_cos_mean=None,
         )
         return result
-    vectors = np.asarray(embeddings, dtype=np.float64)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    unit = vectors / np.where(norms > 0, norms, 1.0)
+    unit = unit_length(embeddings)
     scores = np.einsum("pd,pd->p", unit[first], unit[second])
-    estimate = _bootstrapped_eer(scores, target, ~same, first, second, boot)
+    nontarget = ~same
+    estimate = speaker_bootstrapped_eer(
+        scores[target],
+        scores[nontarget],
+        first_speaker[target],
+        (first_speaker[nontarget], second_speaker[nontarget]),
+        boot,
+    )
     result.update(
         eer=estimate.point,
         eer_ci=estimate.interval(),
@@ -129,41 +139,49 @@ def verification(
     return result
 
 
-def _target_pairs(
-    same: np.ndarray, first: np.ndarray, second: np.ndarray, chapter_ids: np.ndarray | None
+def unit_length(vectors: np.ndarray) -> np.ndarray:
+    """Rows of `vectors` scaled to unit length (a zero row stays zero): the cosine score of two
+    embeddings is the dot product of theirs."""
+    vectors = np.asarray(vectors, dtype=np.float64)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.where(norms > 0, norms, 1.0)
+
+
+def same_speaker_targets(
+    same: np.ndarray, other_chapter: np.ndarray | None
 ) -> tuple[np.ndarray, str]:
-    """The target-trial mask over pairs and its description."""
-    if chapter_ids is not None:
-        chapters = np.asarray(chapter_ids).astype(str)
-        cross_chapter = same & (chapters[first] != chapters[second])
+    """The target trials among the same-speaker trials `same` (a mask), and their description.
+
+    Those across chapters (`other_chapter`: the two utterances' chapters differ, None when
+    unknown) when there is at least one, so that a shared recording session cannot pass for
+    speaker identity; otherwise all of them.
+    """
+    if other_chapter is not None:
+        cross_chapter = same & other_chapter
         if cross_chapter.any():
-            return cross_chapter, "cross-chapter"
-    return same, "all same-speaker pairs"
+            return cross_chapter, CROSS_CHAPTER
+    return same, ALL_SAME_SPEAKER
 
 
-def _bootstrapped_eer(
-    scores: np.ndarray,
-    target: np.ndarray,
-    nontarget: np.ndarray,
-    first: np.ndarray,
-    second: np.ndarray,
+def speaker_bootstrapped_eer(
+    target_scores: np.ndarray,
+    nontarget_scores: np.ndarray,
+    target_speaker: np.ndarray,
+    nontarget_speakers: tuple[np.ndarray, np.ndarray],
     boot: SpeakerBootstrap,
 ) -> Estimate:
-    """The EER of the target and non-target pairs, its bootstrap draws and its jackknife."""
-    sweep = _EERSweep(scores[target], scores[nontarget])
-    target_speaker = boot.speaker_index[first[target]]
-    nontarget_a = boot.speaker_index[first[nontarget]]
-    nontarget_b = boot.speaker_index[second[nontarget]]
-    # Leaving speaker s out is the weighting that draws every speaker once except s.
-    leave_one_out = 1.0 - np.eye(boot.n_speakers)
+    """The EER of the trials as a BCa speaker-bootstrap Estimate.
+
+    A resample counts a target trial once per draw of its speaker (`target_speaker`, indices
+    into `boot`'s speakers) and a non-target trial once per pair of draws of its two speakers
+    (`nontarget_speakers`); the jackknife leaves each speaker out in turn.
+    """
+    sweep = _EERSweep(target_scores, nontarget_scores)
+    first, second = nontarget_speakers
     eers = np.array(
-        [
-            sweep.eer(counts[target_speaker], counts[nontarget_a] * counts[nontarget_b])
-            for counts in np.vstack([boot.counts, leave_one_out])
-        ]
+        [sweep.eer(w[target_speaker], w[first] * w[second]) for w in speaker_weightings(boot)]
     )
-    n_draws = len(boot.counts)
-    return Estimate(sweep.eer(None, None), eers[:n_draws], eers[n_draws:])
+    return weighted_estimate(eers, boot)
 
 
 def eer_estimate(result: Mapping[str, Any]) -> Estimate | None:

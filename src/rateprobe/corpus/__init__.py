@@ -1,1 +1,2 @@
-"""Speech corpora in the LibriSpeech layout: reading, downloading, splitting, synthesising."""
+"""Speech corpora in the LibriSpeech layout: reading, downloading, splitting, synthesising,
+and the tempo variants of test utterances."""

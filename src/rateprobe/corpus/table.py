@@ -43,7 +43,8 @@ INVALID_SPEAKER = "invalid speaker id"
 # A row that belongs to no split (its split or speaker cannot be told) is reported once, by the
 # first split's manifest, so that skipping counts it once.
 REPORTING_SPLIT = SPLITS[0]
-# Speaker ids name folders (the rate variants of rateprobe.interventions) and start utterance ids.
+# Speaker ids name folders (the rate variants of rateprobe.corpus.tempo_variants) and start
+# utterance ids.
 _PATH_SEPARATORS = re.compile(r"[/\\]")
 _WHITESPACE = re.compile(r"\s+")
 

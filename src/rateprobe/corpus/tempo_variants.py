@@ -1,4 +1,5 @@
-"""Rate interventions: test utterances made again at other speaking rates, and their labels.
+"""Tempo variants for the rate interventions: test utterances made again at other speaking
+rates, and their labels.
 
 Probing is correlational: a probe that reads CPS off a layer may be reading anything that
 co-varies with it across speakers and sentences. Here only the rate of the same utterance

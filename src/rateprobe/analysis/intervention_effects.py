@@ -1,6 +1,6 @@
 """What the representation does when only the rate changes (results/interventions/{model}.json).
 
-The variants of test utterances (rateprobe.interventions) go through every model; three
+The variants of test utterances (rateprobe.corpus.tempo_variants) go through every model; three
 measurements read them.
 
 Slope. Per tap and target, the ridge probe is refitted on the natural TRAIN activations with
@@ -85,17 +85,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rateprobe.analysis.verification import equal_error_rate
+from rateprobe.analysis.verification import (
+    same_speaker_targets,
+    speaker_bootstrapped_eer,
+    unit_length,
+)
 from rateprobe.conventions import EMBEDDING_TAP
 from rateprobe.features import Standardiser, gram_eigen
 from rateprobe.inputs import (
+    SplitActivations,
     bootstrap_of_test_speakers,
     open_activations,
     read_manifest,
     target_matrix,
 )
 from rateprobe.io import write_json
-from rateprobe.metrics import Estimate, SpeakerBootstrap, cluster_estimates
+from rateprobe.metrics import (
+    Estimate,
+    SpeakerBootstrap,
+    cluster_estimates,
+    speaker_weightings,
+    weighted_estimate,
+)
 
 MIN_TARGET_CHANGE = 0.05
 INTERVALS = {
@@ -105,8 +116,6 @@ INTERVALS = {
     "ratio": "BCa",
     "eer": "BCa",
 }
-CROSS_CHAPTER = "cross-chapter"
-ALL_SAME_SPEAKER = "all same-speaker pairs"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,27 +201,9 @@ def row_mean_estimate(
     return cluster_estimates(per_speaker, boot, _mean_from_sums)["mean"]
 
 
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.asarray(vectors, dtype=np.float64)
-    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
-    return vectors / np.where(norms > 0, norms, 1.0)
-
-
 def cosine_drift(natural: np.ndarray, manipulated: np.ndarray) -> np.ndarray:
     """1 - cos between matching rows of two embedding matrices."""
-    return 1.0 - np.sum(_unit(natural) * _unit(manipulated), axis=1)
-
-
-def _speaker_weightings(boot: SpeakerBootstrap) -> np.ndarray:
-    """Rows: the full sample, every resample's counts, then each leave-one-speaker-out."""
-    n = boot.n_speakers
-    return np.vstack([np.ones((1, n)), boot.counts, 1.0 - np.eye(n)])
-
-
-def _estimate_from_weightings(values: np.ndarray, boot: SpeakerBootstrap) -> Estimate:
-    """An Estimate (BCa) from a statistic evaluated on `_speaker_weightings(boot)`."""
-    n_draws = len(boot.counts)
-    return Estimate(float(values[0]), values[1 : n_draws + 1], values[n_draws + 1 :])
+    return 1.0 - np.sum(unit_length(natural) * unit_length(manipulated), axis=1)
 
 
 def between_speaker_distance(embeddings: np.ndarray, boot: SpeakerBootstrap) -> Estimate:
@@ -221,18 +212,18 @@ def between_speaker_distance(embeddings: np.ndarray, boot: SpeakerBootstrap) -> 
     With S[a, b] the sum of distances between utterances of speakers a != b and N[a, b] their
     number of pairs, a weighting c of the speakers gives c'Sc / c'Nc.
     """
-    unit = _unit(embeddings)
+    unit = unit_length(embeddings)
     onehot = np.eye(boot.n_speakers)[boot.speaker_index]
     sums = onehot.T @ (1.0 - unit @ unit.T) @ onehot
     pairs = np.outer(onehot.sum(axis=0), onehot.sum(axis=0))
     np.fill_diagonal(sums, 0.0)
     np.fill_diagonal(pairs, 0.0)
-    weights = _speaker_weightings(boot)
+    weights = speaker_weightings(boot)
     with np.errstate(divide="ignore", invalid="ignore"):
         values = np.einsum("wi,ij,wj->w", weights, sums, weights) / np.einsum(
             "wi,ij,wj->w", weights, pairs, weights
         )
-    return _estimate_from_weightings(values, boot)
+    return weighted_estimate(values, boot)
 
 
 def ratio_estimate(numerator: Estimate, denominator: Estimate) -> Estimate:
@@ -262,16 +253,14 @@ def mismatch_trials(
     """Trials of every natural test utterance against the variants of other utterances.
 
     `enrol_*` describe the natural test utterances (speaker index, chapter); `source_row`
-    gives each variant's source among them. Same-speaker trials count across chapters when
-    any such trial exists; a variant is never scored against its own source.
+    gives each variant's source among them. Targets follow `same_speaker_targets` (across
+    chapters when any such trial exists); a variant is never scored against its own source.
     """
     n_enrol = len(enrol_speaker)
     other = np.arange(n_enrol)[:, None] != source_row[None, :]
     same = enrol_speaker[:, None] == enrol_speaker[source_row][None, :]
-    target, description = same & other, ALL_SAME_SPEAKER
-    cross = target & (enrol_chapter[:, None] != enrol_chapter[source_row][None, :])
-    if cross.any():
-        target, description = cross, CROSS_CHAPTER
+    other_chapter = enrol_chapter[:, None] != enrol_chapter[source_row][None, :]
+    target, description = same_speaker_targets(same & other, other_chapter)
     return Trials(target=target, nontarget=~same, description=description)
 
 
@@ -282,26 +271,17 @@ def trial_eer(
     test_speaker: np.ndarray,
     boot: SpeakerBootstrap,
 ) -> Estimate:
-    """EER of the trials with `scores` (n_enrol, n_variants) and its BCa Estimate.
-
-    A resample counts a target trial once per draw of its speaker and a non-target trial once
-    per pair of draws of its two speakers, as rateprobe.analysis.verification does."""
+    """EER of the trials with `scores` (n_enrol, n_variants) and its BCa Estimate, the trials
+    weighted as `speaker_bootstrapped_eer` weights them (speakers as indices into `boot`'s)."""
     target_enrol, target_test = np.nonzero(trials.target)
     other_enrol, other_test = np.nonzero(trials.nontarget)
-    target_scores = scores[target_enrol, target_test]
-    nontarget_scores = scores[other_enrol, other_test]
-    weights = _speaker_weightings(boot)
-    target_weights = weights[:, test_speaker[target_test]]
-    nontarget_weights = (
-        weights[:, enrol_speaker[other_enrol]] * weights[:, test_speaker[other_test]]
+    return speaker_bootstrapped_eer(
+        scores[target_enrol, target_test],
+        scores[other_enrol, other_test],
+        test_speaker[target_test],
+        (enrol_speaker[other_enrol], test_speaker[other_test]),
+        boot,
     )
-    values = np.array(
-        [
-            equal_error_rate(target_scores, nontarget_scores, tw, nw)
-            for tw, nw in zip(target_weights, nontarget_weights, strict=True)
-        ]
-    )
-    return _estimate_from_weightings(values, boot)
 
 
 def ridge_readout(
@@ -413,7 +393,7 @@ def verification_across_rates(
 ) -> dict[str, Any]:
     """Per condition: the EER of natural enrolment vs manipulated test, beside the same trials
     with the natural test utterance, and their paired difference."""
-    enrol, test = _unit(natural), _unit(manipulated)
+    enrol, test = unit_length(natural), unit_length(manipulated)
     conditions = []
     description = None
     for intervention, factor in variants.conditions():
@@ -502,47 +482,79 @@ def intervention_analysis(
         t for t in analysis["targets"] if all(t in frame.columns for frame in manifests.values())
     ]
     y = {split: target_matrix(frame, targets) for split, frame in manifests.items()}
-    test = manifests["test"]
     boot = bootstrap_of_test_speakers(manifests, bootstrap)
-    variants = pair_variants(manifests["interventions"], test, boot)
+    variants = pair_variants(manifests["interventions"], manifests["test"], boot)
     alphas = chosen_alphas(analysis, targets)
     paths = {**activation_paths, "interventions": intervention_activations}
-    slopes: dict[str, list[dict[str, Any]]] = {target: [] for target in targets}
     with open_activations(paths, manifests) as acts:
         taps = acts["train"].layer_names
-        for index, tap in enumerate(taps):
-            if tap not in alphas:
-                raise ValueError(f"{probe_result_path}: no ridge alpha for tap '{tap}'")
-            natural, manipulated = ridge_readout(
-                acts["train"].tap(tap),
-                y["train"],
-                [alphas[tap][t] for t in targets],
-                [acts["test"].tap(tap), acts["interventions"].tap(tap)],
-            )
-            for t, target in enumerate(targets):
-                slopes[target].append(
-                    {
-                        "tap": tap,
-                        "index": index,
-                        "alpha": alphas[tap][target],
-                        "natural_test_r2": _r2(y["test"][:, t], natural[:, t]),
-                        "interventions": tap_slopes(
-                            natural[:, t],
-                            manipulated[:, t],
-                            y["test"][:, t],
-                            y["interventions"][:, t],
-                            (float(y["train"][:, t].min()), float(y["train"][:, t].max())),
-                            variants,
-                            boot,
-                        ),
-                    }
-                )
+        slopes = probe_slopes(acts, y, targets, alphas, variants, boot, probe_result_path)
         embedding = {s: acts[s].tap(EMBEDDING_TAP) for s in ("test", "interventions")}
-    chapters = test["chapter_id"].to_numpy(dtype=str)
+    chapters = manifests["test"]["chapter_id"].to_numpy(dtype=str)
     result = {
         "model": model,
         "targets": targets,
         "taps": taps,
+        **_sample_and_method(variants, boot, int(bootstrap["seed"])),
+        "conditions": _conditions(variants, y["test"], y["interventions"], targets),
+        "slopes": slopes,
+        "drift": drift_analysis(embedding["test"], embedding["interventions"], variants, boot),
+        "verification": verification_across_rates(
+            embedding["test"], embedding["interventions"], chapters, variants, boot
+        ),
+    }
+    write_json(out_json, result)
+    return result
+
+
+def probe_slopes(
+    acts: Mapping[str, SplitActivations],
+    y: Mapping[str, np.ndarray],
+    targets: Sequence[str],
+    alphas: Mapping[str, Mapping[str, float]],
+    variants: Variants,
+    boot: SpeakerBootstrap,
+    probe_result_path: str | Path,
+) -> dict[str, list[dict[str, Any]]]:
+    """Per target, one `slopes` entry per tap in network order (keys: module docstring): the
+    ridge probe refitted on the natural train split with the probing stage's `alphas`
+    ({tap: {target: alpha}}, from `probe_result_path`), read on `acts` and labels `y` of the
+    train, test and interventions splits."""
+    slopes: dict[str, list[dict[str, Any]]] = {target: [] for target in targets}
+    for index, tap in enumerate(acts["train"].layer_names):
+        if tap not in alphas:
+            raise ValueError(f"{probe_result_path}: no ridge alpha for tap '{tap}'")
+        natural, manipulated = ridge_readout(
+            acts["train"].tap(tap),
+            y["train"],
+            [alphas[tap][t] for t in targets],
+            [acts["test"].tap(tap), acts["interventions"].tap(tap)],
+        )
+        for t, target in enumerate(targets):
+            slopes[target].append(
+                {
+                    "tap": tap,
+                    "index": index,
+                    "alpha": alphas[tap][target],
+                    "natural_test_r2": _r2(y["test"][:, t], natural[:, t]),
+                    "interventions": tap_slopes(
+                        natural[:, t],
+                        manipulated[:, t],
+                        y["test"][:, t],
+                        y["interventions"][:, t],
+                        (float(y["train"][:, t].min()), float(y["train"][:, t].max())),
+                        variants,
+                        boot,
+                    ),
+                }
+            )
+    return slopes
+
+
+def _sample_and_method(variants: Variants, boot: SpeakerBootstrap, seed: int) -> dict[str, Any]:
+    """The counts of sources, variants and speakers, and how the probe and the intervals are
+    made (`probe`, `bootstrap`)."""
+    return {
         "n_sources": len(set(variants.source_row.tolist())),
         "n_variants": len(variants.source_row),
         "n_speakers": boot.n_speakers,
@@ -553,17 +565,5 @@ def intervention_analysis(
             "alpha": "chosen by the probing stage (cross-validated on the training speakers), "
             "per tap and target",
         },
-        "bootstrap": {
-            "n": len(boot.counts),
-            "seed": int(bootstrap["seed"]),
-            "intervals": INTERVALS,
-        },
-        "conditions": _conditions(variants, y["test"], y["interventions"], targets),
-        "slopes": slopes,
-        "drift": drift_analysis(embedding["test"], embedding["interventions"], variants, boot),
-        "verification": verification_across_rates(
-            embedding["test"], embedding["interventions"], chapters, variants, boot
-        ),
+        "bootstrap": {"n": len(boot.counts), "seed": seed, "intervals": INTERVALS},
     }
-    write_json(out_json, result)
-    return result
