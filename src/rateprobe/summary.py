@@ -4,7 +4,7 @@ Reads the manifests and each model's probe table, analysis JSON and test predict
 comparison the paper states is a paired speaker-bootstrap test; all of them form one family
 decided with Holm's correction (rateprobe.decisions): true, false, or null when undecided.
 Floats are rounded to 6 significant digits and keys sorted, so one config gives one file.
-Contract: docs/summary.md.
+Contract: rateprobe.results.contract (docs/summary.md says what the fields mean).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from rateprobe.decisions import (
 )
 from rateprobe.features import SCALE_FLOOR
 from rateprobe.inputs import bootstrap_of_test_speakers, read_manifests, target_matrix
-from rateprobe.io import write_json
+from rateprobe.io import plain, write_json
 from rateprobe.metrics import (
     REGRESSION_METRICS,
     Estimate,
@@ -60,6 +60,8 @@ from rateprobe.probing.run import (
     PROBES,
 )
 from rateprobe.provenance import build_stamp
+from rateprobe.results.claim_ids import BEST, ClaimId, Scope
+from rateprobe.results.contract import validate_summary
 from rateprobe.speaker_decomposition import speaker_decomposition
 
 SCHEMA_VERSION = 1
@@ -446,9 +448,9 @@ def _layers_section(
             **_over_duration(scores.beyond_duration(name, target, chosen["tap"])),
             "speaker_parts": scores.speaker_parts(name, target, chosen["tap"]),
             "selectivity": scores.selectivity(name, target, chosen["tap"]),
-            "beyond_duration": decisions.get(claim_key(name, target, "beyond_duration", "best")),
+            "beyond_duration": decisions.get(ClaimId.beyond_duration(name, target, BEST).key),
         }
-    key = claim_key(name, target, "best_vs_embedding")
+    key = ClaimId.best_vs_embedding(name, target).key
     if key in decisions:
         section["best_minus_deepest"] = decisions[key]
         section["middle_beats_deepest"] = decisions[key]["decided"]
@@ -464,7 +466,7 @@ def _layers_section(
         section["middle_beats_deepest_reason"] = reason
     control_entries = []
     for control in controls:
-        decision = decisions.get(claim_key(name, target, "best_vs_control", control))
+        decision = decisions.get(ClaimId.best_vs_control(name, target, control).key)
         control_best = scores.results[control].best(target)
         control_tap_fields = (
             _tap_fields(scores.results[control], target, control_best["tap"])
@@ -478,7 +480,7 @@ def _layers_section(
     at_embedding = [scores.r2(control, target, EMBEDDING_TAP) for control in controls]
     points = [e.point for e in at_embedding if e is not None]
     section["control_embedding_band"] = [min(points), max(points)] if points else None
-    test = decisions.get(claim_key(name, target, "beats_every_control"))
+    test = decisions.get(ClaimId.beats_every_control(name, target).key)
     section["beats_every_control"] = test
     section["beats_controls"] = None if test is None else test["decided"]
     if not controls:
@@ -542,7 +544,7 @@ def _classification_section(
             }
             for metric, record in result["metrics"].items():
                 entry.update(metric_fields(metric, record))
-            entry["above_chance"] = decisions.get(claim_key(name, "classification", tap, task))
+            entry["above_chance"] = decisions.get(ClaimId.classification(name, tap, task).key)
             out[task] = entry
         return out
 
@@ -574,7 +576,7 @@ def _verification_fields(
     if v["eer"] is None:
         fields["eer_reason"] = v["eer_reason"]
     comparisons = {
-        control: decisions.get(claim_key(name, "eer_vs_control", control)) for control in controls
+        control: decisions.get(ClaimId.eer_vs_control(name, control).key) for control in controls
     }
     fields["controls_eer"] = [{"name": c, "comparison": d} for c, d in comparisons.items()]
     fields["beats_controls_eer"] = (
@@ -604,14 +606,14 @@ def _erasure_fields(
         "eer": erasure["eer"],
         "eer_ci": erasure["eer_ci"],
         "train_r2_after_erasure": erasure["train_r2_after_erasure"],
-        "eer_change": decisions.get(claim_key(name, "erasure_eer_change")),
+        "eer_change": decisions.get(ClaimId.erasure_eer_change(name).key),
     }
 
 
 def _comparisons(
     names: list[str], target: str, scores: Scores, decisions: Mapping[str, Any]
 ) -> dict[str, Any]:
-    def compare(scope: str) -> dict[str, Any]:
+    def compare(scope: Scope) -> dict[str, Any]:
         estimates = {
             name: scores.best_r2(name, target)
             if scope == "best_tap"
@@ -623,7 +625,7 @@ def _comparisons(
         ranking = sorted(healthy, key=lambda n: (-r2[n], names.index(n)))
         pairs = []
         for a, b in combinations(healthy, 2):
-            decision = decisions[claim_key("comparison", target, scope, a, b)]
+            decision = decisions[ClaimId.model_pair(target, scope, a, b).key]
             pairs.append({"a": a, "b": b, **decision})
         leader = ranking[0] if ranking else None
         fields: dict[str, Any] = {
@@ -634,17 +636,12 @@ def _comparisons(
             "pairs": pairs,
         }
         if scope == "best_tap":
-            test = decisions.get(claim_key("comparison", target, "leader_beats_every_model"))
+            test = decisions.get(ClaimId.leader_beats_every_model(target).key)
             fields["leader_beats_every_model"] = test
             fields["best_model_clearly_best"] = True if test and test["decided"] else None
         return fields
 
     return {**compare("best_tap"), "embedding": compare("embedding")}
-
-
-def claim_key(*parts: str) -> str:
-    """The key of one claim in the family of tests (and in summary.json's `claims`)."""
-    return "/".join(parts)
 
 
 def _claim_tests(
@@ -665,36 +662,36 @@ def _claim_tests(
         for name in studied:
             best = scores.results[name].best(target)
             if best is not None and best["tap"] != EMBEDDING_TAP:
-                descriptive[claim_key(name, target, "best_vs_embedding")] = paired_test(
+                descriptive[ClaimId.best_vs_embedding(name, target).key] = paired_test(
                     scores.best_r2(name, target), scores.r2(name, target, EMBEDDING_TAP)
                 )
             if best is not None:
                 record = scores.beyond_duration(name, target, best["tap"])
                 if record is not None:
-                    questions[claim_key(name, target, "beyond_duration", "best")] = record
+                    questions[ClaimId.beyond_duration(name, target, BEST).key] = record
             record = scores.beyond_duration(name, target, EMBEDDING_TAP)
             if record is not None:
-                descriptive[claim_key(name, target, "beyond_duration", EMBEDDING_TAP)] = record
+                descriptive[ClaimId.beyond_duration(name, target, EMBEDDING_TAP).key] = record
             versus_controls = {
                 control: paired_test(scores.best_r2(name, target), scores.best_r2(control, target))
                 for control in controls[name]
             }
             for control, test in versus_controls.items():
-                descriptive[claim_key(name, target, "best_vs_control", control)] = test
+                descriptive[ClaimId.best_vs_control(name, target, control).key] = test
             if versus_controls:
-                questions[claim_key(name, target, "beats_every_control")] = every_one(
+                questions[ClaimId.beats_every_control(name, target).key] = every_one(
                     list(versus_controls.values())
                 )
         pairs = {}
         for a, b in combinations(studied, 2):
             pairs[a, b] = paired_test(scores.best_r2(a, target), scores.best_r2(b, target))
-            descriptive[claim_key("comparison", target, "best_tap", a, b)] = pairs[a, b]
-            descriptive[claim_key("comparison", target, "embedding", a, b)] = paired_test(
+            descriptive[ClaimId.model_pair(target, "best_tap", a, b).key] = pairs[a, b]
+            descriptive[ClaimId.model_pair(target, "embedding", a, b).key] = paired_test(
                 scores.r2(a, target, EMBEDDING_TAP), scores.r2(b, target, EMBEDDING_TAP)
             )
         leader = _leader(studied, target, scores)
         if leader is not None and len(studied) > 1:
-            questions[claim_key("comparison", target, "leader_beats_every_model")] = every_one(
+            questions[ClaimId.leader_beats_every_model(target).key] = every_one(
                 [_oriented(pairs, leader, other) for other in studied if other != leader]
             )
     for name in studied:
@@ -702,18 +699,18 @@ def _claim_tests(
         erasure = scores.results[name].analysis.get("erasure")
         # Whether verification relies on rate is a question about trained encoders only.
         if erasure is not None and name in pretrained:
-            descriptive[claim_key(name, "erasure_eer_change")] = erasure["eer_change"]
+            descriptive[ClaimId.erasure_eer_change(name).key] = erasure["eer_change"]
         own_eer = scores.results[name].eer()
         for control in controls[name]:
             # A lower EER is better: the control's minus the model's.
             family = check if name in pretrained else descriptive
-            family[claim_key(name, "eer_vs_control", control)] = paired_test(
+            family[ClaimId.eer_vs_control(name, control).key] = paired_test(
                 scores.results[control].eer(), own_eer
             )
         # The text states the embedding's classification results only.
         for task, result in scores.results[name].analysis["classification"][EMBEDDING_TAP].items():
             if result.get("above_chance") is not None:
-                key = claim_key(name, "classification", EMBEDDING_TAP, task)
+                key = ClaimId.classification(name, EMBEDDING_TAP, task).key
                 descriptive[key] = result["above_chance"]
     return tests
 
@@ -758,9 +755,10 @@ def _intervention_tests(name: str, results: ModelResults) -> dict[str, dict[str,
         for kind, slope in results.intervention_slopes(PRIMARY_TARGET, tap).items():
             if slope.get("value") is None:
                 continue
-            key = claim_key(name, PRIMARY_TARGET, "intervention", label, kind)
-            tests[f"{key}/tracks"] = {**slope, "p_value": slope["p_zero"]}
-            tests[f"{key}/partial"] = {
+            tracks = ClaimId.intervention(name, PRIMARY_TARGET, label, kind, "tracks")
+            partial = ClaimId.intervention(name, PRIMARY_TARGET, label, kind, "partial")
+            tests[tracks.key] = {**slope, "p_value": slope["p_zero"]}
+            tests[partial.key] = {
                 "value": 1.0 - slope["value"],
                 "ci_low": None if slope["ci_high"] is None else 1.0 - slope["ci_high"],
                 "ci_high": None if slope["ci_low"] is None else 1.0 - slope["ci_low"],
@@ -782,14 +780,18 @@ def _interventions_section(
         own = results[name]
         slopes = {}
         for label, tap in _intervention_taps(own).items():
-            key = claim_key(name, PRIMARY_TARGET, "intervention", label)
+            claim = ClaimId.intervention
             slopes[label] = {
                 "tap": tap,
                 **{
                     kind: {
                         **slope,
-                        "tracks": decisions.get(f"{key}/{kind}/tracks"),
-                        "partial": decisions.get(f"{key}/{kind}/partial"),
+                        "tracks": decisions.get(
+                            claim(name, PRIMARY_TARGET, label, kind, "tracks").key
+                        ),
+                        "partial": decisions.get(
+                            claim(name, PRIMARY_TARGET, label, kind, "partial").key
+                        ),
                     }
                     for kind, slope in own.intervention_slopes(PRIMARY_TARGET, tap).items()
                 },
@@ -843,7 +845,7 @@ def _model_entry(
         fields.update(_over_duration(scores.beyond_duration(name, target, EMBEDDING_TAP)))
         if fields["best_probe"] is not None:
             fields["speaker_parts"] = scores.speaker_parts(name, target, EMBEDDING_TAP)
-        key = claim_key(name, target, "beyond_duration", EMBEDDING_TAP)
+        key = ClaimId.beyond_duration(name, target, EMBEDDING_TAP).key
         fields["beyond_duration"] = decisions.get(key)
         embedding[target] = fields
     return {
@@ -1038,6 +1040,9 @@ def write_summary(
     model_paths: Mapping[str, Mapping[str, Any]],
     out_path: str | Path,
 ) -> None:
-    """Build the summary and write it atomically, rounded and with sorted keys."""
-    summary = build_summary(cfg, manifest_paths, bad_report_paths, model_paths)
-    write_json(out_path, summary, digits=SIGNIFICANT_DIGITS)
+    """Build the summary, check it against the contract (rateprobe.results.contract) and write
+    it atomically, rounded and with sorted keys."""
+    summary = plain(
+        build_summary(cfg, manifest_paths, bad_report_paths, model_paths), SIGNIFICANT_DIGITS
+    )
+    write_json(out_path, validate_summary(summary, out_path).dump())
