@@ -42,7 +42,7 @@ rule intervention_analysis:
         **keyed("natural_manifests", files.MANIFEST, split=NATURAL_SPLITS),
         **keyed("natural_activations", files.ACTIVATIONS, audio=NATURAL_SPLITS),
         manifest=files.INTERVENTION_MANIFEST,
-        activations=expand(files.ACTIVATIONS, audio=files.INTERVENTION_AUDIO, allow_missing=True),
+        activations=files.ACTIVATIONS.format(model="{model}", audio=files.INTERVENTION_AUDIO),
         probe_result=files.PROBE_RESULT,
     output:
         files.INTERVENTION_RESULT,
