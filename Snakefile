@@ -25,21 +25,22 @@ include: "rules/models.smk"
 include: "rules/activations.smk"
 include: "rules/probes.smk"
 include: "rules/analyses.smk"
+include: "rules/interventions.smk"
+include: "rules/summary.smk"
 include: "rules/figures.smk"
 include: "rules/paper.smk"
-include: "rules/interventions.smk"
 
 
 rule all:
     default_target: True
     input:
-        "paper/main.pdf",
-        "paper/overleaf.zip",
+        files.PAPER_PDF,
+        files.PAPER_ZIP,
 
 
 rule manifests:
     input:
-        expand("results/manifests/{split}.csv", split=SPLITS),
+        expand(files.MANIFEST, split=SPLITS),
 
 
 rule all_activations:

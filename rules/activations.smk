@@ -1,19 +1,20 @@
 # Stage: activations. See docs/interfaces.md for the files it reads and writes.
-# Every utterance of a split goes once through the encoder, and every tapped layer is pooled over
-# time to one vector per utterance (docs/activations.md). A split is extracted in shards of about
-# activations.shard_seconds of audio, one job each, sized from the measured speed of its
-# architecture (rateprobe.sharding, bench/extraction_rtf.csv); a gather job joins them. A killed
-# job loses one shard; the gathered file is the same whatever the shard size.
+# Every utterance of an audio set (a split, or the rate variants of rules/interventions.smk) goes
+# once through the encoder, and every tapped layer is pooled over time to one vector per utterance
+# (docs/activations.md). A set is extracted in shards of about activations.shard_seconds of audio,
+# one job each, sized from the measured speed of its architecture (rateprobe.sharding,
+# bench/extraction_rtf.csv); a gather job joins them. A killed job loses one shard; the gathered
+# file is the same whatever the shard size.
 
 
 rule extract_activations:
     input:
-        manifest="results/manifests/{split}.csv",
-        checkpoint=lambda wildcards: files.checkpoint_inputs(MODEL_BY_NAME[wildcards.model]),
+        manifest=audio_manifest,
+        checkpoint=model_checkpoint,
     output:
-        temp("results/activations/{model}/{split}.shards/{shard}.npz"),
+        temp(files.ACTIVATION_SHARD),
     log:
-        "logs/extract_activations/{model}/{split}/{shard}.log",
+        "logs/extract_activations/{model}/{audio}/{shard}.log",
     wildcard_constraints:
         shard=r"\d{4}",
     conda:
@@ -36,15 +37,12 @@ rule extract_activations:
 
 rule gather_activations:
     input:
-        manifest="results/manifests/{split}.csv",
-        shards=shard_inputs(
-            lambda wildcards: checkpoints.manifest.get(split=wildcards.split).output.manifest,
-            "results/activations/{model}/{split}.shards/{shard}.npz",
-        ),
+        manifest=audio_manifest,
+        shards=activation_shards,
     output:
-        "results/activations/{model}/{split}.npz",
+        files.ACTIVATIONS,
     log:
-        "logs/gather_activations/{model}/{split}.log",
+        "logs/gather_activations/{model}/{audio}.log",
     conda:
         "../envs/rateprobe.yaml"
     threads: 1

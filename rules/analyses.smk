@@ -4,8 +4,8 @@
 # re-probes nothing.
 
 ANALYSIS_INPUTS = {
-    "activations": expand(files.ACTIVATIONS, split=SPLITS, allow_missing=True),
-    "manifests": expand(files.MANIFEST, split=SPLITS),
+    **keyed("activations", files.ACTIVATIONS, audio=SPLITS),
+    **keyed("manifests", files.MANIFEST, split=SPLITS),
 }
 
 

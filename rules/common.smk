@@ -41,11 +41,10 @@ except ConfigError as error:
 SPLITS = list(files.SPLITS)
 MODELS = [m["name"] for m in CFG["models"]]
 MODEL_BY_NAME = {m["name"]: m for m in CFG["models"]}
-ACTIVATIONS = expand(files.ACTIVATIONS, model=MODELS, split=SPLITS)
-# The causal rate interventions each model's summary entry reads; none when they are disabled.
-INTERVENTION_RESULTS = (
-    expand(files.INTERVENTION_RESULT, model=MODELS) if CFG["interventions"]["enabled"] else []
-)
+ACTIVATIONS = expand(files.ACTIVATIONS, model=MODELS, audio=SPLITS)
+# The models whose causal rate interventions their summary entry reads; none when disabled.
+INTERVENTION_MODELS = MODELS if CFG["interventions"]["enabled"] else []
+INTERVENTION_RESULTS = expand(files.INTERVENTION_RESULT, model=INTERVENTION_MODELS)
 
 
 # The library the jobs import: this checkout's src/rateprobe, read once per plan.
@@ -59,7 +58,20 @@ def code_version(*scripts):
     return LIBRARY.digest(Path(workflow.source_path(script)) for script in scripts)
 
 
-# Extraction shards and their job sizes (rules/activations.smk, rules/interventions.smk).
+def keyed(role, pattern, **values):
+    """Named inputs, one per value of the first wildcard in `values`: files.input_name(role,
+    value) -> its file, or its list of files where a further wildcard is given a list; wildcards
+    not given stay. A script reads them by key (files.keyed_inputs), not by place in a list."""
+    (wildcard, keys), *further = values.items()
+    listed = any(not isinstance(value, str) for _, value in further)
+    named = {}
+    for key in keys:
+        paths = expand(pattern, allow_missing=True, **{wildcard: key}, **dict(further))
+        named[files.input_name(role, key)] = paths if listed else paths[0]
+    return named
+
+
+# Extraction shards and their job sizes (rules/activations.smk).
 
 ACTIVATIONS_CFG = CFG["activations"]
 # Only the settings that decide the numbers are params (RESULT_SETTINGS): a change to
@@ -94,15 +106,23 @@ except (ValueError, LookupError) as error:
     raise WorkflowError(f"Invalid configuration: model {_model}: {error}") from None
 
 
-def shard_inputs(manifest_of, shard_pattern):
-    """Input function: the shard files of the manifest that manifest_of(wildcards) names,
-    once that manifest exists (its rule is a checkpoint)."""
+def audio_manifest(wildcards):
+    """The manifest of an audio set (files.AUDIO_SETS): a split's, or the rate variants'. Both
+    rules are checkpoints, since a manifest decides how many shards its set is extracted in."""
+    if wildcards.audio == files.INTERVENTION_AUDIO:
+        return checkpoints.intervention_manifest.get().output.manifest
+    return checkpoints.manifest.get(split=wildcards.audio).output.manifest
 
-    def inputs(wildcards):
-        count = len(sharding.shard_audio_seconds(manifest_of(wildcards), **SHARD_PLAN))
-        return expand(shard_pattern, shard=[f"{i:04d}" for i in range(count)], **wildcards)
 
-    return inputs
+def activation_shards(wildcards):
+    """The extraction shards of one activations file, once its manifest exists."""
+    count = len(sharding.shard_audio_seconds(audio_manifest(wildcards), **SHARD_PLAN))
+    return expand(files.ACTIVATION_SHARD, shard=[f"{i:04d}" for i in range(count)], **wildcards)
+
+
+def model_checkpoint(wildcards):
+    """The checkpoint files an extraction of the model reads (none for some sources)."""
+    return files.checkpoint_inputs(MODEL_BY_NAME[wildcards.model])
 
 
 def shard_request(wildcards, input):
@@ -120,13 +140,14 @@ def gather_mem_mb(wildcards, input):
 
 wildcard_constraints:
     split="|".join(SPLITS),
+    audio="|".join(files.AUDIO_SETS),
     model=exact_alternatives(MODELS),
 
 
 def paper_person_files(wildcards):
     """The person's own files, each created (empty but for a comment) when absent: a person
     who deleted one, or a checkout without them, still gets a paper that compiles."""
-    return [str(path) for path in ensure_person_files(Path("paper"))]
+    return [str(path) for path in ensure_person_files(Path(files.PAPER_DIR))]
 
 
 def overleaf_push_input(wildcards):
@@ -138,6 +159,6 @@ def overleaf_push_input(wildcards):
     return {
         **PAPER_PROJECT,
         "own": paper_person_files(wildcards),
-        "pdf": "paper/main.pdf",
-        "summary": "results/summary.json",
+        "pdf": files.PAPER_PDF,
+        "summary": files.SUMMARY,
     }

@@ -78,8 +78,8 @@ checkpoint manifest:
     input:
         lambda wildcards: split_inputs(CORPUS, wildcards.split, EXTRACTION),
     output:
-        manifest="results/manifests/{split}.csv",
-        bad="results/manifests/{split}.bad.json",
+        manifest=files.MANIFEST,
+        bad=files.BAD_INPUT_REPORT,
     log:
         "logs/manifest/{split}.log",
     conda:

@@ -11,11 +11,11 @@ FIGURES = expand(
 
 rule figures:
     input:
+        **keyed("tsne", files.ANALYSIS, model=MODELS, analysis="tsne"),
+        **keyed("predictions", files.PREDICTIONS, model=MODELS),
+        **keyed("manifests", files.MANIFEST, split=SPLITS),
+        **keyed("interventions", files.INTERVENTION_RESULT, model=INTERVENTION_MODELS),
         summary=files.SUMMARY,
-        tsne=expand(files.ANALYSIS, model=MODELS, analysis="tsne"),
-        predictions=expand(files.PREDICTIONS, model=MODELS),
-        manifests=expand(files.MANIFEST, split=SPLITS),
-        interventions=INTERVENTION_RESULTS,
     output:
         [report(figure, caption="../report/figure.rst", category="Figures") for figure in FIGURES],
     log:
@@ -25,7 +25,6 @@ rule figures:
     params:
         # Redrawing is cheap: a change to the drawing code redraws every figure.
         code=code_version("../scripts/make_figures.py"),
-        models=MODELS,
         out_dir=lambda wildcards, output: os.path.dirname(output[0]),
     script:
         "../scripts/make_figures.py"

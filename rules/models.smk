@@ -34,7 +34,7 @@ localrules:
 
 rule fetch_model:
     output:
-        multiext("data/models/{model}/", "config.yaml", "avg_model.pt"),
+        multiext(f"{files.MODEL_DIR}/", *files.CHECKPOINT_FILES),
     log:
         "logs/fetch_model/{model}.log",
     wildcard_constraints:

@@ -8,24 +8,24 @@
 import os
 from pathlib import Path
 
-from rateprobe.conventions import OVERLEAF_PUSHED_SUMMARY, PAPER_NUMBERS
-from rateprobe.paper.overleaf import style_files
+from rateprobe.paper.overleaf import BIBLIOGRAPHY, style_files
 from rateprobe.paper.render import SECTIONS
 
 PAPER_SOURCES = {
-    "templates": sorted(str(p) for p in Path("paper/templates").glob("*.tex.j2")),
-    "bib": "paper/references.bib",
-    "styles": [f"paper/{name}" for name in style_files(CFG["paper"])],
+    "templates": sorted(str(p) for p in Path(files.PAPER_TEMPLATES_DIR).glob("*.tex.j2")),
+    "bib": files.paper_file(BIBLIOGRAPHY),
+    "styles": [files.paper_file(name) for name in style_files(CFG["paper"])],
 }
 PAPER_TEX = [
-    "paper/main.tex",
-    *expand("paper/generated/{section}.tex", section=SECTIONS),
-    f"paper/{PAPER_NUMBERS}",
+    files.paper_file(files.PAPER_MAIN),
+    *expand(files.paper_file(files.PAPER_SECTION), section=SECTIONS),
+    files.paper_file(files.PAPER_NUMBERS),
 ]
+PAPER_FIGURES = files.paper_file(files.PAPER_FIGURES_DIR)
 # Everything compiling the paper needs: the PDF, the zip and the Overleaf push read the same.
 PAPER_PROJECT = {
     "tex": PAPER_TEX,
-    "figures": "paper/figures",
+    "figures": PAPER_FIGURES,
     "bib": PAPER_SOURCES["bib"],
     "styles": PAPER_SOURCES["styles"],
     "own": paper_person_files,
@@ -43,12 +43,12 @@ localrules:
 
 rule paper_render:
     input:
-        summary="results/summary.json",
+        summary=files.SUMMARY,
         figures=FIGURES,
         templates=PAPER_SOURCES["templates"],
     output:
         tex=PAPER_TEX,
-        figures=directory("paper/figures"),
+        figures=directory(PAPER_FIGURES),
     log:
         "logs/paper_render.log",
     conda:
@@ -68,7 +68,7 @@ rule paper_pdf:
     input:
         **PAPER_PROJECT,
     output:
-        pdf=report("paper/main.pdf", caption="../report/paper.rst", category="Paper"),
+        pdf=report(files.PAPER_PDF, caption="../report/paper.rst", category="Paper"),
     log:
         "logs/paper_pdf.log",
     conda:
@@ -87,7 +87,7 @@ rule paper_overleaf:
     input:
         **PAPER_PROJECT,
     output:
-        zip="paper/overleaf.zip",
+        zip=files.PAPER_ZIP,
     log:
         "logs/paper_overleaf.log",
     conda:
@@ -117,6 +117,6 @@ rule overleaf_push:
         paper=CFG["paper"],
         overleaf=CFG["overleaf"],
         paper_dir=lambda wildcards, input: os.path.dirname(input.tex[0]),
-        pushed_summary=OVERLEAF_PUSHED_SUMMARY,
+        pushed_summary=files.OVERLEAF_PUSHED_SUMMARY,
     script:
         "../scripts/overleaf_push.py"

@@ -3,7 +3,7 @@ rule's `analysis` param names; its other params, but for the code version, are t
 settings."""
 
 from rateprobe.analysis import run
-from rateprobe.conventions import SPLITS
+from rateprobe.conventions import keyed_inputs
 from rateprobe.joblog import job_log
 
 snakemake = globals()["snakemake"]
@@ -12,9 +12,11 @@ with job_log(snakemake.log):
     settings.pop("code")  # the code version only reruns the job (rules/common.smk)
     analyse = getattr(run, f"run_{settings.pop('analysis')}")
     inputs = dict(snakemake.input.items())
+    activation_paths = keyed_inputs(inputs, "activations")
+    manifest_paths = keyed_inputs(inputs, "manifests")
     analyse(
-        activation_paths=dict(zip(SPLITS, inputs.pop("activations"), strict=True)),
-        manifest_paths=dict(zip(SPLITS, inputs.pop("manifests"), strict=True)),
+        activation_paths=activation_paths,
+        manifest_paths=manifest_paths,
         out_json=snakemake.output[0],
         **inputs,
         **settings,

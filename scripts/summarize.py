@@ -1,38 +1,25 @@
 """Snakemake entry point: gather every model's results into summary.json (rateprobe.summary)."""
 
-from rateprobe.conventions import ANALYSES, SPLITS
+from rateprobe.conventions import keyed_inputs
 from rateprobe.joblog import job_log
 from rateprobe.summary import write_summary
 
 snakemake = globals()["snakemake"]
 with job_log(snakemake.log):
-    inputs, models = snakemake.input, snakemake.params.models
-    analyses = [
-        inputs.analyses[i : i + len(ANALYSES)]
-        for i in range(0, len(inputs.analyses), len(ANALYSES))
-    ]
-    interventions = inputs.interventions or [None] * len(models)
+    inputs = dict(snakemake.input.items())
+    # Each model's files by the names rateprobe.summary.ModelResults takes; interventions only
+    # where they are enabled.
+    by_role = {
+        role: keyed_inputs(inputs, role)
+        for role in ("table", "result", "predictions", "analyses", "interventions")
+    }
     write_summary(
         cfg=snakemake.params.cfg,
-        manifest_paths=dict(zip(SPLITS, inputs.manifests, strict=True)),
-        bad_report_paths=dict(zip(SPLITS, inputs.bad_reports, strict=True)),
+        manifest_paths=keyed_inputs(inputs, "manifests"),
+        bad_report_paths=keyed_inputs(inputs, "bad_reports"),
         model_paths={
-            name: {
-                "table": table,
-                "result": result,
-                "predictions": predictions,
-                "analyses": model_analyses,
-                "interventions": intervention,
-            }
-            for name, table, result, predictions, model_analyses, intervention in zip(
-                models,
-                inputs.tables,
-                inputs.results,
-                inputs.predictions,
-                analyses,
-                interventions,
-                strict=True,
-            )
+            name: {role: paths[name] for role, paths in by_role.items() if name in paths}
+            for name in snakemake.params.models
         },
         out_path=snakemake.output[0],
     )

@@ -67,10 +67,9 @@ def test_adding_a_model_plans_only_its_jobs(small_study: Path, tmp_path: Path) -
 
     # The new model's three splits, its probes and its reading of the existing intervention
     # audio (made once for all models); then everything that gathers all models.
-    # The small study's splits and variants are one extraction shard each.
-    own = {"extract_activations": 3, "gather_activations": 3, "probe_model": 1}
+    # The small study's splits and variants are one extraction shard each: four audio sets.
+    own = {"extract_activations": 4, "gather_activations": 4, "probe_model": 1}
     own |= {"verification": 1, "tsne": 1, "classification": 1, "cca": 1}
-    own |= {"extract_intervention_activations": 1, "gather_intervention_activations": 1}
     own |= {"intervention_analysis": 1}
     assert plan == Counter(own | {"summary": 1, "figures": 1} | PAPER_RULES)
 
@@ -92,7 +91,8 @@ def test_settings_that_cannot_change_a_result_rerun_nothing(
     # The check can fail: a setting that changes the numbers reruns every extraction.
     precision = _settings_file(tmp_path, {"activations": {"precision": "bfloat16"}})
     plan = planned_jobs(small_study, "all", configfiles=(precision,))
-    assert plan["gather_activations"] == 6 and plan["extract_activations"] == 6
+    # two models, each with three splits and the rate variants
+    assert plan["gather_activations"] == 8 and plan["extract_activations"] == 8
 
 
 def test_a_t_sne_setting_reruns_the_maps_and_what_prints_them(

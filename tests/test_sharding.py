@@ -134,8 +134,8 @@ def test_full_study_dry_run_asks_hours_per_shard(tmp_path: Path) -> None:
     workdir = copy_repository(tmp_path / "repository")
     durations = fake_full_study(workdir, config)
     models = [m["name"] for m in config["models"]]
-    targets = [f"results/activations/{m}/{s}.npz" for m in models for s in FULL_STUDY_SPLITS]
-    targets += [f"results/interventions/activations/{m}.npz" for m in models]
+    audio_sets = [*FULL_STUDY_SPLITS, "interventions"]
+    targets = [f"results/activations/{m}/{a}.npz" for m in models for a in audio_sets]
     done = subprocess.run(
         [str(SNAKEMAKE), "-n", *targets, "--configfile", str(FULL_STUDY)],
         cwd=workdir, env=workspace_env(workdir), capture_output=True, text=True, timeout=600,
@@ -148,11 +148,13 @@ def test_full_study_dry_run_asks_hours_per_shard(tmp_path: Path) -> None:
         for split, d in durations.items()
     }
     jobs = JOB.findall(done.stdout)
-    per_rule = Counter(rule for rule, _, _ in jobs)
-    assert per_rule["extract_activations"] == len(models) * sum(
-        shards[s] for s in FULL_STUDY_SPLITS
+    # One extraction job per shard of each audio set, the rate variants' as the splits'.
+    per_audio = Counter(
+        re.search(r"audio=([^,]+)", wildcards).group(1)
+        for rule, wildcards, _ in jobs
+        if rule == "extract_activations"
     )
-    assert per_rule["extract_intervention_activations"] == len(models) * shards["interventions"]
+    assert per_audio == {audio: len(models) * shards[audio] for audio in audio_sets}
     table = read_speed_table(REPO / RTF_TABLE)
     runtimes = []
     for rule, wildcards, resources in jobs:
@@ -209,7 +211,7 @@ def test_extraction_jobs_take_the_configured_threads(tmp_path: Path) -> None:
     fake_full_study(workdir, config)
     targets = [
         "results/activations/samresnet34_random_s0/test.npz",
-        "results/interventions/activations/samresnet34_random_s0.npz",
+        "results/activations/samresnet34_random_s0/interventions.npz",
     ]
     done = subprocess.run(
         [str(SNAKEMAKE), "-n", "--cores", "8", *targets, "--configfile", str(FULL_STUDY),
@@ -218,10 +220,10 @@ def test_extraction_jobs_take_the_configured_threads(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     threads = re.findall(
-        r"^rule (extract_\w+):\n(?:    .*\n)*?    threads: (\d+)", done.stdout, re.M
+        r"^rule extract_activations:\n(?:    .*\n)*?    wildcards: .*audio=(\w+).*\n"
+        r"(?:    .*\n)*?    threads: (\d+)",
+        done.stdout,
+        re.M,
     )
-    assert {rule for rule, _ in threads} == {
-        "extract_activations",
-        "extract_intervention_activations",
-    }
+    assert {audio for audio, _ in threads} == {"test", "interventions"}
     assert {count for _, count in threads} == {"4"}

@@ -143,9 +143,8 @@ def test_small_study_through_slurm_matches_the_local_build(
     workdir = copy_repository(tmp_path / "repository")
     plan = planned_jobs(workdir, "all") - Counter(dict.fromkeys(TARGET_RULES, 1))
     # The extraction shards are planned once the manifests (checkpoints) exist, so the dry run
-    # cannot list them; each of the small study's splits and variant sets is one shard.
+    # cannot list them; each of the small study's audio sets (splits, variants) is one shard.
     plan["extract_activations"] = plan["gather_activations"]
-    plan["extract_intervention_activations"] = plan["gather_intervention_activations"]
     # The paper's rules are local (compute nodes rarely have TeX): they run beside Snakemake.
     for rule in LOCAL_PAPER_RULES:
         del plan[rule]

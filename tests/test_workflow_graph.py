@@ -3,6 +3,7 @@ libraries (a SLURM login node or `--lint`, `-n`, `--report` need neither torch n
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,20 @@ def test_snakefile_and_rules_are_snakefmt_formatted() -> None:
         capture_output=True, text=True, cwd=REPO,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+def test_the_rules_take_every_data_path_from_the_conventions() -> None:
+    # rateprobe.conventions is the one home of the files' names: a path spelled out in a rule
+    # could drift from the library and the scripts that read the same file.
+    spelled = re.compile(r"""["'](?:results|data|paper)/""")
+    sources = [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))]
+    found = [
+        f"{source.name}:{number}: {line.strip()}"
+        for source in sources
+        for number, line in enumerate(source.read_text().splitlines(), 1)
+        if spelled.search(line)
+    ]
+    assert found == []
 
 
 @pytest.fixture()

