@@ -1,4 +1,4 @@
-"""Causal rate interventions in summary.json (`interventions`, rateprobe.analysis.interventions)."""
+"""Causal rate interventions in summary.json (`interventions`, rateprobe.analysis.intervention_effects)."""
 
 from __future__ import annotations
 
