@@ -62,13 +62,11 @@ from rateprobe.probing.conditional import (
 from rateprobe.probing.control_task import CONTROL_TASK, control_target, speaker_permuted
 from rateprobe.probing.health import fit_failure, prediction_spread
 from rateprobe.probing.mlp import MLPFit, MLPSettings, fit_mlps
+from rateprobe.probing.names import CONDITIONAL, PROBES
 from rateprobe.probing.ridge import PenaltySearch, RidgeFit, fit_ridge
 from rateprobe.probing.selection import dev_halves, speaker_folds
 
 CSV_COLUMNS = ("model", "tap", "index", "target", "probe", "metric", "value", "ci_low", "ci_high")
-PROBES = ("ridge", "mlp")
-# Ridge on [duration basis, tap]: what the tap adds beyond duration (probing/conditional.py).
-CONDITIONAL = "conditional"
 
 
 def _csv_rows(
