@@ -6,3 +6,6 @@ PROBES = ("ridge", "mlp")
 CONDITIONAL = "conditional"
 # The fits whose penalty is cross-validated on the training speakers.
 RIDGE_PROBES = ("ridge", CONDITIONAL)
+# The probe table's rows of the nuisance baselines: tap `none`, probe `baseline_<name>`.
+BASELINE_TAP = "none"
+BASELINE_PREFIX = "baseline_"

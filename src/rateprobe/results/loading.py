@@ -20,6 +20,7 @@ from rateprobe.conventions import (
     prediction_key,
 )
 from rateprobe.metrics import Estimate
+from rateprobe.probing.names import BASELINE_PREFIX, BASELINE_TAP
 
 
 def read_json(path: str | Path) -> Any:
@@ -88,6 +89,14 @@ class ModelResults:
             key[len(prefix) :]: values
             for key, values in self.predictions.items()
             if key.startswith(prefix)
+        }
+
+    def baseline_metrics(self, target: str) -> dict[str, dict[str, dict[str, Any]]]:
+        """The probe table's test metrics of each nuisance baseline of `target`, by name."""
+        return {
+            probe[len(BASELINE_PREFIX) :]: records
+            for (tap, of, probe), records in self.metrics.items()
+            if tap == BASELINE_TAP and of == target and probe.startswith(BASELINE_PREFIX)
         }
 
     def best_probe(self, target: str, tap: str) -> str | None:

@@ -192,8 +192,8 @@ def _versus_controls(
         )
         entries.append({"name": control, **control_tap_fields, "comparison": decision})
     band = [t["r2"] for t in entries if t.get("r2") is not None]
-    at_embedding = [scores.r2(control, target, EMBEDDING_TAP) for control in controls]
-    points = [e.point for e in at_embedding if e is not None]
+    at_embedding = [tap_fields(scores.results[c], target, EMBEDDING_TAP) for c in controls]
+    points = [t["r2"] for t in at_embedding if t["r2"] is not None]
     test = decisions.get(ClaimId.beats_every_control(name, target).key)
     section: dict[str, Any] = {
         "controls": entries,

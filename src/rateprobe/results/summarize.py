@@ -13,13 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from rateprobe.conventions import SPLITS
 from rateprobe.decisions import decide, family_sizes, too_few_speakers_reason
-from rateprobe.inputs import bootstrap_of_test_speakers, read_manifests, target_matrix
+from rateprobe.inputs import bootstrap_of_test_speakers, read_manifests
 from rateprobe.io import plain, write_json
-from rateprobe.metrics import SpeakerBootstrap, regression_metrics
 from rateprobe.provenance import build_stamp
 from rateprobe.results.claim_family import claim_tests
 from rateprobe.results.contract import validate_summary
@@ -72,7 +69,7 @@ def build_summary(
         "build": build_stamp(cfg),
         "run": run_section(cfg, boot.n_speakers, blocked, family_sizes(decisions)),
         "corpus": corpus_section(manifests, read_bad_reports(bad_report_paths)),
-        "baselines": _baselines(manifests, targets, next(iter(results.values())), boot),
+        "baselines": _baselines(next(iter(results.values())), targets),
         "models": models,
         "studied_models": studied,
         "comparisons": {
@@ -84,21 +81,15 @@ def build_summary(
     }
 
 
-def _baselines(
-    manifests: Mapping[str, pd.DataFrame],
-    targets: list[str],
-    results: ModelResults,
-    boot: SpeakerBootstrap,
-) -> dict[str, dict[str, Any]]:
-    """Test metrics of each target's nuisance baselines. They depend on the manifests alone:
-    any model's probing job predicted the same."""
-    y = target_matrix(manifests["test"], targets)
+def _baselines(results: ModelResults, targets: list[str]) -> dict[str, dict[str, Any]]:
+    """Test metrics of each target's nuisance baselines, as the probe table holds them. They
+    depend on the manifests alone: any model's probing job measured the same."""
     return {
         target: {
-            name: regression_fields(regression_metrics(y[:, t], predicted, boot))
-            for name, predicted in results.baselines(target).items()
+            name: regression_fields(records)
+            for name, records in results.baseline_metrics(target).items()
         }
-        for t, target in enumerate(targets)
+        for target in targets
     }
 
 
