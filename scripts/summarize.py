@@ -1,8 +1,9 @@
-"""Snakemake entry point: gather every model's results into summary.json (rateprobe.summary)."""
+"""Snakemake entry point: gather every model's results into summary.json
+(rateprobe.results.summarize)."""
 
 from rateprobe.conventions import keyed_inputs
 from rateprobe.joblog import job_log
-from rateprobe.summary import write_summary
+from rateprobe.results.summarize import write_summary
 
 snakemake = globals()["snakemake"]
 with job_log(snakemake.log):

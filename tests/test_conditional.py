@@ -18,7 +18,7 @@ from rateprobe.probing.conditional import (
     fit_conditional,
 )
 from rateprobe.probing.ridge import PenaltySearch
-from rateprobe.summary import build_summary
+from rateprobe.results.summarize import build_summary
 
 
 def test_a_baseline_never_defines_its_target() -> None:

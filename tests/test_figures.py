@@ -26,7 +26,7 @@ from rateprobe.conventions import (
     figure_width_in,
 )
 from rateprobe.figures import make_figures, stage_ticks
-from rateprobe.summary import write_summary
+from rateprobe.results.summarize import write_summary
 
 
 def resnet100_taps() -> list[str]:

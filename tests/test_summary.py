@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from fake_study import run_fake_study
 
 from rateprobe.provenance import config_hash
-from rateprobe.summary import build_summary, write_summary
+from rateprobe.results.summarize import build_summary, write_summary
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +39,19 @@ def test_the_whole_probing_stage_is_deterministic(study: dict, tmp_path: Path) -
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
     for name, paths in study["models"].items():
         assert paths["table"].read_bytes() == again["models"][name]["table"].read_bytes()
+
+
+def test_the_summary_job_imports_no_torch() -> None:
+    """The summary reads saved predictions: its job must not pay for (or need) torch."""
+    check = (
+        "import sys, rateprobe.results.summarize; "
+        "loaded = sorted(m for m in ('torch', 'rateprobe.probing.run') if m in sys.modules); "
+        "assert not loaded, loaded"
+    )
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
 
 
 def test_design_fixed_keys(study: dict, tmp_path: Path) -> None:

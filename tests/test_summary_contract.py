@@ -12,7 +12,7 @@ import pytest
 from fake_study import run_fake_study
 from paper_support import FIXTURE_SUMMARY
 
-import rateprobe.summary
+import rateprobe.results.summarize
 from rateprobe.conventions import EMBEDDING_TAP, PROBE_TARGETS
 from rateprobe.io import plain, write_json
 from rateprobe.results.claim_ids import BEST, ClaimId
@@ -163,10 +163,10 @@ def test_every_decided_claim_of_a_built_summary_is_found_by_its_id(
         made.update(decisions)
         return decisions
 
-    decide = rateprobe.summary.decide
-    monkeypatch.setattr(rateprobe.summary, "decide", recording_decide)
+    decide = rateprobe.results.summarize.decide
+    monkeypatch.setattr(rateprobe.results.summarize, "decide", recording_decide)
     out = tmp_path / "summary.json"
-    rateprobe.summary.write_summary(
+    rateprobe.results.summarize.write_summary(
         study["cfg"], study["manifests"], study["bad_reports"], study["models"], out
     )
     summary = read_summary(out)

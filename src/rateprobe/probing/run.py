@@ -62,13 +62,11 @@ from rateprobe.probing.conditional import (
 from rateprobe.probing.control_task import CONTROL_TASK, control_target, speaker_permuted
 from rateprobe.probing.health import fit_failure, prediction_spread
 from rateprobe.probing.mlp import MLPFit, MLPSettings, fit_mlps
+from rateprobe.probing.names import BASELINE_PREFIX, BASELINE_TAP, CONDITIONAL, PROBES
 from rateprobe.probing.ridge import PenaltySearch, RidgeFit, fit_ridge
 from rateprobe.probing.selection import dev_halves, speaker_folds
 
 CSV_COLUMNS = ("model", "tap", "index", "target", "probe", "metric", "value", "ci_low", "ci_high")
-PROBES = ("ridge", "mlp")
-# Ridge on [duration basis, tap]: what the tap adds beyond duration (probing/conditional.py).
-CONDITIONAL = "conditional"
 
 
 def _csv_rows(
@@ -259,7 +257,9 @@ def _add_baselines(
         for name, predicted in baselines[target].items():
             probed.predictions[baseline_key(target, name)] = predicted[None]
             metrics = regression_metrics(y["test"][:, t], predicted, study.boot)
-            probed.rows += _csv_rows(model, "none", -1, target, f"baseline_{name}", metrics)
+            probed.rows += _csv_rows(
+                model, BASELINE_TAP, -1, target, f"{BASELINE_PREFIX}{name}", metrics
+            )
         mean_mse[target] = float(np.mean((y["test"][:, t] - baselines[target]["mean"]) ** 2))
     return mean_mse
 

@@ -1,9 +1,9 @@
 """Claim ids: the name of each tested or descriptive claim, built in one place.
 
-rateprobe.summary keys its family of tests (rateprobe.decisions) by `ClaimId.key`, a "/"-joined
-path such as "resemblyzer/cps/beats_every_control"; `find_decision` finds where the summary
-records a claim's decision, and refuses an id that names no such place (a misspelt model,
-target or kind) instead of reading it as undecided.
+rateprobe.results.claim_family keys its family of tests (rateprobe.decisions) by `ClaimId.key`,
+a "/"-joined path such as "resemblyzer/cps/beats_every_control"; `find_decision` finds where the
+summary records a claim's decision, and refuses an id that names no such place (a misspelt
+model, target or kind) instead of reading it as undecided.
 """
 
 from __future__ import annotations

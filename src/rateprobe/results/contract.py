@@ -1,7 +1,7 @@
 """The structure of results/summary.json as frozen pydantic models: the one definition.
 
-rateprobe.summary builds the summary and validates it here before writing; the paper reads it
-back through `read_summary`. schemas/summary.schema.json is generated from these models:
+rateprobe.results.summarize builds the summary and validates it here before writing; the paper
+reads it back through `read_summary`. schemas/summary.schema.json is generated from these models:
 
     python -m rateprobe.results.contract > schemas/summary.schema.json
 
