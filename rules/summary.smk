@@ -8,7 +8,7 @@ rule summary:
     input:
         **keyed("manifests", files.MANIFEST, split=SPLITS),
         **keyed("bad_reports", files.BAD_INPUT_REPORT, split=SPLITS),
-        # Per model, named as rateprobe.summary.ModelResults takes them.
+        # Per model, named as rateprobe.results.loading.ModelResults takes them.
         **keyed("table", files.PROBE_TABLE, model=MODELS),
         **keyed("result", files.PROBE_RESULT, model=MODELS),
         **keyed("predictions", files.PREDICTIONS, model=MODELS),

@@ -8,8 +8,8 @@ from rateprobe.results.summarize import write_summary
 snakemake = globals()["snakemake"]
 with job_log(snakemake.log):
     inputs = dict(snakemake.input.items())
-    # Each model's files by the names rateprobe.summary.ModelResults takes; interventions only
-    # where they are enabled.
+    # Each model's files by the names rateprobe.results.loading.ModelResults takes;
+    # interventions only where they are enabled.
     by_role = {
         role: keyed_inputs(inputs, role)
         for role in ("table", "result", "predictions", "analyses", "interventions")

@@ -1,4 +1,5 @@
-"""Causal rate interventions in summary.json (`interventions`, rateprobe.analysis.intervention_effects)."""
+"""Causal rate interventions in summary.json (`interventions`; computed by
+rateprobe.analysis.intervention_effects)."""
 
 from __future__ import annotations
 

@@ -271,7 +271,13 @@ class Tsne(Contract):
 
 # The architectures of schemas/config.schema.yaml's models.
 Arch = Literal[
-    "samresnet34", "samresnet100", "resnet34", "ecapa_c512", "ecapa_c1024", "campplus", "resemblyzer"
+    "samresnet34",
+    "samresnet100",
+    "resnet34",
+    "ecapa_c512",
+    "ecapa_c1024",
+    "campplus",
+    "resemblyzer",
 ]
 
 
