@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rateprobe.analysis.intervention_effects import (
+from rateprobe.analysis.intervention_effects import intervention_analysis
+from rateprobe.analysis.intervention_readout import ridge_readout
+from rateprobe.analysis.intervention_statistics import (
     between_speaker_distance,
-    intervention_analysis,
     mismatch_trials,
-    ridge_readout,
     slope_estimate,
     slope_record,
     trial_eer,
