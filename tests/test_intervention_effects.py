@@ -20,8 +20,8 @@ from rateprobe.analysis.intervention_statistics import (
     trial_eer,
 )
 from rateprobe.analysis.verification import verification
+from rateprobe.bootstrap import speaker_bootstrap
 from rateprobe.features import Standardiser
-from rateprobe.metrics import speaker_bootstrap
 from rateprobe.probing.ridge import PenaltySearch, fit_ridge
 
 # ------------------------------------------------------------------ slope, drift, trials

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from rateprobe.analysis.verification import eer_estimate
+from rateprobe.bootstrap import Estimate, SpeakerBootstrap, mean_estimate
 from rateprobe.conventions import (
     EMBEDDING_TAP,
     PRIMARY_TARGET,
@@ -44,14 +45,7 @@ from rateprobe.decisions import (
 from rateprobe.features import SCALE_FLOOR
 from rateprobe.inputs import bootstrap_of_test_speakers, read_manifests, target_matrix
 from rateprobe.io import write_json
-from rateprobe.metrics import (
-    REGRESSION_METRICS,
-    Estimate,
-    SpeakerBootstrap,
-    mean_estimate,
-    regression_estimates,
-    regression_metrics,
-)
+from rateprobe.metrics import REGRESSION_METRICS, regression_estimates, regression_metrics
 from rateprobe.probing.control_task import CONTROL_TASK, control_target
 from rateprobe.probing.health import COLLAPSED_SPREAD, FAILED_FIT_MSE_RATIO
 from rateprobe.probing.ridge import PATH_LIMIT_SHRINKAGE

@@ -42,8 +42,8 @@ paired difference. It needs a test speaker with at least two natural utterances.
 
 Intervals: 95 %, speaker bootstrap over the test speakers (probes.bootstrap: the same resamples
 as the probing stage's test metrics). The slope and the mean drift are ratios of per-speaker
-sums, so `metrics.cluster_estimates` gives them studentised intervals (the better-covering
-kind, see rateprobe.metrics), and p-values of slope = 0 and slope = 1 from the same. The
+sums, so `bootstrap.cluster_estimates` gives them studentised intervals (the better-covering
+kind, see rateprobe.bootstrap), and p-values of slope = 0 and slope = 1 from the same. The
 between-speaker distance is a mean over pairs of speakers, no function of per-speaker sums: its
 draws weight the pair of speakers (a, b) by c_a c_b, as verification weights non-target trials;
 it, the drift ratio (ratio of paired draws) and the EERs get BCa intervals, as the EER does in
@@ -96,6 +96,7 @@ from rateprobe.analysis.intervention_statistics import (
     trial_eer,
 )
 from rateprobe.analysis.verification import unit_length
+from rateprobe.bootstrap import SpeakerBootstrap
 from rateprobe.conventions import EMBEDDING_TAP
 from rateprobe.inputs import (
     bootstrap_of_test_speakers,
@@ -104,7 +105,6 @@ from rateprobe.inputs import (
     target_matrix,
 )
 from rateprobe.io import write_json
-from rateprobe.metrics import SpeakerBootstrap
 
 INTERVALS = {
     "slope": "studentised",

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 
 from rateprobe.analysis.intervention_statistics import Variants, slope_estimate, slope_record
+from rateprobe.bootstrap import SpeakerBootstrap
 from rateprobe.features import Standardiser, gram_eigen
 from rateprobe.inputs import SplitActivations
-from rateprobe.metrics import SpeakerBootstrap
 
 MIN_TARGET_CHANGE = 0.05
 

@@ -14,7 +14,7 @@ from rateprobe.analysis.verification import (
     speaker_bootstrapped_eer,
     unit_length,
 )
-from rateprobe.metrics import (
+from rateprobe.bootstrap import (
     Estimate,
     SpeakerBootstrap,
     cluster_estimates,
