@@ -34,10 +34,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from rateprobe.bootstrap import SpeakerBootstrap, speaker_bootstrap
 from rateprobe.config import DEFAULTS
 from rateprobe.devices import resolve_device
 from rateprobe.features import Standardiser
-from rateprobe.metrics import SpeakerBootstrap, regression_metrics, speaker_bootstrap
+from rateprobe.metrics import regression_metrics
 from rateprobe.probing.mlp import MLPSettings, fit_mlps
 from rateprobe.probing.ridge import PenaltySearch, fit_ridge
 from rateprobe.probing.selection import dev_halves, speaker_folds

@@ -9,15 +9,12 @@ from snakemake.utils import validate
 
 from rateprobe import conventions as files
 from rateprobe import sharding
-from rateprobe.config import (
-    ConfigError,
+from rateprobe.config import ConfigError, exact_alternatives, resolve_config, result_settings
+from rateprobe.config_schema import (
     check_config_file,
     check_schema,
     coerce_command_line_strings,
-    exact_alternatives,
     load_schema,
-    resolve_config,
-    result_settings,
 )
 from rateprobe.paper.overleaf_sync import configured_remote
 from rateprobe.paper.person import ensure_person_files

@@ -17,8 +17,9 @@ from rateprobe.analysis.classification import (
     tercile_labels,
 )
 from rateprobe.analysis.tsne import tsne_map
+from rateprobe.bootstrap import SpeakerBootstrap, speaker_bootstrap
 from rateprobe.features import Standardiser, gram_eigen
-from rateprobe.metrics import SpeakerBootstrap, macro_f1, speaker_bootstrap
+from rateprobe.metrics import macro_f1
 
 
 def cca_of(

@@ -21,7 +21,7 @@ Coverage of nominal 95% intervals in this simulation, 4000 test sets of 400 resa
       20             0.892      0.892      0.946             0.918      0.916      0.938
 
 BCa does not reach 90% for R² at 20 speakers, hence the studentised intervals of
-rateprobe.metrics; the test holds them to at least 90% at 6 and at 20 speakers.
+rateprobe.bootstrap; the test holds them to at least 90% at 6 and at 20 speakers.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pytest
 
-from rateprobe.metrics import Estimate, regression_estimates, speaker_bootstrap
+from rateprobe.bootstrap import Estimate, speaker_bootstrap
+from rateprobe.metrics import regression_estimates
 
 SPEAKER_SD, UTTERANCE_SD, SLOPE = 1.0, 0.7, 0.8
 SPEAKER_ERROR_SD, UTTERANCE_ERROR_SD = 0.4, 0.4  # v and η

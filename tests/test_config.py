@@ -15,15 +15,8 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from rateprobe.config import (
-    ConfigError,
-    check_config_file,
-    check_schema,
-    coerce_command_line_strings,
-    exact_alternatives,
-    resolve_config,
-    result_settings,
-)
+from rateprobe.config import ConfigError, exact_alternatives, resolve_config, result_settings
+from rateprobe.config_schema import check_config_file, check_schema, coerce_command_line_strings
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "schemas" / "config.schema.yaml"

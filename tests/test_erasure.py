@@ -7,7 +7,7 @@ import pytest
 
 from rateprobe.analysis.erasure import eer_after_erasure, fit_leace, linear_r2
 from rateprobe.analysis.verification import verification
-from rateprobe.metrics import speaker_bootstrap
+from rateprobe.bootstrap import speaker_bootstrap
 
 DIMENSIONS = 16
 RATE_DIRECTION = np.eye(DIMENSIONS)[1]

@@ -17,7 +17,8 @@ from matplotlib.colors import to_hex
 from matplotlib.lines import Line2D
 from paper_support import REPO
 
-import rateprobe.figures
+import rateprobe.figures.distributions
+import rateprobe.figures.layers
 from rateprobe.conventions import (
     ANALYSES,
     FIGURE_RULE,
@@ -25,7 +26,8 @@ from rateprobe.conventions import (
     figure_files,
     figure_width_in,
 )
-from rateprobe.figures import make_figures, stage_ticks
+from rateprobe.figures import make_figures
+from rateprobe.figures.style import save, stage_ticks
 from rateprobe.results.summarize import write_summary
 
 
@@ -98,7 +100,7 @@ def test_tick_labels_carry_the_decimal_comma(tmp_path: Path) -> None:
     fig, (plain, mathtext) = plt.subplots(1, 2)
     plain.plot([0.0, 1.0], [0.0, 0.5])
     mathtext.plot([0.0, 1.0], [0.0, 2e-5])  # an offset/scale label in mathtext
-    rateprobe.figures._save(fig, tmp_path / "ticks.pdf")
+    save(fig, tmp_path / "ticks.pdf")
     text = subprocess.run(
         ["pdftotext", str(tmp_path / "ticks.pdf"), "-"], capture_output=True, text=True, check=True
     ).stdout
@@ -111,9 +113,9 @@ def test_no_two_legend_entries_share_a_style(
 ) -> None:
     out, _ = figures
     drawn: list = []
-    monkeypatch.setattr(rateprobe.figures, "_save", lambda fig, path: drawn.append(fig))
+    monkeypatch.setattr(rateprobe.figures.layers, "save", lambda fig, path: drawn.append(fig))
     summary = json.loads((out.parent / "summary.json").read_text())
-    rateprobe.figures.layer_curves(summary, "cps", tmp_path / "layers.pdf")
+    rateprobe.figures.layers.layer_curves(summary, "cps", tmp_path / "layers.pdf")
     (legend,) = drawn[0].legends
     styles = [
         (to_hex(h.get_color()), h.get_linestyle(), h.get_marker())
@@ -128,12 +130,14 @@ def test_the_histogram_legend_fits_its_narrow_figure(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     drawn: list = []
-    monkeypatch.setattr(rateprobe.figures, "_save", lambda fig, path: drawn.append(fig))
+    monkeypatch.setattr(
+        rateprobe.figures.distributions, "save", lambda fig, path: drawn.append(fig)
+    )
     manifests = {
         split: pd.DataFrame({"cps": np.linspace(8.0, 20.0, n)})
         for split, n in (("train", 1440), ("dev", 480), ("test", 960))
     }
-    rateprobe.figures.cps_histogram(manifests, tmp_path / "hist.pdf")
+    rateprobe.figures.distributions.cps_histogram(manifests, tmp_path / "hist.pdf")
     fig = drawn[0]
     renderer = fig.canvas.get_renderer()
     (legend,) = fig.legends

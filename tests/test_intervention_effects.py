@@ -10,18 +10,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rateprobe.analysis.intervention_effects import (
+from rateprobe.analysis.intervention_effects import intervention_analysis
+from rateprobe.analysis.intervention_readout import ridge_readout
+from rateprobe.analysis.intervention_statistics import (
     between_speaker_distance,
-    intervention_analysis,
     mismatch_trials,
-    ridge_readout,
     slope_estimate,
     slope_record,
     trial_eer,
 )
 from rateprobe.analysis.verification import verification
+from rateprobe.bootstrap import speaker_bootstrap
 from rateprobe.features import Standardiser
-from rateprobe.metrics import speaker_bootstrap
 from rateprobe.probing.ridge import PenaltySearch, fit_ridge
 
 # ------------------------------------------------------------------ slope, drift, trials

@@ -19,7 +19,7 @@ from paper_support import PAPER_CFG, load_fixture, render_project
 
 from rateprobe.audio import write_flac
 from rateprobe.corpus.download import completion_marker, download_subset
-from rateprobe.figures import cps_histogram
+from rateprobe.figures.distributions import cps_histogram
 from rateprobe.io import write_atomic, write_npz
 from rateprobe.labels import build_manifest
 from rateprobe.paper.overleaf import make_overleaf_zip

@@ -11,17 +11,13 @@ import pytest
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 from rateprobe.analysis.verification import eer_estimate, equal_error_rate, verification
+from rateprobe.bootstrap import Estimate, SpeakerBootstrap, holm, mean_estimate, speaker_bootstrap
 from rateprobe.metrics import (
-    Estimate,
-    SpeakerBootstrap,
     classification_metrics,
-    holm,
     macro_f1,
-    mean_estimate,
     paired_difference,
     regression_estimates,
     regression_metrics,
-    speaker_bootstrap,
 )
 
 # Speaker A: y = 1, 2 (p = 1, 3); speaker B: y = 3, 4 (p = 2, 4).

@@ -21,13 +21,11 @@ from rateprobe.conventions import (
     person_text_file,
 )
 from rateprobe.paper import diff, latex
+from rateprobe.paper.overleaf_git import TOKEN_ENV, GitCommand, OverleafSyncError
 from rateprobe.paper.overleaf_sync import (
     FORCE_ENV,
     KEPT_ASIDE,
     MANIFEST,
-    TOKEN_ENV,
-    GitCommand,
-    OverleafSyncError,
     OwnershipConflict,
     PersonFilesDiverged,
     pipeline_files,

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rateprobe.config import check_schema, merge_config, resolve_config
+from rateprobe.config import merge_config, resolve_config
+from rateprobe.config_schema import check_schema
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rateprobe.metrics import Estimate, SpeakerBootstrap, regression_estimates, speaker_bootstrap
+from rateprobe.bootstrap import Estimate, SpeakerBootstrap, speaker_bootstrap
+from rateprobe.metrics import regression_estimates
 from rateprobe.speaker_decomposition import NO_REPEATED_SPEAKER, speaker_decomposition
 
 # Speaker A: y = 0, 2, 4 (mean 2), p = 1, 2, 6 (mean 3); speaker B: y = 6, p = 5.

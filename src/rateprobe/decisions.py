@@ -2,7 +2,7 @@
 
 Every comparison "A beats B" is a paired difference d = metric(A) - metric(B) (oriented so that
 d > 0 means A is better) on the same test utterances and the same speaker resamples, with its
-interval and two-sided p-value (rateprobe.metrics: studentised for metrics of per-speaker
+interval and two-sided p-value (rateprobe.bootstrap: studentised for metrics of per-speaker
 sums, BCa for the EER). Only the questions the study asks are tested, in two families, each
 with Holm's step-down adjustment (the chance of any false claim in a family is at most ALPHA):
 
@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rateprobe.metrics import holm
+from rateprobe.bootstrap import holm
 
 ALPHA = 0.05
 CORRECTION = "holm"

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rateprobe.bootstrap import SpeakerBootstrap, speaker_bootstrap
 from rateprobe.conventions import EMBEDDING_TAP
-from rateprobe.metrics import SpeakerBootstrap, speaker_bootstrap
 
 
 class SplitLeakError(ValueError):

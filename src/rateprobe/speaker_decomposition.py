@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rateprobe.metrics import Estimate, SpeakerBootstrap, cluster_estimates
+from rateprobe.bootstrap import Estimate, SpeakerBootstrap, cluster_estimates
 
 NO_REPEATED_SPEAKER = "no test speaker has two utterances"
 # SSB is a difference of sums: equal speaker means leave only rounding of this relative size.

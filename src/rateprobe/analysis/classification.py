@@ -16,12 +16,10 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
+from rateprobe.bootstrap import Estimate, SpeakerBootstrap, cluster_estimates
 from rateprobe.metrics import (
-    Estimate,
-    SpeakerBootstrap,
     classification_from_confusion,
     classification_metrics,
-    cluster_estimates,
     confusion_cells,
     macro_f1,
 )

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from rateprobe.analysis.verification import eer_estimate, verification
-from rateprobe.metrics import SpeakerBootstrap
+from rateprobe.bootstrap import SpeakerBootstrap
 
 VARIANCE_RTOL = 1e-10
 

@@ -14,12 +14,12 @@ per intervention kind (all its factors together). b = 1: the probe's reading fol
 manipulated rate one for one, i.e. the representation moves along the rate direction learned
 from natural speech as much as natural rate differences would move it; b = 0: the rate change
 leaves that direction alone.
-Differencing within a source cancels everything the variant shares with its source (speaker,
-text, the probe's bias for that utterance). An intervention that moves a target by less than
-MIN_TARGET_CHANGE (root mean square of Δy / y_u) has no slope (null, with the reason): padding
-is built to leave the articulation rate alone. The standardiser clips each feature to its
-training range, so responses beyond what natural speech spans can only shrink the slope (on the
-demo, variants had features clipped about as often as natural test utterances: 2.6 % against
+Differencing within a source cancels everything the variant shares with its source (speaker, text,
+the probe's bias for that utterance). An intervention that moves a target by less than
+intervention_readout.MIN_TARGET_CHANGE (root mean square of Δy / y_u) has no slope (null, with the
+reason): padding is built to leave the articulation rate alone. The standardiser clips each feature
+to its training range, so responses beyond what natural speech spans can only shrink the slope (on
+the demo, variants had features clipped about as often as natural test utterances: 2.6 % against
 2.2 % of Resemblyzer's lstm1 entries).
 
 The MLP probes are not used: a slope reads the probe's response along one fixed direction,
@@ -42,8 +42,8 @@ paired difference. It needs a test speaker with at least two natural utterances.
 
 Intervals: 95 %, speaker bootstrap over the test speakers (probes.bootstrap: the same resamples
 as the probing stage's test metrics). The slope and the mean drift are ratios of per-speaker
-sums, so `metrics.cluster_estimates` gives them studentised intervals (the better-covering
-kind, see rateprobe.metrics), and p-values of slope = 0 and slope = 1 from the same. The
+sums, so `bootstrap.cluster_estimates` gives them studentised intervals (the better-covering
+kind, see rateprobe.bootstrap), and p-values of slope = 0 and slope = 1 from the same. The
 between-speaker distance is a mean over pairs of speakers, no function of per-speaker sums: its
 draws weight the pair of speakers (a, b) by c_a c_b, as verification weights non-target trials;
 it, the drift ratio (ratio of paired draws) and the EERs get BCa intervals, as the EER does in
@@ -76,39 +76,36 @@ JSON keys (every float plain; a number that cannot be computed is null with `<ke
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from rateprobe.analysis.verification import (
-    same_speaker_targets,
-    speaker_bootstrapped_eer,
-    unit_length,
+from rateprobe.analysis.intervention_readout import chosen_alphas, probe_slopes
+from rateprobe.analysis.intervention_statistics import (
+    Trials,
+    Variants,
+    between_speaker_distance,
+    cosine_drift,
+    mismatch_trials,
+    pair_variants,
+    ratio_estimate,
+    row_mean_estimate,
+    trial_eer,
 )
+from rateprobe.analysis.verification import unit_length
+from rateprobe.bootstrap import SpeakerBootstrap
 from rateprobe.conventions import EMBEDDING_TAP
-from rateprobe.features import Standardiser, gram_eigen
 from rateprobe.inputs import (
-    SplitActivations,
     bootstrap_of_test_speakers,
     open_activations,
     read_manifest,
     target_matrix,
 )
 from rateprobe.io import write_json
-from rateprobe.metrics import (
-    Estimate,
-    SpeakerBootstrap,
-    cluster_estimates,
-    speaker_weightings,
-    weighted_estimate,
-)
 
-MIN_TARGET_CHANGE = 0.05
 INTERVALS = {
     "slope": "studentised",
     "drift": "studentised",
@@ -118,243 +115,98 @@ INTERVALS = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class Variants:
-    """The variant rows, each tied to its source's row in the natural test manifest."""
+def intervention_analysis(
+    model: str,
+    intervention_manifest: str | Path,
+    intervention_activations: str | Path,
+    manifest_paths: Mapping[str, str | Path],
+    activation_paths: Mapping[str, str | Path],
+    probe_result_path: str | Path,
+    bootstrap: Mapping[str, Any],
+    out_json: str | Path,
+) -> dict[str, Any]:
+    """Write results/interventions/{model}.json (keys: module docstring).
 
-    source_row: np.ndarray  # (m,) row of the source in the test manifest
-    speaker_index: np.ndarray  # (m,) the source's speaker in the bootstrap's speaker order
-    intervention: np.ndarray  # (m,) str
-    factor: np.ndarray  # (m,) float
-
-    def conditions(self) -> list[tuple[str, float]]:
-        """The (intervention, factor) pairs present, sorted."""
-        pairs = zip(self.intervention.tolist(), self.factor.tolist(), strict=True)
-        return sorted(set(pairs))
-
-    def where(self, intervention: str, factor: float | None = None) -> np.ndarray:
-        mask = self.intervention == intervention
-        return mask if factor is None else mask & (self.factor == factor)
-
-
-def pair_variants(variants: pd.DataFrame, test: pd.DataFrame, boot: SpeakerBootstrap) -> Variants:
-    """Tie each variant to its source in `test`; every source must be a test utterance."""
-    rows = pd.Series(np.arange(len(test)), index=test["utt_id"].to_numpy(dtype=str))
-    sources = variants["source_utt_id"].to_numpy(dtype=str)
-    unknown = sorted(set(sources) - set(rows.index))
-    if unknown:
-        raise ValueError(f"intervention sources not in the test manifest: {unknown[:5]}")
-    source_row = rows.loc[sources].to_numpy()
-    return Variants(
-        source_row=source_row,
-        speaker_index=boot.speaker_index[source_row],
-        intervention=variants["intervention"].to_numpy(dtype=str),
-        factor=variants["factor"].to_numpy(dtype=np.float64),
-    )
-
-
-def _with_rows(boot: SpeakerBootstrap, speaker_index: np.ndarray) -> SpeakerBootstrap:
-    """The same resamples, for rows whose speakers are `speaker_index`."""
-    return dataclasses.replace(boot, speaker_index=speaker_index)
-
-
-def _slope_from_sums(sums: np.ndarray) -> dict[str, np.ndarray]:
-    """b = Σ Δp Δy / Σ Δy² from sums [..., 2] = (Σ Δp Δy, Σ Δy²)."""
-    return {"slope": sums[..., 0] / sums[..., 1]}
-
-
-def _mean_from_sums(sums: np.ndarray) -> dict[str, np.ndarray]:
-    """Σ x / n from sums [..., 2] = (Σ x, n)."""
-    return {"mean": sums[..., 0] / sums[..., 1]}
-
-
-def slope_estimate(
-    delta_prediction: np.ndarray,
-    delta_true: np.ndarray,
-    speaker_index: np.ndarray,
-    boot: SpeakerBootstrap,
-) -> Estimate:
-    """Least squares through the origin of Δp on Δy, pooled over rows, as a studentised
-    speaker-bootstrap Estimate (rows' speakers in `speaker_index`)."""
-    terms = np.stack([delta_prediction * delta_true, delta_true**2], axis=1)
-    per_speaker = _with_rows(boot, speaker_index).speaker_sums(terms)
-    return cluster_estimates(per_speaker, boot, _slope_from_sums)["slope"]
-
-
-def slope_record(estimate: Estimate) -> dict[str, float | None]:
-    """The slope with its interval and the p-values of "slope = 0" and "slope = 1"."""
-    minus_one = Estimate(
-        estimate.point - 1.0,
-        estimate.draws - 1.0,
-        estimate.jackknife - 1.0,
-        estimate.resample_deviations,
-    )
-    return {**estimate.record(), "p_zero": estimate.p_value(), "p_one": minus_one.p_value()}
-
-
-def row_mean_estimate(
-    values: np.ndarray, speaker_index: np.ndarray, boot: SpeakerBootstrap
-) -> Estimate:
-    """The mean of per-row values as a studentised speaker-bootstrap Estimate."""
-    terms = np.stack([values, np.ones_like(values)], axis=1)
-    per_speaker = _with_rows(boot, speaker_index).speaker_sums(terms)
-    return cluster_estimates(per_speaker, boot, _mean_from_sums)["mean"]
-
-
-def cosine_drift(natural: np.ndarray, manipulated: np.ndarray) -> np.ndarray:
-    """1 - cos between matching rows of two embedding matrices."""
-    return 1.0 - np.sum(unit_length(natural) * unit_length(manipulated), axis=1)
-
-
-def between_speaker_distance(embeddings: np.ndarray, boot: SpeakerBootstrap) -> Estimate:
-    """Mean cosine distance between utterances of different speakers (rows in `boot`'s order).
-
-    With S[a, b] the sum of distances between utterances of speakers a != b and N[a, b] their
-    number of pairs, a weighting c of the speakers gives c'Sc / c'Nc.
+    `manifest_paths` and `activation_paths` give the natural `train` and `test` splits;
+    `probe_result_path` is the probing stage's JSON of this model; `bootstrap` is probes.bootstrap.
     """
-    unit = unit_length(embeddings)
-    onehot = np.eye(boot.n_speakers)[boot.speaker_index]
-    sums = onehot.T @ (1.0 - unit @ unit.T) @ onehot
-    pairs = np.outer(onehot.sum(axis=0), onehot.sum(axis=0))
-    np.fill_diagonal(sums, 0.0)
-    np.fill_diagonal(pairs, 0.0)
-    weights = speaker_weightings(boot)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        values = np.einsum("wi,ij,wj->w", weights, sums, weights) / np.einsum(
-            "wi,ij,wj->w", weights, pairs, weights
-        )
-    return weighted_estimate(values, boot)
+    analysis = json.loads(Path(probe_result_path).read_text(encoding="utf-8"))
+    manifests = {split: read_manifest(manifest_paths[split]) for split in ("train", "test")}
+    manifests["interventions"] = read_manifest(intervention_manifest)
+    targets = [
+        t for t in analysis["targets"] if all(t in frame.columns for frame in manifests.values())
+    ]
+    y = {split: target_matrix(frame, targets) for split, frame in manifests.items()}
+    boot = bootstrap_of_test_speakers(manifests, bootstrap)
+    variants = pair_variants(manifests["interventions"], manifests["test"], boot)
+    alphas = chosen_alphas(analysis, targets)
+    paths = {**activation_paths, "interventions": intervention_activations}
+    with open_activations(paths, manifests) as acts:
+        taps = acts["train"].layer_names
+        slopes = probe_slopes(acts, y, targets, alphas, variants, boot, probe_result_path)
+        embedding = {s: acts[s].tap(EMBEDDING_TAP) for s in ("test", "interventions")}
+    chapters = manifests["test"]["chapter_id"].to_numpy(dtype=str)
+    result = {
+        "model": model,
+        "targets": targets,
+        "taps": taps,
+        **_sample_and_method(variants, boot, int(bootstrap["seed"])),
+        "conditions": _conditions(variants, y["test"], y["interventions"], targets),
+        "slopes": slopes,
+        "drift": drift_analysis(embedding["test"], embedding["interventions"], variants, boot),
+        "verification": verification_across_rates(
+            embedding["test"], embedding["interventions"], chapters, variants, boot
+        ),
+    }
+    write_json(out_json, result)
+    return result
 
 
-def ratio_estimate(numerator: Estimate, denominator: Estimate) -> Estimate:
-    """numerator / denominator of paired Estimates (same resamples and speakers), BCa."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return Estimate(
-            numerator.point / denominator.point,
-            numerator.draws / denominator.draws,
-            numerator.jackknife / denominator.jackknife,
-        )
+def _sample_and_method(variants: Variants, boot: SpeakerBootstrap, seed: int) -> dict[str, Any]:
+    """The counts of sources, variants and speakers, and how the probe and the intervals are
+    made (`probe`, `bootstrap`)."""
+    return {
+        "n_sources": len(set(variants.source_row.tolist())),
+        "n_variants": len(variants.source_row),
+        "n_speakers": boot.n_speakers,
+        "speakers_with_sources": len(set(variants.speaker_index.tolist())),
+        "probe": {
+            "kind": "ridge",
+            "trained_on": "natural train utterances",
+            "alpha": "chosen by the probing stage (cross-validated on the training speakers), "
+            "per tap and target",
+        },
+        "bootstrap": {"n": len(boot.counts), "seed": seed, "intervals": INTERVALS},
+    }
 
 
-@dataclasses.dataclass(frozen=True)
-class Trials:
-    """Enrolment (natural test utterance) x test (variant) trials as boolean masks."""
-
-    target: np.ndarray  # (n_enrol, n_variants)
-    nontarget: np.ndarray
-    description: str
-
-
-def mismatch_trials(
-    enrol_speaker: np.ndarray,
-    enrol_chapter: np.ndarray,
-    source_row: np.ndarray,
-) -> Trials:
-    """Trials of every natural test utterance against the variants of other utterances.
-
-    `enrol_*` describe the natural test utterances (speaker index, chapter); `source_row`
-    gives each variant's source among them. Targets follow `same_speaker_targets` (across
-    chapters when any such trial exists); a variant is never scored against its own source.
-    """
-    n_enrol = len(enrol_speaker)
-    other = np.arange(n_enrol)[:, None] != source_row[None, :]
-    same = enrol_speaker[:, None] == enrol_speaker[source_row][None, :]
-    other_chapter = enrol_chapter[:, None] != enrol_chapter[source_row][None, :]
-    target, description = same_speaker_targets(same & other, other_chapter)
-    return Trials(target=target, nontarget=~same, description=description)
-
-
-def trial_eer(
-    scores: np.ndarray,
-    trials: Trials,
-    enrol_speaker: np.ndarray,
-    test_speaker: np.ndarray,
-    boot: SpeakerBootstrap,
-) -> Estimate:
-    """EER of the trials with `scores` (n_enrol, n_variants) and its BCa Estimate, the trials
-    weighted as `speaker_bootstrapped_eer` weights them (speakers as indices into `boot`'s)."""
-    target_enrol, target_test = np.nonzero(trials.target)
-    other_enrol, other_test = np.nonzero(trials.nontarget)
-    return speaker_bootstrapped_eer(
-        scores[target_enrol, target_test],
-        scores[other_enrol, other_test],
-        test_speaker[target_test],
-        (enrol_speaker[other_enrol], test_speaker[other_test]),
-        boot,
-    )
-
-
-def ridge_readout(
-    train_features: np.ndarray,
-    train_targets: np.ndarray,
-    alphas: Sequence[float],
-    features: Sequence[np.ndarray],
-) -> list[np.ndarray]:
-    """Predictions (n, n_targets) for each matrix in `features` of ridge probes fitted on train,
-    target t with alphas[t], exactly as rateprobe.probing fits them (Standardiser, gram_eigen)."""
-    standardiser = Standardiser.fit(train_features)
-    eigen = gram_eigen(standardiser.transform(train_features), train_targets)
-    diagonal = np.arange(len(alphas))
-    weights = eigen.weights(np.asarray(alphas, dtype=np.float64))[:, diagonal, diagonal]
-    return [standardiser.transform(f) @ weights + eigen.target_mean for f in features]
-
-
-def chosen_alphas(
-    analysis: Mapping[str, Any], targets: Sequence[str]
-) -> dict[str, dict[str, float]]:
-    """{tap: {target: ridge alpha}} from the probing stage's analysis JSON."""
-    alphas: dict[str, dict[str, float]] = {}
-    for target in targets:
-        for entry in analysis["selection"][target]:
-            alphas.setdefault(entry["tap"], {})[target] = float(entry["ridge"]["alpha"])
-    return alphas
-
-
-def _r2(y: np.ndarray, predicted: np.ndarray) -> float | None:
-    variance = float(np.var(y))
-    return 1.0 - float(np.mean((y - predicted) ** 2)) / variance if variance > 0 else None
-
-
-def tap_slopes(
-    natural: np.ndarray,
-    manipulated: np.ndarray,
+def _conditions(
+    variants: Variants,
     y_natural: np.ndarray,
     y_manipulated: np.ndarray,
-    train_range: tuple[float, float],
-    variants: Variants,
-    boot: SpeakerBootstrap,
-) -> dict[str, dict[str, Any]]:
-    """Per intervention kind, the slope of one target at one tap: `natural` (n_test,) and
-    `manipulated` (n_variants,) predictions, with their true labels; `train_range` is the
-    target's range on natural train utterances."""
-    source = variants.source_row
-    outside = (y_manipulated < train_range[0]) | (y_manipulated > train_range[1])
-    delta_prediction = manipulated - natural[source]
-    delta_true = y_manipulated - y_natural[source]
-    relative = delta_true / y_natural[source]
-    out = {}
-    for kind in sorted(set(variants.intervention.tolist())):
-        rows = variants.where(kind)
-        change = float(np.sqrt(np.mean(relative[rows] ** 2)))
-        entry: dict[str, Any] = {
-            "n_variants": int(rows.sum()),
-            "n_outside_train_range": int(outside[rows].sum()),
-            "target_change": change,
-            "mean_target_shift": float(np.mean(delta_true[rows])),
-            "mean_prediction_shift": float(np.mean(delta_prediction[rows])),
+    targets: Sequence[str],
+) -> list[dict[str, Any]]:
+    """Per condition, the true change of every target as variant / natural ratios."""
+    ratio = y_manipulated / y_natural[variants.source_row]
+    out = []
+    for intervention, factor in variants.conditions():
+        rows = variants.where(intervention, factor)
+        change = {
+            target: {
+                "ratio_mean": float(np.mean(ratio[rows, t])),
+                "ratio_min": float(np.min(ratio[rows, t])),
+                "ratio_max": float(np.max(ratio[rows, t])),
+            }
+            for t, target in enumerate(targets)
         }
-        if change < MIN_TARGET_CHANGE:
-            entry["slope"] = None
-            entry["slope_reason"] = (
-                f"the intervention changes this target by {change:.1%} (RMS), below "
-                f"{MIN_TARGET_CHANGE:.0%}: it is built to leave it alone"
-            )
-        else:
-            estimate = slope_estimate(
-                delta_prediction[rows], delta_true[rows], variants.speaker_index[rows], boot
-            )
-            entry["slope"] = slope_record(estimate)
-        out[kind] = entry
+        out.append(
+            {
+                "intervention": intervention,
+                "factor": factor,
+                "n_variants": int(rows.sum()),
+                "true_change": change,
+            }
+        )
     return out
 
 
@@ -428,142 +280,3 @@ def _no_eer_reason(trials: Trials) -> str | None:
     if not trials.nontarget.any():
         return "the test split has a single speaker"
     return None
-
-
-def _conditions(
-    variants: Variants,
-    y_natural: np.ndarray,
-    y_manipulated: np.ndarray,
-    targets: Sequence[str],
-) -> list[dict[str, Any]]:
-    """Per condition, the true change of every target as variant / natural ratios."""
-    ratio = y_manipulated / y_natural[variants.source_row]
-    out = []
-    for intervention, factor in variants.conditions():
-        rows = variants.where(intervention, factor)
-        change = {
-            target: {
-                "ratio_mean": float(np.mean(ratio[rows, t])),
-                "ratio_min": float(np.min(ratio[rows, t])),
-                "ratio_max": float(np.max(ratio[rows, t])),
-            }
-            for t, target in enumerate(targets)
-        }
-        out.append(
-            {
-                "intervention": intervention,
-                "factor": factor,
-                "n_variants": int(rows.sum()),
-                "true_change": change,
-            }
-        )
-    return out
-
-
-def intervention_analysis(
-    model: str,
-    intervention_manifest: str | Path,
-    intervention_activations: str | Path,
-    manifest_paths: Mapping[str, str | Path],
-    activation_paths: Mapping[str, str | Path],
-    probe_result_path: str | Path,
-    bootstrap: Mapping[str, Any],
-    out_json: str | Path,
-) -> dict[str, Any]:
-    """Write results/interventions/{model}.json (keys: module docstring).
-
-    `manifest_paths` and `activation_paths` give the natural `train` and `test` splits;
-    `probe_result_path` is the probing stage's JSON of this model; `bootstrap` is probes.bootstrap.
-    """
-    analysis = json.loads(Path(probe_result_path).read_text(encoding="utf-8"))
-    manifests = {split: read_manifest(manifest_paths[split]) for split in ("train", "test")}
-    manifests["interventions"] = read_manifest(intervention_manifest)
-    targets = [
-        t for t in analysis["targets"] if all(t in frame.columns for frame in manifests.values())
-    ]
-    y = {split: target_matrix(frame, targets) for split, frame in manifests.items()}
-    boot = bootstrap_of_test_speakers(manifests, bootstrap)
-    variants = pair_variants(manifests["interventions"], manifests["test"], boot)
-    alphas = chosen_alphas(analysis, targets)
-    paths = {**activation_paths, "interventions": intervention_activations}
-    with open_activations(paths, manifests) as acts:
-        taps = acts["train"].layer_names
-        slopes = probe_slopes(acts, y, targets, alphas, variants, boot, probe_result_path)
-        embedding = {s: acts[s].tap(EMBEDDING_TAP) for s in ("test", "interventions")}
-    chapters = manifests["test"]["chapter_id"].to_numpy(dtype=str)
-    result = {
-        "model": model,
-        "targets": targets,
-        "taps": taps,
-        **_sample_and_method(variants, boot, int(bootstrap["seed"])),
-        "conditions": _conditions(variants, y["test"], y["interventions"], targets),
-        "slopes": slopes,
-        "drift": drift_analysis(embedding["test"], embedding["interventions"], variants, boot),
-        "verification": verification_across_rates(
-            embedding["test"], embedding["interventions"], chapters, variants, boot
-        ),
-    }
-    write_json(out_json, result)
-    return result
-
-
-def probe_slopes(
-    acts: Mapping[str, SplitActivations],
-    y: Mapping[str, np.ndarray],
-    targets: Sequence[str],
-    alphas: Mapping[str, Mapping[str, float]],
-    variants: Variants,
-    boot: SpeakerBootstrap,
-    probe_result_path: str | Path,
-) -> dict[str, list[dict[str, Any]]]:
-    """Per target, one `slopes` entry per tap in network order (keys: module docstring): the
-    ridge probe refitted on the natural train split with the probing stage's `alphas`
-    ({tap: {target: alpha}}, from `probe_result_path`), read on `acts` and labels `y` of the
-    train, test and interventions splits."""
-    slopes: dict[str, list[dict[str, Any]]] = {target: [] for target in targets}
-    for index, tap in enumerate(acts["train"].layer_names):
-        if tap not in alphas:
-            raise ValueError(f"{probe_result_path}: no ridge alpha for tap '{tap}'")
-        natural, manipulated = ridge_readout(
-            acts["train"].tap(tap),
-            y["train"],
-            [alphas[tap][t] for t in targets],
-            [acts["test"].tap(tap), acts["interventions"].tap(tap)],
-        )
-        for t, target in enumerate(targets):
-            slopes[target].append(
-                {
-                    "tap": tap,
-                    "index": index,
-                    "alpha": alphas[tap][target],
-                    "natural_test_r2": _r2(y["test"][:, t], natural[:, t]),
-                    "interventions": tap_slopes(
-                        natural[:, t],
-                        manipulated[:, t],
-                        y["test"][:, t],
-                        y["interventions"][:, t],
-                        (float(y["train"][:, t].min()), float(y["train"][:, t].max())),
-                        variants,
-                        boot,
-                    ),
-                }
-            )
-    return slopes
-
-
-def _sample_and_method(variants: Variants, boot: SpeakerBootstrap, seed: int) -> dict[str, Any]:
-    """The counts of sources, variants and speakers, and how the probe and the intervals are
-    made (`probe`, `bootstrap`)."""
-    return {
-        "n_sources": len(set(variants.source_row.tolist())),
-        "n_variants": len(variants.source_row),
-        "n_speakers": boot.n_speakers,
-        "speakers_with_sources": len(set(variants.speaker_index.tolist())),
-        "probe": {
-            "kind": "ridge",
-            "trained_on": "natural train utterances",
-            "alpha": "chosen by the probing stage (cross-validated on the training speakers), "
-            "per tap and target",
-        },
-        "bootstrap": {"n": len(boot.counts), "seed": seed, "intervals": INTERVALS},
-    }

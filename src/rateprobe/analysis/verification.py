@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from rateprobe.metrics import Estimate, SpeakerBootstrap, speaker_weightings, weighted_estimate
+from rateprobe.bootstrap import Estimate, SpeakerBootstrap, speaker_weightings, weighted_estimate
 
 CROSS_CHAPTER = "cross-chapter"
 ALL_SAME_SPEAKER = "all same-speaker pairs"

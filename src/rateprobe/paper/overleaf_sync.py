@@ -16,10 +16,7 @@ other side: an edit on Overleaf is pulled into paper/own/, an edit in paper/own/
 remote lacks) is pushed. Only when both copies changed, differently, does the push stop, since
 keeping either would lose the other's text; `force` does not choose for the person.
 
-Credentials never come from the configuration: git's own credential helper answers, or, when
-TOKEN_ENV is set, a one-off helper hands git that token (Overleaf's git bridge takes the user
-name `git` and a git authentication token as the password); the token never appears in a
-command line or in the remote URL.
+The git side, credentials included, is rateprobe.paper.overleaf_git.
 """
 
 from __future__ import annotations
@@ -27,9 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import re
-import subprocess
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,17 +33,19 @@ from typing import Any
 from rateprobe.conventions import PAPER_PERSON_DIR
 from rateprobe.io import write_bytes
 from rateprobe.paper.overleaf import latexmkrc, project_files
+from rateprobe.paper.overleaf_git import (
+    GitCommand,
+    OverleafSyncError,
+    checkout_branch,
+    commit_staged,
+)
 from rateprobe.paper.person import ensure_person_files, initial_text, person_files
 
 LOG = logging.getLogger(__name__)
 MANIFEST = "rateprobe-manifest.json"
-TOKEN_ENV = "OVERLEAF_GIT_TOKEN"
 FORCE_ENV = "RATEPROBE_OVERLEAF_FORCE"
 DEFAULT_BRANCH = "master"  # the only branch Overleaf's git bridge serves
 KEPT_ASIDE = "before-rateprobe"
-FALLBACK_IDENTITY = ("rateprobe", "rateprobe@localhost")
-_TOKEN_HELPER = f'!f() {{ echo username=git; echo "password=${TOKEN_ENV}"; }}; f'
-_SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
 OWNERSHIP_NOTE = [
     "Written by rateprobe at each push. The pipeline owns the files listed under",
     "pipeline_owned (with their SHA-256 at the last push) and rewrites them at every push.",
@@ -60,10 +56,6 @@ OWNERSHIP_NOTE = [
     "SHA-256 at the last push). If you edit a pipeline-owned file here, the next push stops",
     f"and names it; pushing with {FORCE_ENV}=1 overwrites your edit.",
 ]
-
-
-class OverleafSyncError(RuntimeError):
-    """The push cannot proceed; the message says why and names the remote or the file."""
 
 
 class OwnershipConflict(OverleafSyncError):
@@ -138,51 +130,6 @@ def pipeline_files(paper_dir: Path, paper_cfg: dict[str, Any]) -> dict[str, byte
     if rc is not None:
         files["latexmkrc"] = rc.encode("utf-8")
     return files
-
-
-def _remote_argument(remote: str) -> str:
-    """A local path made absolute (git resolves a relative one against the clone)."""
-    if "://" in remote or _SCP_LIKE.match(remote):
-        return remote
-    return str(Path(remote).expanduser().resolve())
-
-
-class GitCommand:
-    """The git CLI in one working directory, with the token helper when TOKEN_ENV is set."""
-
-    def __init__(self, workdir: Path, remote: str) -> None:
-        self.workdir, self.remote = workdir, remote
-        self.env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-        self.options: list[str] = []
-        if os.environ.get(TOKEN_ENV):
-            # an empty helper first: the token, not a stored password, answers for this remote
-            self.options = ["-c", "credential.helper=", "-c", f"credential.helper={_TOKEN_HELPER}"]
-
-    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            ["git", *self.options, *args],
-            cwd=self.workdir,
-            env=self.env,
-            capture_output=True,
-            text=True,
-        )
-        if check and done.returncode != 0:
-            raise OverleafSyncError(
-                f"git {args[0]} failed for the Overleaf remote {self.remote}: "
-                f"{(done.stderr or done.stdout).strip()}"
-            )
-        return done
-
-
-def _checkout(git: GitCommand, branch: str) -> None:
-    """Fetch the remote branch into git.workdir; an unborn branch when the remote lacks it."""
-    git("init", "-q")
-    git("remote", "add", "origin", _remote_argument(git.remote))
-    if not git("ls-remote", "--heads", "origin", f"refs/heads/{branch}").stdout.strip():
-        git("checkout", "-q", "--orphan", branch)
-        return
-    git("fetch", "-q", "origin", f"refs/heads/{branch}")
-    git("checkout", "-q", "-B", branch, "FETCH_HEAD")
 
 
 def _digests(manifest: Mapping[str, Any], key: str) -> dict[str, str]:
@@ -273,13 +220,77 @@ def _manifest_text(files: Mapping[str, bytes], person: Mapping[str, bytes]) -> s
     return json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
 
 
-def _commit(git: GitCommand, message: str) -> str:
-    identity: list[str] = []
-    if git("config", "user.email", check=False).returncode != 0:
-        name, email = FALLBACK_IDENTITY
-        identity = ["-c", f"user.name={name}", "-c", f"user.email={email}"]
-    git(*identity, "commit", "-q", "-m", message)
-    return git("rev-parse", "HEAD").stdout.strip()
+def _settle_ownership(
+    git: GitCommand,
+    last_push: Mapping[str, str] | None,
+    files: Mapping[str, bytes],
+    force: bool,
+) -> tuple[dict[str, str], list[str]]:
+    """The pipeline-owned files a person changed on the remote, path -> why, which the push
+    overwrites (only with `force`), and the names moved into KEPT_ASIDE: on the first push,
+    every file of the remote whose name the pipeline needs."""
+    checkout = git.workdir
+    problems = ownership_conflicts(checkout, last_push or {}, files)
+    kept_aside = sorted(problems) if last_push is None else []
+    for name in kept_aside:
+        aside = checkout / KEPT_ASIDE / name
+        aside.parent.mkdir(parents=True, exist_ok=True)
+        (checkout / name).rename(aside)
+        git("add", "--", f"{KEPT_ASIDE}/{name}")
+    problems = {name: why for name, why in problems.items() if name not in kept_aside}
+    if problems and not force:
+        raise OwnershipConflict(git.remote, problems)
+    return problems, kept_aside
+
+
+def _stage(
+    git: GitCommand,
+    files: Mapping[str, bytes],
+    removed: list[str],
+    person: PersonSync,
+    mine: Mapping[str, bytes],
+) -> None:
+    """Write the pipeline's files, the person's uploaded ones and MANIFEST into the checkout,
+    remove the pipeline-owned files it no longer writes, and stage it all."""
+    checkout = git.workdir
+    for name in removed:
+        (checkout / name).unlink(missing_ok=True)
+    for name, data in {**files, **person.upload}.items():
+        target = checkout / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    manifest = _manifest_text(files, person.synced(mine))
+    (checkout / MANIFEST).write_text(manifest, encoding="utf-8")
+    git("add", "--", MANIFEST, *files, *person.upload)
+    if removed:
+        git("rm", "-q", "--cached", "--ignore-unmatch", "--", *removed)
+
+
+def _commit_and_push(git: GitCommand, branch: str) -> str | None:
+    """Commit what is staged and push it to the remote's branch; None when nothing changed."""
+    if git("diff", "--cached", "--quiet", check=False).returncode == 0:
+        LOG.info("%s (%s) is already up to date", git.remote, branch)
+        return None
+    commit = commit_staged(git, "rateprobe: update the generated paper")
+    git("push", "-q", "origin", f"HEAD:refs/heads/{branch}")
+    return commit
+
+
+def _log_push(commit: str, result: PushResult, remote: str, branch: str) -> None:
+    LOG.info(
+        "pushed %s to %s (%s): %d pipeline-owned files, removed %s, overwrote %s, "
+        "moved into %s/ %s; files of the person pulled %s, uploaded %s",
+        commit[:12],
+        remote,
+        branch,
+        len(result.written),
+        result.removed or "none",
+        result.overwritten or "none",
+        KEPT_ASIDE,
+        result.kept_aside or "none",
+        result.pulled or "none",
+        result.uploaded or "none",
+    )
 
 
 def push_project(
@@ -300,68 +311,30 @@ def push_project(
     with tempfile.TemporaryDirectory(prefix="rateprobe-overleaf-") as tmp:
         checkout = Path(tmp)
         git = GitCommand(checkout, remote)
-        _checkout(git, branch)
+        checkout_branch(git, branch)
         last_push, person_last_push = _last_push(checkout, force)
-        problems = ownership_conflicts(checkout, last_push or {}, files)
-        kept_aside = sorted(problems) if last_push is None else []
-        for name in kept_aside:
-            aside = checkout / KEPT_ASIDE / name
-            aside.parent.mkdir(parents=True, exist_ok=True)
-            (checkout / name).rename(aside)
-            git("add", "--", f"{KEPT_ASIDE}/{name}")
-        problems = {name: why for name, why in problems.items() if name not in kept_aside}
-        if problems and not force:
-            raise OwnershipConflict(remote, problems)
+        overwritten, kept_aside = _settle_ownership(git, last_push, files, force)
         person = person_sync(checkout, mine, person_last_push)
         if person.diverged:
             raise PersonFilesDiverged(remote, paper_dir, person.diverged)
-
         removed = sorted(set(last_push or {}) - set(files))
-        for name in removed:
-            (checkout / name).unlink(missing_ok=True)
-        for name, data in {**files, **person.upload}.items():
-            target = checkout / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        manifest = _manifest_text(files, person.synced(mine))
-        (checkout / MANIFEST).write_text(manifest, encoding="utf-8")
-
-        git("add", "--", MANIFEST, *files, *person.upload)
-        if removed:
-            git("rm", "-q", "--cached", "--ignore-unmatch", "--", *removed)
-        commit = None
-        if git("diff", "--cached", "--quiet", check=False).returncode == 0:
-            LOG.info("%s (%s) is already up to date", remote, branch)
-        else:
-            commit = _commit(git, "rateprobe: update the generated paper")
-            git("push", "-q", "origin", f"HEAD:refs/heads/{branch}")
+        _stage(git, files, removed, person, mine)
+        commit = _commit_and_push(git, branch)
         # only once the remote holds the push: a rejected push changes nothing here either
         for name, data in person.pull.items():
             write_bytes(paper_dir / name, data)
-        if commit is not None:
-            LOG.info(
-                "pushed %s to %s (%s): %d pipeline-owned files, removed %s, overwrote %s, "
-                "moved into %s/ %s; files of the person pulled %s, uploaded %s",
-                commit[:12],
-                remote,
-                branch,
-                len(files),
-                removed or "none",
-                sorted(problems) or "none",
-                KEPT_ASIDE,
-                kept_aside or "none",
-                sorted(person.pull) or "none",
-                sorted(person.upload) or "none",
-            )
-        return PushResult(
+        result = PushResult(
             commit,
             sorted(files),
             removed,
-            sorted(problems),
+            sorted(overwritten),
             kept_aside,
             sorted(person.pull),
             sorted(person.upload),
         )
+        if commit is not None:
+            _log_push(commit, result, remote, branch)
+        return result
 
 
 def configured_remote(overleaf_cfg: Mapping[str, Any]) -> str:

@@ -33,6 +33,7 @@ import torch
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
+from rateprobe.bootstrap import SpeakerBootstrap
 from rateprobe.conventions import (
     SPLITS,
     baseline_key,
@@ -50,7 +51,7 @@ from rateprobe.inputs import (
     target_matrix,
 )
 from rateprobe.io import write_atomic, write_json, write_npz
-from rateprobe.metrics import REGRESSION_METRICS, SpeakerBootstrap, regression_metrics
+from rateprobe.metrics import REGRESSION_METRICS, regression_metrics
 from rateprobe.probing.conditional import (
     Residualiser,
     allowed_baselines,

@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from rateprobe.bootstrap import Estimate, SpeakerBootstrap
 from rateprobe.conventions import label_key, prediction_key
-from rateprobe.metrics import Estimate, SpeakerBootstrap, regression_estimates
+from rateprobe.metrics import regression_estimates
 from rateprobe.probing.control_task import CONTROL_TASK, control_target
 from rateprobe.probing.names import CONDITIONAL
 from rateprobe.results.fields import metric_fields

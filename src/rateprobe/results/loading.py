@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from rateprobe.analysis.verification import eer_estimate
+from rateprobe.bootstrap import Estimate
 from rateprobe.conventions import (
     EMBEDDING_TAP,
     PRIMARY_TARGET,
@@ -19,7 +20,6 @@ from rateprobe.conventions import (
     baseline_key,
     prediction_key,
 )
-from rateprobe.metrics import Estimate
 from rateprobe.probing.names import BASELINE_PREFIX, BASELINE_TAP
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from rateprobe.bootstrap import mean_estimate
 from rateprobe.conventions import EMBEDDING_TAP
-from rateprobe.metrics import mean_estimate
 from rateprobe.probing.names import CONDITIONAL, PROBES, RIDGE_PROBES
 from rateprobe.results.claim_ids import BEST, ClaimId
 from rateprobe.results.estimates import Scores

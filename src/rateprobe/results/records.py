@@ -39,7 +39,7 @@ class Decision(Contract):
 
 
 class EstimateRecord(Contract):
-    """A value with its 95% interval (rateprobe.metrics.Estimate.record)."""
+    """A value with its 95% interval (rateprobe.bootstrap.Estimate.record)."""
 
     value: float | None
     ci_low: float | None
