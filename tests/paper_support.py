@@ -16,9 +16,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from rateprobe.conventions import figure_width_in, headline_target
+from rateprobe.conventions import figure_width_in
 from rateprobe.paper.person import ensure_person_files
+from rateprobe.paper.prose.estimates import primary_target
 from rateprobe.paper.render import SECTIONS, render_paper
+from rateprobe.results.contract import Summary
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE_SUMMARY = REPO / "tests" / "fixtures" / "summary.json"
@@ -33,7 +35,13 @@ PAPER_CFG: dict[str, Any] = {
 
 
 def load_fixture() -> dict[str, Any]:
+    """The fixture summary as JSON data, for a test to change before `typed` checks it."""
     return json.loads(FIXTURE_SUMMARY.read_text(encoding="utf-8"))
+
+
+def typed(summary: dict[str, Any]) -> Summary:
+    """A summary's JSON data as the paper reads it: checked against the contract."""
+    return Summary.model_validate(summary)
 
 
 def draw_figures(summary: dict[str, Any], figures_dir: Path) -> None:
@@ -116,22 +124,32 @@ def ru(value: float, digits: int = 2) -> str:
     return text[1:] if text.startswith("-") and not text.strip("-0,") else text
 
 
-def assert_pdf_shows_summary_numbers(pdf: Path, summary: dict[str, Any]) -> None:
+def assert_pdf_shows_summary_numbers(pdf: Path, summary_data: dict[str, Any]) -> None:
     """The headline numbers of summary.json appear in the PDF's text, Russian-formatted."""
+    summary = typed(summary_data)
     text = normalised_text(pdf)
     expected = []
-    for split in summary["corpus"]["splits"].values():
-        expected += [str(split["n_utterances"]), ru(split["hours"]), ru(split["cps_mean"], 1)]
-    for model in summary["models"].values():
-        expected.append(ru(100 * model["eer"], 1))
-        for target in summary["run"]["targets"]:
-            probe = model["embedding"][target]
-            low, high = probe["r2_ci"]
-            expected.append(f"{ru(probe['r2'])} [{ru(low)}; {ru(high)}]")
-            best = model["layers"][target]["best"]
-            expected.append(ru(best["r2"]))
+    for split in (
+        summary.corpus.splits.train,
+        summary.corpus.splits.dev,
+        summary.corpus.splits.test,
+    ):
+        assert split.cps_mean is not None
+        expected += [str(split.n_utterances), ru(split.hours), ru(split.cps_mean, 1)]
+    for model in summary.models.values():
+        assert model.eer is not None
+        expected.append(ru(100 * model.eer, 1))
+        for target in summary.run.targets:
+            probe = model.embedding[target]
+            assert probe.r2 is not None and probe.r2_ci is not None
+            low, high = probe.r2_ci
+            expected.append(f"{ru(probe.r2)} [{ru(low)}; {ru(high)}]")
+            best = model.layers[target].best
+            assert best is not None and best.r2 is not None
+            expected.append(ru(best.r2))
     # The baselines are tabulated for the headline target only (experiments.tex.j2).
-    headline = headline_target(summary["run"]["targets"])
-    expected.append(ru(summary["baselines"][headline]["mean"]["r2"]))
+    mean_r2 = summary.baselines[primary_target(summary.run)]["mean"].r2
+    assert mean_r2 is not None
+    expected.append(ru(mean_r2))
     missing = [number for number in expected if number not in text]
     assert missing == [], f"numbers of summary.json absent from the PDF: {missing}"

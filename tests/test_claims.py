@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from paper_support import load_fixture
+from paper_support import load_fixture, typed
 
 from rateprobe.paper.glossary import speakers_phrase
 from rateprobe.paper.prose import build_claims
@@ -18,6 +18,8 @@ from rateprobe.paper.prose.experiments import (
     layer_sentence,
 )
 from rateprobe.paper.prose.methodology import corpus_short, corpus_statement
+from rateprobe.results.contract import ClaimSettings, Run
+from rateprobe.results.model_entry import BestTap, Layers, ModelEntry
 
 PRIMARY = "cps"
 
@@ -26,9 +28,14 @@ def studied(summary: dict[str, Any]) -> str:
     return summary["studied_models"][0]
 
 
+def claim_settings(summary: dict[str, Any]) -> ClaimSettings:
+    return ClaimSettings.model_validate(summary["run"]["claims"])
+
+
 def undecided(delta: float) -> dict[str, Any]:
-    return {"delta": delta, "delta_ci": [delta - 0.1, delta + 0.1], "p_value": 0.3,
-            "p_holm": 0.9, "decided": None}  # fmt: skip
+    """A descriptive comparison (best layer against the embedding) as the summary records it."""
+    return {"family": "descriptive", "delta": delta, "delta_ci": [delta - 0.1, delta + 0.1],
+            "p_value": 0.3, "p_holm": 0.9, "decided": None}  # fmt: skip
 
 
 def test_an_undecided_eer_comparison_is_not_called_a_damaged_checkpoint() -> None:
@@ -36,12 +43,12 @@ def test_an_undecided_eer_comparison_is_not_called_a_damaged_checkpoint() -> Non
     name = studied(summary)
     summary["sanity"].update(broken_pretrained_models=[], unconfirmed_pretrained_models=[name])
     summary["models"][name]["beats_controls_eer"] = None
-    text = build_claims(summary)["sanity"]
+    text = build_claims(typed(summary))["sanity"]
     assert "не подтверждено" in text
     assert "повреждён" not in text and "Предупреждение" not in text
     summary["sanity"].update(broken_pretrained_models=[name], unconfirmed_pretrained_models=[])
     summary["models"][name]["beats_controls_eer"] = False
-    assert "повреждён" in build_claims(summary)["sanity"]
+    assert "повреждён" in build_claims(typed(summary))["sanity"]
 
 
 def test_best_layer_against_the_embedding_is_an_estimate_without_a_verdict() -> None:
@@ -50,7 +57,9 @@ def test_best_layer_against_the_embedding_is_an_estimate_without_a_verdict() -> 
     layers["best"]["tap"] = "layer2.0"
     for delta in (-0.05, 0.05):
         layers["best_minus_deepest"] = undecided(delta)
-        text = layer_sentence(summary["run"]["claims"], studied(summary), layers)
+        text = layer_sentence(
+            claim_settings(summary), studied(summary), Layers.model_validate(layers)
+        )
         assert "превосходит" not in text and "уступает" not in text
         assert r"(разность $\Delta R^2 = {}$" in text
         assert "Holm" not in text.split("разность")[1].split(";")[0]
@@ -59,9 +68,9 @@ def test_best_layer_against_the_embedding_is_an_estimate_without_a_verdict() -> 
 def test_a_dev_argmax_at_the_embedding_is_not_most_information() -> None:
     summary = load_fixture()
     layers = copy.deepcopy(summary["models"][studied(summary)]["layers"][PRIMARY])
-    layers["best"] = dict(layers["deepest"], index=len(layers["per_tap"]) - 1)
+    layers["best"] = dict(layers["best"], **layers["deepest"], index=len(layers["per_tap"]) - 1)
     layers["best_minus_deepest"] = None
-    text = layer_sentence(summary["run"]["claims"], studied(summary), layers)
+    text = layer_sentence(claim_settings(summary), studied(summary), Layers.model_validate(layers))
     assert "больше всего" not in text and "превосходит" not in text
     assert "лучшим по валидационной выборке оказался сам финальный эмбеддинг" in text
 
@@ -72,11 +81,11 @@ def test_a_tested_claim_prints_its_holm_p_and_says_why_it_is_undecided() -> None
     best = summary["models"][name]["layers"][PRIMARY]["best"]
     best["beyond_duration"] = {"family": "primary", "delta": 0.04, "delta_ci": [0.01, 0.07],
                                "p_value": 0.02, "p_holm": 0.08, "decided": None}  # fmt: skip
-    text = beyond_duration_clause(summary["run"]["claims"], best) or ""
+    text = beyond_duration_clause(claim_settings(summary), BestTap.model_validate(best)) or ""
     assert r"[0,01; 0,07], $p_{\mathrm{Holm}} = {}$0,08" in text
     assert "не установлен: поправка Холма на" in text
     best["beyond_duration"].update(p_holm=0.004, decided=True)
-    text = beyond_duration_clause(summary["run"]["claims"], best) or ""
+    text = beyond_duration_clause(claim_settings(summary), BestTap.model_validate(best)) or ""
     assert "сверх обеих длительностей он добавляет" in text
     assert r"$p_{\mathrm{Holm}} = {}$0,004" in text
 
@@ -86,7 +95,10 @@ def test_training_against_random_copies_needs_every_copy() -> None:
     name = next(n for n in summary["studied_models"] if summary["models"][n]["controls"])
     model = summary["models"][name]
     model["layers"][PRIMARY]["beats_every_control"] = None
-    text = control_sentence(summary["run"]["claims"], name, model, PRIMARY) or ""
+    text = control_sentence(
+        claim_settings(summary), name, ModelEntry.model_validate(model), PRIMARY
+    )
+    assert text is not None
     assert "нельзя" in text and "превосходит" not in text
 
 
@@ -108,7 +120,7 @@ def test_too_few_test_speakers_replace_every_comparison() -> None:
     blocked(summary, "8 test speakers, fewer than probes.min_test_speakers = 20")
     for name in summary["studied_models"]:
         summary["models"][name]["beats_controls_eer"] = None
-    claims = build_claims(summary)
+    claims = build_claims(typed(summary))
     comparison, headline = claims["targets"][PRIMARY]["comparison"], claims["headline"]
     assert claims["targets"][PRIMARY]["embedding_comparison"] is None
     assert "не сравниваются и не ранжируются" in comparison
@@ -142,13 +154,13 @@ def test_failed_fits_and_alphas_at_the_grid_edge_are_reported() -> None:
         {"model": name, "target": PRIMARY, "tap": "lstm3", "probe": "conditional", "edge": "low",
          "alpha": 1e-2, "alpha_limit": "least squares"},
     ]  # fmt: skip
-    text = build_claims(summary)["health"]
+    text = build_claims(typed(summary))["health"]
     assert r"Неудачных подгонок (разд.~\ref{sec:method}) 1 (из них 1 --- коэффициент" in text
     assert r"\model{" + name + r"}/\texttt{lstm1}/mlp" in text
     assert "Перекрёстная проверка гребневой регрессии выбрала сильнейшую регуляризацию в 1 " in text
     assert "и слабейшую в 2 подгонках (решение методом наименьших квадратов" in text
     summary["sanity"].update(failed_fits=[], ridge_alpha_at_edge=[])
-    text = build_claims(summary)["health"]
+    text = build_claims(typed(summary))["health"]
     assert "Неудачных подгонок" in text and text.endswith("нет.") and "краю" not in text
 
 
@@ -158,13 +170,13 @@ def test_a_random_leader_is_named_as_random() -> None:
     random_models = [n for n in comparison["ranking"] if not summary["models"][n]["pretrained"]]
     assert random_models, "the fixture should hold a random-initialised studied model"
     comparison["embedding"]["best_model"] = random_models[0]
-    assert "(случайные веса)" in build_claims(summary)["headline"]
+    assert "(случайные веса)" in build_claims(typed(summary))["headline"]
 
 
 def test_interventions_are_stated_as_estimates() -> None:
     summary = load_fixture()
     assert summary["interventions"] is not None, "the fixture should hold the interventions"
-    text = build_claims(summary)["interventions"]
+    text = build_claims(typed(summary))["interventions"]
     leader = summary["comparisons"][PRIMARY]["best_model"]
     slopes = summary["interventions"]["models"][leader]["slopes"]["best"]
     for kind in ("rate", "pause"):
@@ -174,7 +186,7 @@ def test_interventions_are_stated_as_estimates() -> None:
     assert "причинн" not in text and "(1 --- полностью, 0 --- никак)" in text
     assert "исходных записях" in text  # the fixture's corpus is synthetic, not natural speech
     summary["interventions"] = None
-    assert build_claims(summary)["interventions"] is None
+    assert build_claims(typed(summary))["interventions"] is None
 
 
 def test_russian_numerals_agree() -> None:
@@ -193,15 +205,14 @@ def test_a_table_corpus_is_named_and_described_by_its_config_not_as_librispeech(
         corpus_name="RuReads_2",
         corpus_description="записи чтения русских текстов, 16 кГц",
     )
-    statement, short = str(corpus_statement(summary["run"])), str(corpus_short(summary["run"]))
+    run = Run.model_validate(summary["run"])
+    statement, short = str(corpus_statement(run)), str(corpus_short(run))
     assert statement == (
         r"Все результаты получены на корпусе RuReads\_2. "
         "Записи чтения русских текстов, 16 кГц."
     )
     assert short == r"Эксперименты проведены на корпусе RuReads\_2."
-    summary["run"]["corpus_description"] = None
-    assert (
-        str(corpus_statement(summary["run"])) == r"Все результаты получены на корпусе RuReads\_2."
-    )
-    summary["run"].update(corpus_kind="librispeech", corpus_name=None)
-    assert "LibriSpeech~\\cite{librispeech}" in str(corpus_statement(summary["run"]))
+    run = run.model_copy(update={"corpus_description": None})
+    assert str(corpus_statement(run)) == r"Все результаты получены на корпусе RuReads\_2."
+    run = run.model_copy(update={"corpus_kind": "librispeech", "corpus_name": None})
+    assert "LibriSpeech~\\cite{librispeech}" in str(corpus_statement(run))

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from paper_support import REPO, load_fixture
+from paper_support import REPO, load_fixture, typed
 
 from rateprobe.config import DEFAULTS
 from rateprobe.paper.diff import compare, main
@@ -35,15 +35,15 @@ def perturbed(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_identical_builds_differ_in_nothing() -> None:
-    summary = load_fixture()
-    diff = compare(summary, copy.deepcopy(summary), TEMPLATES, DEFAULTS["paper"])
+    summary = typed(load_fixture())
+    diff = compare(summary, summary.model_copy(deep=True), TEMPLATES, DEFAULTS["paper"])
     assert not diff.notable and diff.within_interval == 0 and diff.sentences == []
 
 
 def test_moved_numbers_flipped_claims_and_affected_sentences_are_listed() -> None:
     old = load_fixture()
     new = perturbed(old)
-    diff = compare(old, new, TEMPLATES, DEFAULTS["paper"])
+    diff = compare(typed(old), typed(new), TEMPLATES, DEFAULTS["paper"])
 
     moved = {change.key: change for change in diff.moved}
     assert set(moved) == {f"{EMBEDDING}.r2"}

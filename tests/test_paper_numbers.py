@@ -9,11 +9,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from paper_support import load_fixture, render_project, rendered_text
+from paper_support import load_fixture, render_project, rendered_text, typed
 
 from rateprobe.conventions import PAPER_NUMBERS
 from rateprobe.paper import latex
 from rateprobe.paper.numbers import PrintedNumbers, claim_decisions, macro_name, track
+from rateprobe.results.model_entry import EmbeddingProbe
 
 MACRO = re.compile(r"^\\newcommand\{\\(rp[A-Za-z]+)\}\{(.*)\}% (\S+)$", re.MULTILINE)
 
@@ -87,8 +88,18 @@ def test_colliding_macro_names_are_refused() -> None:
         printed.macros()
 
 
+def test_a_typed_summary_is_tracked_record_by_record() -> None:
+    summary = typed(load_fixture())
+    probe = track(summary).models["resemblyzer"].embedding["cps"]
+    assert isinstance(probe, EmbeddingProbe)
+    assert probe.r2 == summary.models["resemblyzer"].embedding["cps"].r2
+    assert probe.r2.summary_path == ("models", "resemblyzer", "embedding", "cps", "r2")
+    low, _ = probe.r2_ci
+    assert probe.r2_ci.summary_path[-1] == "r2_ci" and low.summary_path[-2:] == ("r2_ci", 0)
+
+
 def test_claims_are_the_decision_records_of_the_summary() -> None:
-    claims = claim_decisions(load_fixture())
+    claims = claim_decisions(typed(load_fixture()))
     assert claims["models.resemblyzer.layers.cps.best_minus_deepest"] is None
     assert claims["models.resemblyzer.layers.cps.best.beyond_duration"] is True
     assert claims["models.resemblyzer.erasure.eer_change"] is None  # descriptive: no verdict

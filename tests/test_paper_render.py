@@ -221,11 +221,19 @@ def test_a_bare_number_in_a_template_is_refused(tmp_path: Path) -> None:
     assert env.get_template("t.tex.j2").render(value=latex.number(0.41)) == "R2 = 0,41"
 
 
-def test_a_missing_summary_key_is_named(tmp_path: Path) -> None:
+def test_a_summary_that_breaks_the_contract_is_named_with_its_file_and_key(
+    tmp_path: Path,
+) -> None:
     summary = load_fixture()
     del summary["corpus"]["splits"]["test"]["hours"]
-    with pytest.raises(PaperRenderError, match="hours"):
+    summary["models"]["resemblyzer"]["eer_c"] = 0.1  # a misspelt key
+    with pytest.raises(PaperRenderError) as refusal:
         render_project(summary, tmp_path)
+    message = str(refusal.value)
+    assert f"{tmp_path / 'summary.json'} does not match the summary contract" in message
+    assert "corpus.splits.test.hours: Field required" in message
+    assert "models.resemblyzer.eer_c: Extra inputs are not permitted" in message
+    assert not (tmp_path / "paper" / "main.tex").exists()
 
 
 def test_a_missing_official_style_is_a_clear_error(tmp_path: Path) -> None:

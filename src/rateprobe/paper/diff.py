@@ -27,11 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from rateprobe.config import DEFAULTS
 from rateprobe.conventions import OVERLEAF_PUSHED_SUMMARY, SUMMARY
 from rateprobe.paper.numbers import DECISION_WORDS, KeyPath, claim_decisions, dotted, macro_name
 from rateprobe.paper.prose import build_claims
 from rateprobe.paper.render import PaperRenderError, render_sources
+from rateprobe.results.contract import Summary, read_summary
 
 _ABSENT = object()
 _DIGITS = re.compile(r"\d")
@@ -83,7 +86,11 @@ class BuildDiff:
 
 
 def _lookup(summary: Any, path: KeyPath) -> Any:
+    """The value at a key path of the summary (a record's field, a key, a list position)."""
     for part in path:
+        if isinstance(summary, BaseModel):
+            summary = getattr(summary, str(part), _ABSENT)
+            continue
         try:
             summary = summary[part]
         except (KeyError, IndexError, TypeError):
@@ -91,12 +98,12 @@ def _lookup(summary: Any, path: KeyPath) -> Any:
     return summary
 
 
-def _interval(summary: dict[str, Any], path: KeyPath) -> tuple[float, float] | None:
+def _interval(summary: Summary, path: KeyPath) -> tuple[float, float] | None:
     """The interval beside a number (`m_ci` beside `m`), when it has one."""
     if not path or not isinstance(path[-1], str):
         return None
     bounds = _lookup(summary, (*path[:-1], f"{path[-1]}_ci"))
-    if not isinstance(bounds, list) or len(bounds) != 2 or None in bounds:
+    if not isinstance(bounds, tuple) or len(bounds) != 2 or None in bounds:
         return None
     return float(bounds[0]), float(bounds[1])
 
@@ -108,7 +115,7 @@ def _outside(value: Any, bounds: tuple[float, float] | None) -> bool:
 
 
 def printed_numbers(
-    summary: dict[str, Any], templates_dir: Path, paper_cfg: dict[str, Any]
+    summary: Summary, templates_dir: Path, paper_cfg: dict[str, Any]
 ) -> dict[KeyPath, str]:
     """Key path -> the text the paper prints for it (forms joined by ` / `)."""
     _, printed = render_sources(
@@ -137,9 +144,10 @@ def _sentences(claims: Any, path: tuple[str, ...] = ()) -> dict[str, str]:
 
 
 def compare(
-    old: dict[str, Any], new: dict[str, Any], templates_dir: Path, paper_cfg: dict[str, Any]
+    old: Summary, new: Summary, templates_dir: Path, paper_cfg: dict[str, Any]
 ) -> BuildDiff:
     diff = BuildDiff()
+    # key path -> printed text; `.get` gives None for a number one build does not print
     old_texts = printed_numbers(old, templates_dir, paper_cfg)
     new_texts = printed_numbers(new, templates_dir, paper_cfg)
     for path in sorted(old_texts.keys() | new_texts.keys(), key=dotted):
@@ -172,6 +180,7 @@ def compare(
         )
         if before_word != after_word:
             diff.flipped.append(ClaimFlip(key, before_word, after_word))
+    # sentence key -> text; `.get` gives None for a sentence one build does not print
     old_sentences, new_sentences = _sentences(build_claims(old)), _sentences(build_claims(new))
     for key in sorted(old_sentences.keys() | new_sentences.keys()):
         if old_sentences.get(key) != new_sentences.get(key):
@@ -218,14 +227,13 @@ def report(diff: BuildDiff) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _read(path: Path) -> dict[str, Any]:
+def _read(path: Path) -> Summary:
     try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
+        return read_summary(path)
     except (OSError, json.JSONDecodeError) as err:
         raise SystemExit(f"cannot read {path}: {err}") from err
-    if not isinstance(summary, dict):
-        raise SystemExit(f"{path} is not a summary.json object")
-    return summary
+    except ValueError as err:  # the message names the file and where it breaks the contract
+        raise SystemExit(str(err)) from err
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,8 +14,8 @@ and the length of a list the paper counts is keyed `<list>.length` (`...TapsLeng
 A value the paper prints in two forms (a fraction as `0,04` and as `4,0 %`) gets one macro per
 form, suffixed with the formatter's name (`...EerPct`, `...EerNum`).
 
-Claims: every decision record in summary.json (a dict with a `decided` key, see docs/summary.md)
-is a claim named by its dotted key path.
+Claims: every decision record in summary.json (a `Decision` of rateprobe.results.records, see
+docs/summary.md) is a claim named by its dotted key path.
 `\\rpAssertClaim{models.resemblyzer.layers.cps.best_minus_deepest}` prints nothing while the
 results decide the claim true and stops the build naming the claim otherwise;
 `\\rpAssertClaim[false]{...}` or `[undecided]` expects the other outcomes.
@@ -28,7 +28,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+
 from rateprobe.paper.latex import Latex
+from rateprobe.results.contract import Summary
+from rateprobe.results.records import Decision
 
 KeyPath = tuple[str | int, ...]
 DIGIT_WORDS = ("Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine")
@@ -50,12 +54,18 @@ class TrackedInt(int):
 
 
 class TrackedList(list[Any]):
-    """A list of summary.json (an interval, a grid, the taps) that knows its key path."""
+    """A list of summary.json (a grid, the taps) that knows its key path."""
 
     summary_path: KeyPath
 
 
-def _tagged(value: TrackedFloat | TrackedInt | TrackedList, path: KeyPath) -> Any:
+class TrackedTuple(tuple[Any, ...]):
+    """An interval of summary.json that knows its key path."""
+
+    summary_path: KeyPath
+
+
+def _tagged(value: TrackedFloat | TrackedInt | TrackedList | TrackedTuple, path: KeyPath) -> Any:
     value.summary_path = path
     return value
 
@@ -64,8 +74,20 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _fields(record: BaseModel) -> dict[str, Any]:
+    """A summary record's fields by name: the keys summary.json holds them under."""
+    return {name: getattr(record, name) for name in type(record).model_fields}
+
+
 def track(value: Any, path: KeyPath = ()) -> Any:
-    """A copy of a summary whose numbers and number lists carry their key paths."""
+    """A copy of a summary (or of any part of it) whose numbers and number lists carry their
+    key paths; records are copied without validation, which would drop the tags."""
+    if isinstance(value, BaseModel):
+        fields = {name: track(item, (*path, name)) for name, item in _fields(value).items()}
+        return type(value).model_construct(value.model_fields_set, **fields)
+    if isinstance(value, tuple):
+        items = (track(item, (*path, index)) for index, item in enumerate(value))
+        return _tagged(TrackedTuple(items), path)
     if isinstance(value, dict):
         return {key: track(item, (*path, key)) for key, item in value.items()}
     if isinstance(value, list):
@@ -145,18 +167,25 @@ class PrintedNumbers:
         return macros
 
 
-def claim_decisions(summary: Any, path: KeyPath = ()) -> dict[str, bool | None]:
-    """Dotted key path -> `decided` of every decision record in the summary."""
+def _decisions(node: Any, path: KeyPath) -> dict[str, bool | None]:
     found: dict[str, bool | None] = {}
-    if isinstance(summary, dict):
-        if "decided" in summary and len(path) > 0:
-            found[dotted(path)] = summary["decided"]
-        for key, item in summary.items():
-            found.update(claim_decisions(item, (*path, key)))
-    elif isinstance(summary, list):
-        for index, item in enumerate(summary):
-            found.update(claim_decisions(item, (*path, index)))
+    if isinstance(node, Decision):
+        found[dotted(path)] = node.decided
+    elif isinstance(node, BaseModel):
+        for name, item in _fields(node).items():
+            found.update(_decisions(item, (*path, name)))
+    elif isinstance(node, dict):
+        for key, item in node.items():
+            found.update(_decisions(item, (*path, key)))
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            found.update(_decisions(item, (*path, index)))
     return found
+
+
+def claim_decisions(summary: Summary) -> dict[str, bool | None]:
+    """Dotted key path -> `decided` of every decision record in the summary."""
+    return _decisions(summary, ())
 
 
 _ASSERT_CLAIM = r"""\makeatletter
@@ -174,7 +203,7 @@ _ASSERT_CLAIM = r"""\makeatletter
 """
 
 
-def numbers_tex(numbers: PrintedNumbers, summary: dict[str, Any]) -> str:
+def numbers_tex(numbers: PrintedNumbers, summary: Summary) -> str:
     """The text of generated/numbers.tex: one macro per printed number, then the claims."""
     lines = [
         "% Written by rateprobe from results/summary.json; the pipeline owns this file.",

@@ -1,10 +1,12 @@
 """Render the paper's LaTeX from results/summary.json and the jinja2 templates.
 
-The templates use LaTeX-safe delimiters (`((* block *))`, `((( variable )))`, `((= comment =))`,
-explained in docs/paper-templates.md) and StrictUndefined, so a missing summary key stops the
-render with its name. Every value a template prints passes through `_finalize`: data strings
-are LaTeX-escaped, trusted markup (`Latex`) passes, and a bare number is refused, so that each
-number goes through one of the Russian formatting filters.
+The summary is read through its contract (rateprobe.results.contract): a summary.json that breaks
+it stops the render naming the file and the keys. The templates see the typed summary, use
+LaTeX-safe delimiters (`((* block *))`, `((( variable )))`, `((= comment =))`, explained in
+docs/paper-templates.md) and StrictUndefined, so a name the summary lacks stops the render.
+Every value a template prints passes through `_finalize`: data strings are LaTeX-escaped,
+trusted markup (`Latex`) passes, and a bare number is refused, so that each number goes through
+one of the Russian formatting filters.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from rateprobe.paper.numbers import PrintedNumbers, numbers_tex, track, tracked_
 from rateprobe.paper.prose import build_claims
 from rateprobe.paper.prose.methodology import embedding_methods
 from rateprobe.paper.prose.vocabulary import arch_name, model_ref, target_name
+from rateprobe.results.contract import Build, Summary, read_summary
 
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_./-]+$")
 POOLING_NAMES = {"mean": "среднее", "std": "стандартное отклонение"}
@@ -111,12 +114,12 @@ def abstract_words(tex: str) -> int:
     return sum(1 for token in tokens if re.search(r"\w", token))
 
 
-def build_stamp_text(build: dict[str, Any]) -> dict[str, latex.Latex]:
+def build_stamp_text(build: Build) -> dict[str, latex.Latex]:
     """The summary's build stamp for the first page (Russian) and the PDF metadata (ASCII)."""
-    commit = build["commit"]
-    dirty = bool(build["dirty"])
-    config_hash = latex.escape(build["config_hash"])
-    date = latex.escape(build["date"])
+    commit = build.commit
+    dirty = bool(build.dirty)
+    config_hash = latex.escape(build.config_hash)
+    date = latex.escape(build.date)
     if commit is None:
         source = "код вне git-репозитория"
     else:
@@ -193,6 +196,7 @@ def person_inputs() -> dict[str, dict[str, latex.Latex]]:
 
 def _style_context(paper_cfg: dict[str, Any], paper_dir: Path) -> dict[str, Any]:
     style = paper_cfg["style"]
+    # the paper's config section: rateprobe.config fills neurips_sty, a bare one may omit it
     official = paper_cfg.get("neurips_sty")
     if style == "neurips" and official:
         if not (paper_dir / official).is_file():
@@ -214,43 +218,49 @@ def _style_context(paper_cfg: dict[str, Any], paper_dir: Path) -> dict[str, Any]
     }
 
 
+def tsne_perplexities(summary: Summary) -> latex.Latex:
+    """The perplexities t-SNE used: it lowers the configured one on few points, and a model
+    with too few points to map has none (a dash, printed first)."""
+    used = sorted(
+        {m.tsne.perplexity for m in summary.models.values()},
+        key=lambda perplexity: (perplexity is not None, perplexity),
+    )
+    return latex.join(
+        [latex.number(p, 1) for p in used] or [latex.number(summary.run.tsne_perplexity, 1)]
+    )
+
+
 def build_context(
-    summary: dict[str, Any], paper_cfg: dict[str, Any], paper_dir: Path, today: dt.date
+    summary: Summary, paper_cfg: dict[str, Any], paper_dir: Path, today: dt.date
 ) -> dict[str, Any]:
     """Everything the templates see: the summary, the claims and the paper's settings."""
     author = paper_cfg["author"]
+    # the paper's config section: rateprobe.config fills date, a bare one may omit it
     date_text = paper_cfg.get("date")
-    figures = summary["figures"]
+    run = summary.run
     return {
         "summary": summary,
-        "run": summary["run"],
-        "corpus": summary["corpus"],
-        "models": summary["models"],
-        "comparisons": summary["comparisons"],
-        "baselines": summary["baselines"],
-        "figures": summary["figures"],
+        "run": run,
+        "corpus": summary.corpus,
+        "models": summary.models,
+        "comparisons": summary.comparisons,
+        "baselines": summary.baselines,
+        "figures": summary.figures,
         "claims": build_claims(summary),
-        "claims_run": summary["run"]["claims"],
-        "scale_floor": summary["run"]["probe_settings"]["scale_floor"],
-        "embedding_methods": embedding_methods(summary["models"]),
-        # t-SNE lowers the configured perplexity on few points; print the values used
-        "tsne_perplexity": latex.join(
-            [
-                latex.number(p, 1)
-                for p in sorted(
-                    {m["tsne"]["perplexity"] for m in summary["models"].values() if m.get("tsne")}
-                )
-            ]
-            or [latex.number(summary["run"]["tsne_perplexity"], 1)]
-        ),
-        "pooling": latex.join([POOLING_NAMES.get(p, p) for p in summary["run"]["pooling"]]),
+        "claims_run": run.claims,
+        "scale_floor": run.probe_settings.scale_floor,
+        "embedding_methods": embedding_methods(summary.models),
+        "tsne_perplexity": tsne_perplexities(summary),
+        # a pooling the paper has no Russian name for is printed as configured
+        "pooling": latex.join([POOLING_NAMES.get(p, p) for p in run.pooling]),
         "ci_level": latex.integer(CI_LEVEL_PERCENT),
         "title": paper_cfg["title"],
         "keywords": list(KEYWORDS),
-        "build_stamp": build_stamp_text(summary["build"]),
+        "build_stamp": build_stamp_text(summary.build),
         "figure_source": {"script": latex.escape(FIGURE_SCRIPT), "rule": FIGURE_RULE},
         # minipage widths of the figures set side by side: the widths they are drawn at
-        "figure_width": {key: latex.Latex(f"{figure_width_in(key)}in") for key in figures},
+        "figure_width": {key: latex.Latex(f"{figure_width_in(key)}in") for key in summary.figures},
+        # the config's author: an unset part is printed empty
         "author": {key: author.get(key, "") for key in ("name", "affiliation", "email")},
         "date": latex.escape(date_text) if date_text else russian_date(today),
         # the files a person owns (rateprobe.paper.person): their text and bibliography
@@ -263,10 +273,10 @@ def build_context(
     }
 
 
-def copy_figures(summary: dict[str, Any], figures_dir: Path, paper_dir: Path) -> list[Path]:
-    """Copy each figure named in summary['figures'] from figures_dir into paper/."""
+def copy_figures(summary: Summary, figures_dir: Path, paper_dir: Path) -> list[Path]:
+    """Copy each figure named in the summary's `figures` from figures_dir into paper/."""
     copied = []
-    for key, relative in sorted(summary["figures"].items()):
+    for key, relative in sorted(summary.figures.items()):
         source = figures_dir / Path(relative).name
         if not source.is_file():
             raise PaperRenderError(
@@ -280,7 +290,7 @@ def copy_figures(summary: dict[str, Any], figures_dir: Path, paper_dir: Path) ->
 
 
 def render_sources(
-    summary: dict[str, Any],
+    summary: Summary,
     templates_dir: Path,
     paper_dir: Path,
     paper_cfg: dict[str, Any],
@@ -328,9 +338,11 @@ def render_paper(
     paper/generated/numbers.tex and paper/figures/*; return them."""
     summary_path, paper_dir = Path(summary_path), Path(paper_dir)
     try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        summary = read_summary(summary_path)
     except (OSError, json.JSONDecodeError) as err:
         raise PaperRenderError(f"cannot read {summary_path}: {err}") from err
+    except ValueError as err:  # the message names the file and the keys that break the contract
+        raise PaperRenderError(str(err)) from err
     texts, printed = render_sources(
         summary, Path(templates_dir), paper_dir, paper_cfg, today or dt.date.today(), summary_path
     )

@@ -13,7 +13,6 @@ from typing import Any
 from rateprobe.paper.glossary import plural
 from rateprobe.paper.latex import Latex, integer, interval, join, number
 from rateprobe.paper.prose.estimates import (
-    Record,
     clauses,
     decidable,
     delta_r2,
@@ -23,45 +22,46 @@ from rateprobe.paper.prose.estimates import (
     undecided_why,
 )
 from rateprobe.paper.prose.vocabulary import NO_HEALTHY_FIT, model_ref, tap_ref, target_name
+from rateprobe.results.contract import ClaimSettings, Comparisons, ModelPair
+from rateprobe.results.model_entry import BestTap, Layers, ModelEntry
+from rateprobe.results.records import Target
 
 
-def layer_sentence(testing: Record, name: str, layers: Record) -> Latex:
+def layer_sentence(testing: ClaimSettings, name: str, layers: Layers) -> Latex:
     """The dev-chosen layer of a model beside its final embedding, as estimates."""
-    best, deepest = layers["best"], layers["deepest"]
+    best, deepest = layers.best, layers.deepest
     if best is None:
         return Latex(rf"у {model_ref(name)} ни одна проба не дала численно здоровой подгонки")
-    if best["tap"] == deepest["tap"]:
-        return with_beyond_duration(
-            testing,
-            Latex(
-                rf"у {model_ref(name)} лучшим по валидационной выборке оказался сам финальный "
-                rf"эмбеддинг ({r2_with_ci(deepest)})"
-            ),
-            deepest,
+    if best.tap == deepest.tap:
+        # Stated from the deepest tap's record, which holds no test beyond duration: unlike a
+        # deeper best layer, this sentence has no clause on it.
+        return Latex(
+            rf"у {model_ref(name)} лучшим по валидационной выборке оказался сам финальный "
+            rf"эмбеддинг ({r2_with_ci(deepest)})"
         )
-    depth = best.get("relative_depth")
+    depth = best.relative_depth
     where = "самый ранний слой" if depth == 0 else f"относительная глубина {number(depth)}"
     head = Latex(
-        rf"у {model_ref(name)} лучший по валидации слой {tap_ref(best['tap'])} "
+        rf"у {model_ref(name)} лучший по валидации слой {tap_ref(best.tap)} "
         rf"({where}) даёт {r2_with_ci(best)}, финальный эмбеддинг --- {r2_with_ci(deepest)}"
     )
-    comparison = layers.get("best_minus_deepest")
-    if comparison is not None and comparison.get("delta") is not None:
+    comparison = layers.best_minus_deepest
+    if comparison is not None and comparison.delta is not None:
         head = Latex(rf"{head} (разность {delta_r2(comparison)})")
     return with_beyond_duration(testing, head, best)
 
 
-def beyond_duration_clause(testing: Record, entry: Record) -> Latex | None:
+def beyond_duration_clause(testing: ClaimSettings, entry: BestTap) -> Latex | None:
     """What a layer adds to the duration basis (conditional probe minus basis alone): since
     the basis fixes duration and the share of pauses, the gain is knowledge of the number of
     characters at a given duration."""
-    decision = entry.get("beyond_duration")
+    decision = entry.beyond_duration
     if decision is None:
         return None
     numbers = delta_r2(decision, show_p=decidable(testing))
-    if not tested(decision) or decision.get("decided") is True:
+    if not tested(decision) or decision.decided is True:
         return Latex(rf"сверх обеих длительностей он добавляет {numbers}")
-    if decision.get("decided") is False:
+    if decision.decided is False:
         return Latex(rf"вместе с длительностями он хуже одних длительностей ({numbers})")
     if not decidable(testing):
         return Latex(rf"сверх длительностей по точечной оценке он добавляет {numbers}")
@@ -70,13 +70,13 @@ def beyond_duration_clause(testing: Record, entry: Record) -> Latex | None:
     )
 
 
-def with_beyond_duration(testing: Record, text: Latex, entry: Record) -> Latex:
+def with_beyond_duration(testing: ClaimSettings, text: Latex, entry: BestTap) -> Latex:
     clause = beyond_duration_clause(testing, entry)
     return text if clause is None else Latex(rf"{text}; {clause}")
 
 
-def _band(layers: Record) -> Latex:
-    band = layers.get("control_band")
+def _band(layers: Layers) -> Latex:
+    band = layers.control_band
     if band is None:
         return Latex("")
     if number(band[0]) == number(band[1]):
@@ -85,16 +85,15 @@ def _band(layers: Record) -> Latex:
 
 
 def control_sentence(
-    testing: Record, name: str, model: Record, target: str, brief: bool = False
+    testing: ClaimSettings, name: str, model: ModelEntry, target: Target, brief: bool = False
 ) -> Latex | None:
     """Trained model against every random-initialised copy (the weakest of the paired
     comparisons decides); None without copies. `brief` (abstract, conclusion) keeps only the
     deciding difference, without the copies' count and R² band."""
-    controls = model.get("controls") or []
-    layers = model["layers"][target]
-    if not controls or layers["best"] is None:
+    layers = model.layers[target]
+    if not model.controls or layers.best is None:
         return None
-    test = layers.get("beats_every_control")
+    test = layers.beats_every_control
     if test is None:
         return Latex(
             rf"сравнить {model_ref(name)} со всеми его случайно инициализированными копиями "
@@ -106,12 +105,12 @@ def control_sentence(
             rf"{model_ref(name)} сравнивается со своими случайно инициализированными копиями "
             rf"лишь по точечным оценкам ({context})"
         )
-    if test.get("decided") is True:
+    if test.decided is True:
         return Latex(
             rf"{model_ref(name)} превосходит каждую из своих случайно инициализированных копий "
             rf"({context}): обучение добавляет информацию о темпе сверх архитектуры"
         )
-    if test.get("decided") is False:
+    if test.decided is False:
         return Latex(
             rf"одна из случайно инициализированных копий превосходит {model_ref(name)} ({context})"
         )
@@ -121,13 +120,15 @@ def control_sentence(
     )
 
 
-def _control_context(testing: Record, model: Record, target: str, brief: bool = False) -> Latex:
+def _control_context(
+    testing: ClaimSettings, model: ModelEntry, target: Target, brief: bool = False
+) -> Latex:
     """The numbers behind a trained-vs-copies claim: the copies' count and R² band (unless
     `brief`) and the deciding (smallest) difference."""
-    n = len(model["controls"])
-    layers = model["layers"][target]
+    n = len(model.controls)
+    layers = model.layers[target]
     band = Latex(_band(layers).lstrip(", "))
-    test = layers["beats_every_control"]
+    test = layers.beats_every_control
     return join(
         [*([] if brief else [Latex(rf"{integer(n)} {plural(n, 'копия', 'копии', 'копий')}")]),
          *([Latex(rf"у них {band}")] if band and not brief else []),
@@ -136,16 +137,16 @@ def _control_context(testing: Record, model: Record, target: str, brief: bool = 
     )  # fmt: skip
 
 
-def _undecided_against_copies(model: Record, target: str) -> bool:
+def _undecided_against_copies(model: ModelEntry, target: Target) -> bool:
     """A trained-vs-copies claim that was tested and left undecided."""
-    layers = model["layers"][target]
-    test = layers.get("beats_every_control")
-    has_claim = bool(model.get("controls")) and layers["best"] is not None
-    return has_claim and test is not None and test.get("decided") is None
+    layers = model.layers[target]
+    test = layers.beats_every_control
+    has_claim = bool(model.controls) and layers.best is not None
+    return has_claim and test is not None and test.decided is None
 
 
 def controls_clauses(
-    testing: Record, studied: dict[str, Record], target: str, brief: bool = False
+    testing: ClaimSettings, studied: dict[str, ModelEntry], target: Target, brief: bool = False
 ) -> Latex:
     """Every studied model against its random copies; the models whose claim stays undecided
     share one clause, so the reason (the Holm correction) is said once."""
@@ -173,23 +174,25 @@ def controls_clauses(
     return clauses(parts)
 
 
-def comparison_sentence(testing: Record, comparison: Record, with_pairs: bool = True) -> Latex:
+def comparison_sentence(
+    testing: ClaimSettings, comparison: Comparisons, with_pairs: bool = True
+) -> Latex:
     """The models' best layers: whether the leader beats every other model (a tested claim),
     then, `with_pairs`, each paired difference as an estimate. No order is printed unless
     decided."""
-    ranking = comparison["ranking"]
-    if not ranking:
+    ranking = comparison.ranking
+    if not ranking or comparison.best_model is None:
         return Latex(NO_HEALTHY_FIT)
-    best = model_ref(comparison["best_model"])
+    best = model_ref(comparison.best_model)
     if len(ranking) < 2:
         return Latex(rf"Сравнивать не с чем: исследована одна модель, {best}.")
     if not decidable(testing):
         return Latex(rf"Модели не сравниваются и не ранжируются: {too_few_speakers(testing)}.")
-    test = comparison.get("leader_beats_every_model")
+    test = comparison.leader_beats_every_model
     # With two models their one pair is the leader's test, already printed.
     listed = with_pairs and len(ranking) > 2
-    pairs = "; ".join(_pair_phrase(pair) for pair in comparison.get("pairs", []) if listed)
-    if test is not None and test.get("decided") is True:
+    pairs = "; ".join(_pair_phrase(pair) for pair in comparison.pairs if listed)
+    if test is not None and test.decided is True:
         head = (
             rf"По лучшему слою {best} превосходит каждую из остальных моделей (наименьшая "
             rf"разность {delta_r2(test)})."
@@ -203,51 +206,51 @@ def comparison_sentence(testing: Record, comparison: Record, with_pairs: bool = 
     return Latex(rf"{head} Попарные разности $R^2$: {pairs}.") if pairs else Latex(head)
 
 
-def _pair_phrase(pair: Record) -> str:
-    return rf"{model_ref(pair['a'])} $-$ {model_ref(pair['b'])}: {delta_r2(pair)}"
+def _pair_phrase(pair: ModelPair) -> str:
+    return rf"{model_ref(pair.a)} $-$ {model_ref(pair.b)}: {delta_r2(pair)}"
 
 
-def embedding_comparison_sentence(testing: Record, comparison: Record) -> Latex | None:
+def embedding_comparison_sentence(testing: ClaimSettings, comparison: Comparisons) -> Latex | None:
     """The final embeddings' paired differences (estimates; their R² are in the table)."""
-    by_embedding = comparison.get("embedding")
-    if not by_embedding or len(by_embedding["ranking"]) < 2 or not decidable(testing):
+    by_embedding = comparison.embedding
+    if len(by_embedding.ranking) < 2 or not decidable(testing):
         return None
-    pairs = "; ".join(_pair_phrase(pair) for pair in by_embedding["pairs"])
+    pairs = "; ".join(_pair_phrase(pair) for pair in by_embedding.pairs)
     return Latex(rf"На финальном эмбеддинге разности $R^2$: {pairs}.")
 
 
-def speaker_parts_sentence(leader: str | None, layers: Record | None) -> Latex | None:
+def speaker_parts_sentence(leader: str | None, layers: Layers | None) -> Latex | None:
     """Speaker habit vs utterance rate at the leader's best tap (`layers`: its entry for the
     primary target); None without a leader, or when the test split has no speaker with two
     utterances (the part is then left out)."""
     if leader is None or layers is None:
         return None
-    best = layers["best"]
-    parts = best.get("speaker_parts") or {}
-    if parts.get("within_r2") is None:
+    best = layers.best
+    if best is None or best.speaker_parts.within_r2 is None:
         return None
+    parts = best.speaker_parts
     return Latex(
-        rf"У {model_ref(leader)} $R^2$ лучшего слоя {tap_ref(best['tap'])} между "
-        rf"дикторами {number(parts['between_r2'])} {interval(parts.get('between_r2_ci'))}, внутри "
-        rf"дикторов {number(parts['within_r2'])} {interval(parts.get('within_r2_ci'))}; "
+        rf"У {model_ref(leader)} $R^2$ лучшего слоя {tap_ref(best.tap)} между "
+        rf"дикторами {number(parts.between_r2)} {interval(parts.between_r2_ci)}, внутри "
+        rf"дикторов {number(parts.within_r2)} {interval(parts.within_r2_ci)}; "
         rf"предсказание истинным средним каждого диктора дало бы $R^2 = {{}}$"
-        rf"{number(parts['speaker_mean_ceiling_r2'])}."
+        rf"{number(parts.speaker_mean_ceiling_r2)}."
     )
 
 
-def selectivity_sentence(studied: dict[str, Record], target: str) -> Latex | None:
+def selectivity_sentence(studied: dict[str, ModelEntry], target: Target) -> Latex | None:
     """Each studied model's ridge selectivity at its best layer (Hewitt & Liang's control
     task: CPS dealt between speakers); None when no model has it."""
     phrases = []
     for name, model in studied.items():
-        best = model["layers"][target]["best"]
-        found = (best or {}).get("selectivity")
-        if not found or found.get("selectivity") is None:
+        best = model.layers[target].best
+        found = None if best is None else best.selectivity
+        if best is None or found is None or found.selectivity is None:
             continue
         phrases.append(
-            rf"у {model_ref(name)} ({tap_ref(best['tap'])}) "
-            rf"{number(found['selectivity'])} {interval(found.get('selectivity_ci'))} при "
-            rf"$R^2$ контрольной задачи {number(found['control_r2'])}"
+            rf"у {model_ref(name)} ({tap_ref(best.tap)}) "
+            rf"{number(found.selectivity)} {interval(found.selectivity_ci)} при "
+            rf"$R^2$ контрольной задачи {number(found.control_r2)}"
         )
     if not phrases:
         return None
@@ -255,10 +258,10 @@ def selectivity_sentence(studied: dict[str, Record], target: str) -> Latex | Non
 
 
 def target_sentences(
-    testing: Record, studied: dict[str, Record], target: str, comparison: Record
+    testing: ClaimSettings, studied: dict[str, ModelEntry], target: Target, comparison: Comparisons
 ) -> dict[str, Any]:
     """The sentences about one target: its name, layers, copies and model comparison."""
-    layers = [layer_sentence(testing, n, m["layers"][target]) for n, m in studied.items()]
+    layers = [layer_sentence(testing, n, m.layers[target]) for n, m in studied.items()]
     return {
         "name": target_name(target),
         "layers": clauses(layers),

@@ -45,7 +45,7 @@ INTERVENTION_NAMES = {
 
 def arch_name(arch: str) -> Latex:
     """An architecture's name in the paper; one the paper does not know by its own key."""
-    known = ARCHITECTURES.get(arch)
+    known = ARCHITECTURES.get(arch)  # None: printed by its key
     return escape(known.name if known else arch)
 
 
