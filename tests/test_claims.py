@@ -75,6 +75,18 @@ def test_a_dev_argmax_at_the_embedding_is_not_most_information() -> None:
     assert "лучшим по валидационной выборке оказался сам финальный эмбеддинг" in text
 
 
+def test_the_embedding_as_best_tap_states_its_test_beyond_duration() -> None:
+    summary = load_fixture()
+    layers = copy.deepcopy(summary["models"][studied(summary)]["layers"][PRIMARY])
+    layers["best"] = dict(layers["best"], **layers["deepest"], index=len(layers["per_tap"]) - 1)
+    layers["best"]["beyond_duration"] = {"family": "primary", "delta": 0.04,
+                                         "delta_ci": [0.01, 0.07], "p_value": 0.0002,
+                                         "p_holm": 0.001, "decided": True}  # fmt: skip
+    text = layer_sentence(claim_settings(summary), studied(summary), Layers.model_validate(layers))
+    assert "оказался сам финальный эмбеддинг" in text
+    assert "; сверх обеих длительностей он добавляет" in text
+
+
 def test_a_tested_claim_prints_its_holm_p_and_says_why_it_is_undecided() -> None:
     summary = load_fixture()
     name = studied(summary)

@@ -33,12 +33,12 @@ def layer_sentence(testing: ClaimSettings, name: str, layers: Layers) -> Latex:
     if best is None:
         return Latex(rf"у {model_ref(name)} ни одна проба не дала численно здоровой подгонки")
     if best.tap == deepest.tap:
-        # Stated from the deepest tap's record, which holds no test beyond duration: unlike a
-        # deeper best layer, this sentence has no clause on it.
-        return Latex(
+        # The test beyond duration is the best tap's, whichever layer that is.
+        head = Latex(
             rf"у {model_ref(name)} лучшим по валидационной выборке оказался сам финальный "
             rf"эмбеддинг ({r2_with_ci(deepest)})"
         )
+        return with_beyond_duration(testing, head, best)
     depth = best.relative_depth
     where = "самый ранний слой" if depth == 0 else f"относительная глубина {number(depth)}"
     head = Latex(
