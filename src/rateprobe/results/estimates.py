@@ -11,7 +11,7 @@ import numpy as np
 
 from rateprobe.bootstrap import Estimate, SpeakerBootstrap
 from rateprobe.conventions import label_key, prediction_key
-from rateprobe.metrics import regression_estimates
+from rateprobe.metrics import METRIC_RANGES, regression_estimates
 from rateprobe.probing.control_task import CONTROL_TASK, control_target
 from rateprobe.probing.names import CONDITIONAL
 from rateprobe.results.fields import metric_fields
@@ -100,8 +100,9 @@ class Scores:
         return {
             "probe": "ridge",
             "control_task": CONTROL_TASK,
-            **metric_fields("r2", real["r2"].record()),
-            **metric_fields("control_r2", on_control["r2"].record()),
+            # Each R² interval within the values R² can take, as the probe table prints them.
+            **metric_fields("r2", real["r2"].record(METRIC_RANGES["r2"])),
+            **metric_fields("control_r2", on_control["r2"].record(METRIC_RANGES["r2"])),
             **metric_fields("selectivity", real["r2"].minus(on_control["r2"]).record()),
         }
 
