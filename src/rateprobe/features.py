@@ -43,12 +43,17 @@ class Standardiser:
         # All features constant: any positive scale keeps them at zero.
         floor = SCALE_FLOOR * typical if typical > 0 else 1.0
         scale = np.maximum(sd, floor)
-        z = (features - mean) / scale
-        return cls(mean=mean, scale=scale, z_min=z.min(axis=0), z_max=z.max(axis=0))
+        # (x - mean) / scale rounds monotonically in x, so the z-scores' extremes are those of
+        # the features, transformed: exactly, and without the (n, d) z-scores.
+        z_min = (features.min(axis=0) - mean) / scale
+        z_max = (features.max(axis=0) - mean) / scale
+        return cls(mean=mean, scale=scale, z_min=z_min, z_max=z_max)
 
     def transform(self, features: np.ndarray) -> np.ndarray:
-        z = (np.asarray(features, dtype=np.float64) - self.mean) / self.scale
-        return np.clip(z, self.z_min, self.z_max)
+        z = np.array(features, dtype=np.float64)  # a copy, standardised in place
+        z -= self.mean
+        z /= self.scale
+        return np.clip(z, self.z_min, self.z_max, out=z)
 
 
 @dataclass(frozen=True)
