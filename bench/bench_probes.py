@@ -6,7 +6,14 @@ of 64, 16 of 128, 24 of 256 and 3 of 512 channels, each pooled to twice its chan
 
 Ridge (standardisation, one decomposition per cross-validation fold of the training speakers
 and one of them all, every alpha of the default grid scored, test predictions and their
-speaker-bootstrap metrics) runs on every tap; target: <= 5 min on 2 cores. The MLP probes
+speaker-bootstrap metrics) runs on every tap, and so does the conditional probe (ridge on the
+tap residualised on a duration basis, as the probing stage fits it too); target: <= 5 min on 2
+cores. Both are timed twice per tap, back to back: as the library fits them now (one Gram
+matrix per tap, down-dated per fold) and with the folds decomposed as before
+(`previous_decompositions`: each fold's fitting set centred and decomposed from scratch, K + 1
+Gram matrices per tap), and the chosen penalties and predictions are checked to agree. A
+ridge fit's cost is not proportional to the number of utterances (its eigendecompositions do
+not depend on it), so `--probes ridge` at `--scale 1` measures the full size. The MLP probes
 (3 seeds x 2 targets, as configured) of every tap are timed for
 `--mlp-epochs` epochs with early stopping out of reach (the most an epoch can cost), twice:
 each tap alone (how the probing stage trained them before: "per tap") and all taps together
@@ -27,20 +34,26 @@ import platform
 import shlex
 import sys
 import time
-from collections.abc import Callable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from rateprobe.bootstrap import SpeakerBootstrap, speaker_bootstrap
 from rateprobe.config import DEFAULTS
 from rateprobe.devices import resolve_device
-from rateprobe.features import Standardiser
+from rateprobe.features import GramEigen, Standardiser, gram_eigen
 from rateprobe.metrics import regression_metrics
+from rateprobe.probing import ridge
+from rateprobe.probing.conditional import fit_conditional
 from rateprobe.probing.mlp import MLPSettings, fit_mlps
-from rateprobe.probing.ridge import PenaltySearch, fit_ridge
+from rateprobe.probing.ridge import PenaltySearch, RidgeFit, fit_ridge
 from rateprobe.probing.selection import dev_halves, speaker_folds
 
 SPLIT_SIZES = {"train": 28_539, "dev": 2_703, "test": 2_620}
@@ -53,6 +66,8 @@ REPORTED_EPOCHS = (30,)
 RESNET100_BLOCKS = {"stem": (1, 64), "layer1": (6, 64), "layer2": (16, 128),
                     "layer3": (24, 256), "layer4": (3, 512)}  # fmt: skip
 N_TARGETS = 2
+# The ridge folds decomposed as the library does now and as it did before.
+HOWS = ("now", "before")
 
 
 def taps() -> list[tuple[str, int]]:
@@ -86,8 +101,15 @@ def main() -> None:
         "--mlp-modes", nargs="+", choices=["per-tap", "batched"], default=["per-tap", "batched"]
     )
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument(
+        "--one-tap-per-width",
+        action="store_true",
+        help="ridge: time the first tap of each width and count it for all taps of that width",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    # The BLAS bounded as the probing stage bounds it (rateprobe.probing.run.probe_model).
+    threadpool_limits(limits=args.threads)
     probes = DEFAULTS["probes"]
 
     print("command:", shlex.join([sys.executable, *sys.argv]))
@@ -99,6 +121,11 @@ def main() -> None:
         f"(OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}), "
         f"MLP device {device}{gpu}"
     )
+    blas = ", ".join(
+        f"{pool['internal_api']} {pool['version']} ({pool['num_threads']} threads)"
+        for pool in threadpool_info()
+    )
+    print(f"BLAS: {blas}; load average before: {os.getloadavg()}")
     sizes = {split: max(50, round(n * args.scale)) for split, n in SPLIT_SIZES.items()}
     all_taps = taps()
     print(
@@ -122,7 +149,7 @@ def main() -> None:
             speaker_folds(train_speakers, probes["cv_folds"], 0, "train"),
             probes["ridge_widenings"],
         )
-        bench_ridge(all_taps, features, y, boot, search)
+        bench_ridge(all_taps, features, y, boot, search, args.one_tap_per_width)
     if "mlp" in args.probes:
         tap_features = {name: features(dim) for name, dim in all_taps}
         scale = sizes["train"] / SPLIT_SIZES["train"]
@@ -132,34 +159,109 @@ def main() -> None:
 Features = Callable[[int], dict[str, np.ndarray]]
 
 
+def previous_decompositions(
+    x: np.ndarray, y: np.ndarray, folds: np.ndarray
+) -> tuple[GramEigen, list[Any]]:
+    """The folds as the library decomposed them before the Gram matrix was down-dated: each
+    fold's fitting set centred and decomposed from scratch (the "before" of this benchmark)."""
+    cut = []
+    for fold in np.unique(folds):
+        held = folds == fold
+        centre = x[~held].mean(axis=0)
+        eigen = gram_eigen(x[~held] - centre, y[~held])
+        cut.append(ridge._Fold(eigen, x[held] - centre, y[held]))
+    return gram_eigen(x, y), cut
+
+
+@contextmanager
+def decomposed(how: str) -> Iterator[None]:
+    """Fit ridge with the folds decomposed `how`: "now" (the library) or "before"."""
+    if how == "now":
+        yield
+        return
+    with mock.patch.object(ridge, "_decompositions", previous_decompositions):
+        yield
+
+
+def _agreement(now: RidgeFit, before: RidgeFit) -> float:
+    """The largest relative difference of dev and test predictions; the chosen penalties must
+    be the same."""
+    if not np.array_equal(now.chosen_alpha, before.chosen_alpha):
+        raise AssertionError(f"penalties differ: {now.chosen_alpha} vs {before.chosen_alpha}")
+    return max(
+        float(np.max(np.abs(getattr(now, f) - getattr(before, f)) / np.abs(getattr(before, f))))
+        for f in ("dev_predictions", "test_predictions")
+    )
+
+
 def bench_ridge(
     all_taps: list[tuple[str, int]],
     features: Features,
     y: dict[str, np.ndarray],
     boot: SpeakerBootstrap,
     search: PenaltySearch,
+    one_per_width: bool,
 ) -> None:
-    ridge_seconds = 0.0
-    metric_seconds = 0.0
-    for name, dim in all_taps:
+    """Per tap, standardise, then fit ridge and the conditional probe the library's way and
+    the previous way, back to back (alternating which goes first). With `one_per_width`, only
+    the first tap of each width is fitted and counts for every tap of that width."""
+    widths = Counter(dim for _, dim in all_taps)
+    timed = [(name, dim) for name, dim in all_taps if not one_per_width or widths.pop(dim, 0)]
+    taps_alike = Counter(dim for _, dim in all_taps) if one_per_width else Counter()
+    rng = np.random.default_rng(1)
+    basis = {split: rng.normal(1.5, 0.4, size=(len(v), 2)) for split, v in y.items()}
+    wall: defaultdict[str, float] = defaultdict(float)
+    cpu: defaultdict[str, float] = defaultdict(float)
+    worst = 0.0
+
+    def clocked(key: str, weight: int, fit: Callable[..., RidgeFit], *args: Any) -> RidgeFit:
+        start_wall, start_cpu = time.perf_counter(), time.process_time()
+        result = fit(*args)
+        wall[key] += weight * (time.perf_counter() - start_wall)
+        cpu[key] += weight * (time.process_time() - start_cpu)
+        return result
+
+    for index, (name, dim) in enumerate(timed):
+        weight = taps_alike[dim] or 1
         raw = features(dim)
         start = time.perf_counter()
         standardiser = Standardiser.fit(raw["train"])
         x = {split: standardiser.transform(raw[split]) for split in raw}
-        fit = fit_ridge(x, y, search)
-        ridge_seconds += time.perf_counter() - start
+        wall["standardise"] += weight * (time.perf_counter() - start)
+        fits: dict[str, RidgeFit] = {}
+        for how in HOWS if index % 2 == 0 else HOWS[::-1]:
+            with decomposed(how):
+                key = f"ridge {how}"
+                fits[key] = clocked(key, weight, fit_ridge, x, y, search)
+                key = f"conditional {how}"
+                fits[key] = clocked(key, weight, fit_conditional, x, basis, y, search)
+        for probe in ("ridge", "conditional"):
+            worst = max(worst, _agreement(fits[f"{probe} now"], fits[f"{probe} before"]))
         start = time.perf_counter()
         for t in range(N_TARGETS):
-            regression_metrics(y["test"][:, t], fit.test_predictions[t], boot)
-        metric_seconds += time.perf_counter() - start
-        print(f"  ridge {name:9s} dim {dim:5d}: {ridge_seconds:7.1f} s so far", flush=True)
+            regression_metrics(y["test"][:, t], fits["ridge now"].test_predictions[t], boot)
+        wall["metrics"] += weight * (time.perf_counter() - start)
+        print(
+            f"  {name:9s} dim {dim:5d} (x{weight}): ridge now {wall['ridge now']:6.1f} s, "
+            f"before {wall['ridge before']:6.1f} s so far (wall)",
+            flush=True,
+        )
+    how_many = f"{len(timed)} taps, one per width, counted for" if one_per_width else "all"
+    print(f"{how_many} {len(all_taps)} taps (wall / CPU seconds of all threads):")
+    for probe in ("ridge", "conditional"):
+        now, before = f"{probe} now", f"{probe} before"
+        print(
+            f"  {probe} with alpha search: now {wall[now]:.1f} / {cpu[now]:.1f} s, before "
+            f"{wall[before]:.1f} / {cpu[before]:.1f} s (before / now, wall: "
+            f"{wall[before] / wall[now]:.2f}, CPU: {cpu[before] / cpu[now]:.2f})"
+        )
+    print(f"  standardisation {wall['standardise']:.1f} s (once per tap, shared)")
+    print(f"  speaker-bootstrap metrics ({boot.counts.shape[0]} resamples, ridge): "
+          f"{wall['metrics']:.1f} s")  # fmt: skip
+    total = wall["standardise"] + wall["ridge now"] + wall["conditional now"]
     print(
-        f"RIDGE with alpha search, all {len(all_taps)} taps: {ridge_seconds:.1f} s "
-        f"({ridge_seconds / 60:.2f} min; target <= 5 min)"
-    )
-    print(
-        f"speaker-bootstrap metrics ({boot.counts.shape[0]} resamples), all taps: "
-        f"{metric_seconds:.1f} s"
+        f"RIDGE + conditional ridge + standardisation now: {total:.1f} s ({total / 60:.2f} min; "
+        f"target <= 5 min); every penalty the same, predictions within {worst:.1e} relative"
     )
 
 

@@ -98,6 +98,29 @@ def test_penalty_choice_matches_scikit_learn_grouped_cross_validation(d: int) ->
     assert ridge_cv.fit(x["train"], y["train"]).alpha_ == fit.chosen_alpha[0]
 
 
+# Fewer features than every fitting set (the Gram down-dated per fold), more than every one
+# (blocks of the kernel), and between (more utterances in train than features, fewer in a fold).
+@pytest.mark.parametrize("d", [8, 90, 55])
+def test_every_folds_error_matches_ridge_refitted_on_its_centred_fitting_set(d: int) -> None:
+    rng = np.random.default_rng(d)
+    x, y_signal = linear_splits(rng, d, signal=0.5)
+    # Two targets far from zero, so a fold's own target mean matters; uneven folds.
+    y = {s: np.c_[12.0 + v, 3.0 - 2.0 * v + rng.normal(size=len(v))] for s, v in y_signal.items()}
+    folds = rng.permutation(np.arange(60) % 4 + np.arange(60) // 50)
+    grid = [1e-2, 1.0, 30.0, 1e3]
+    fit = fit_ridge(x, y, PenaltySearch(tuple(grid), folds, max_widenings=0))
+    expected = np.zeros((len(grid), 2))
+    for fold in np.unique(folds):
+        held = folds == fold
+        for a, alpha in enumerate(grid):
+            reference = Ridge(alpha=alpha).fit(x["train"][~held], y["train"][~held])
+            errors = reference.predict(x["train"][held]) - y["train"][held]
+            expected[a] += (errors**2).mean(axis=0) / len(np.unique(folds))
+    np.testing.assert_allclose(fit.cv_mse, expected, rtol=1e-9)
+    refit = Ridge(alpha=fit.chosen_alpha[0]).fit(x["train"], y["train"][:, 0])
+    np.testing.assert_allclose(fit.test_predictions[0], refit.predict(x["test"]), rtol=1e-9)
+
+
 def test_an_end_of_the_grid_is_widened_until_the_choice_moves_inside() -> None:
     x, y = linear_splits(np.random.default_rng(1), 8, signal=1.0)
     # A clear linear signal wants an alpha near 1, three decades below the configured grid.

@@ -43,12 +43,17 @@ class Standardiser:
         # All features constant: any positive scale keeps them at zero.
         floor = SCALE_FLOOR * typical if typical > 0 else 1.0
         scale = np.maximum(sd, floor)
-        z = (features - mean) / scale
-        return cls(mean=mean, scale=scale, z_min=z.min(axis=0), z_max=z.max(axis=0))
+        # (x - mean) / scale rounds monotonically in x, so the z-scores' extremes are those of
+        # the features, transformed: exactly, and without the (n, d) z-scores.
+        z_min = (features.min(axis=0) - mean) / scale
+        z_max = (features.max(axis=0) - mean) / scale
+        return cls(mean=mean, scale=scale, z_min=z_min, z_max=z_max)
 
     def transform(self, features: np.ndarray) -> np.ndarray:
-        z = (np.asarray(features, dtype=np.float64) - self.mean) / self.scale
-        return np.clip(z, self.z_min, self.z_max)
+        z = np.array(features, dtype=np.float64)  # a copy, standardised in place
+        z -= self.mean
+        z /= self.scale
+        return np.clip(z, self.z_min, self.z_max, out=z)
 
 
 @dataclass(frozen=True)
@@ -90,16 +95,31 @@ def gram_eigen(standardised_train: np.ndarray, targets: np.ndarray) -> GramEigen
     target_mean = targets.mean(axis=0)
     n, d = x.shape
     if d <= n:
-        eigenvalues, eigenvectors = np.linalg.eigh(x.T @ x)
-    else:
-        eigenvalues, left = np.linalg.eigh(x @ x.T)
+        return covariance_eigen(x.T @ x, x.T @ (targets - target_mean), target_mean)
+    return kernel_eigen(x, x @ x.T, targets - target_mean, target_mean)
+
+
+def covariance_eigen(gram: np.ndarray, cross: np.ndarray, target_mean: np.ndarray) -> GramEigen:
+    """The decomposition from X'X (d, d) and X'(Y - mean Y) (d, n_targets), however they were
+    summed (rateprobe.probing.ridge down-dates them per cross-validation fold)."""
+    eigenvalues, eigenvectors = _leading(*np.linalg.eigh(gram))
+    return GramEigen(eigenvalues, eigenvectors, eigenvectors.T @ cross, target_mean)
+
+
+def kernel_eigen(
+    x: np.ndarray, kernel: np.ndarray, centred_targets: np.ndarray, target_mean: np.ndarray
+) -> GramEigen:
+    """The decomposition from the features X (n, d), their kernel XX' (n, n), however it was
+    computed, and Y - mean Y (n, n_targets): the eigenvectors of X'X are X'U / sqrt(s)."""
+    eigenvalues, left = _leading(*np.linalg.eigh(kernel))
+    eigenvectors = (x.T @ left) / np.sqrt(eigenvalues)
+    projected = eigenvectors.T @ (x.T @ centred_targets)
+    return GramEigen(eigenvalues, eigenvectors, projected, target_mean)
+
+
+def _leading(eigenvalues: np.ndarray, eigenvectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenpairs in descending order, those below a relative tolerance dropped."""
     order = np.argsort(eigenvalues)[::-1]
     eigenvalues = eigenvalues[order]
     keep = eigenvalues > max(eigenvalues[0], 0.0) * 1e-10
-    eigenvalues = eigenvalues[keep]
-    if d <= n:
-        eigenvectors = eigenvectors[:, order][:, keep]
-    else:
-        eigenvectors = (x.T @ left[:, order][:, keep]) / np.sqrt(eigenvalues)
-    projected = eigenvectors.T @ (x.T @ (targets - target_mean))
-    return GramEigen(eigenvalues, eigenvectors, projected, target_mean)
+    return eigenvalues[keep], eigenvectors[:, order][:, keep]

@@ -16,7 +16,12 @@ test R² -1.3); the cross-validated curve averages over every training speaker, 
 the dev half, and the paper reports prediction accuracy, which the argmin estimates.
 
 Cost. The Gram eigendecomposition of each fold's fitting speakers gives every alpha and target
-at once (rateprobe.features.GramEigen): K + 1 decompositions per tap.
+at once (rateprobe.features.GramEigen): K + 1 eigendecompositions per tap, on the smaller of
+d x d and n x n, but one Gram matrix: a fold's fitting Gram is the whole training split's
+less its held-out part, centred exactly (X'X - n m m' for the fitting set's n utterances and
+mean m), or, where there are fewer fitting utterances than features, a block of the training
+kernel XX' centred on both sides. Forming the Gram (n d^2) costs more than its decomposition
+(d^3) at the full study's size, so this is about the cost of one fit instead of K + 1.
 
 Grid edges. A choice at an end of the grid may want a value beyond it. While it does, the grid
 is widened there by a decade, at most `max_widenings` times, unless the ridge path has already
@@ -30,12 +35,14 @@ short of its limit after the widenings is unresolved, and the fit fails (RidgeFi
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from rateprobe.features import GramEigen, gram_eigen
+from rateprobe.features import GramEigen, covariance_eigen, kernel_eigen
 
 # Shrinkage s / (s + alpha) of a principal component (eigenvalue s) at which the ridge path
 # counts as having reached an end: below it for the largest s (the mean predictor), above one
@@ -101,14 +108,86 @@ class _Fold:
         return ((predictions - self.targets.T[None]) ** 2).mean(axis=2)
 
 
-def _folds(x: np.ndarray, y: np.ndarray, folds: np.ndarray) -> list[_Fold]:
-    """One decomposition per fold id in `folds` (one per training utterance)."""
-    cut = []
-    for fold in np.unique(folds):
-        held = folds == fold
-        centre = x[~held].mean(axis=0)
-        cut.append(_Fold(gram_eigen(x[~held] - centre, y[~held]), x[held] - centre, y[held]))
-    return cut
+def _decompositions(
+    x: np.ndarray, y: np.ndarray, folds: np.ndarray
+) -> tuple[GramEigen, list[_Fold]]:
+    """The decomposition of all training utterances (x as given, y centred on its mean) and
+    one per fold id in `folds` (one per training utterance), of the other folds' utterances
+    centred on their own mean. The Gram matrix of the training features is computed once; a
+    fold's fitting set has its part of it (by down-dating, or as a block of the kernel)."""
+    members = [np.flatnonzero(folds == fold) for fold in np.unique(folds)]
+    if x.shape[1] <= len(x) - max(len(held) for held in members):
+        # Every fitting set has at least as many utterances as features: X'X (d x d).
+        return _covariance_decompositions(x, y, members)
+    kernel = x @ x.T
+    y_mean = y.mean(axis=0)
+    eigen = kernel_eigen(x, kernel, y - y_mean, y_mean)
+    return eigen, [_kernel_fold(x, y, kernel, held) for held in members]
+
+
+@dataclass(frozen=True)
+class _Moments:
+    """Sums over some utterances: their count, sum of x, sum of y, X'X and X'Y."""
+
+    n: int
+    x_sum: np.ndarray  # (d,)
+    y_sum: np.ndarray  # (n_targets,)
+    gram: np.ndarray  # (d, d)
+    cross: np.ndarray  # (d, n_targets)
+
+    @classmethod
+    def of(cls, x: np.ndarray, y: np.ndarray) -> _Moments:
+        return cls(len(x), x.sum(axis=0), y.sum(axis=0), x.T @ x, x.T @ y)
+
+    def __add__(self, other: _Moments) -> _Moments:
+        return self._plus(other, 1)
+
+    def __sub__(self, other: _Moments) -> _Moments:
+        return self._plus(other, -1)
+
+    def _plus(self, other: _Moments, sign: int) -> _Moments:
+        return _Moments(
+            self.n + sign * other.n,
+            self.x_sum + sign * other.x_sum,
+            self.y_sum + sign * other.y_sum,
+            self.gram + sign * other.gram,
+            self.cross + sign * other.cross,
+        )
+
+
+def _covariance_decompositions(
+    x: np.ndarray, y: np.ndarray, members: list[np.ndarray]
+) -> tuple[GramEigen, list[_Fold]]:
+    """_decompositions by X'X: each fold's held-out moments once, their total for all of
+    train, and a fitting set's centred Gram X'X - n m m' and cross-products X'Y - n m ybar'
+    from the total less the held-out part."""
+    y_mean = y.mean(axis=0)
+    held_x = [x[held] for held in members]
+    # Targets centred on train, so the down-dated cross-products cancel nothing large.
+    parts = [_Moments.of(hx, y[held] - y_mean) for hx, held in zip(held_x, members, strict=True)]
+    total = functools.reduce(operator.add, parts)
+    folds = []
+    for hx, held, part in zip(held_x, members, parts, strict=True):
+        fitting = total - part
+        x_mean, y_fold_mean = fitting.x_sum / fitting.n, fitting.y_sum / fitting.n
+        gram = fitting.gram - fitting.n * np.outer(x_mean, x_mean)
+        cross = fitting.cross - fitting.n * np.outer(x_mean, y_fold_mean)
+        eigen = covariance_eigen(gram, cross, y_mean + y_fold_mean)
+        folds.append(_Fold(eigen, hx - x_mean, y[held]))
+    return covariance_eigen(total.gram, total.cross, y_mean), folds
+
+
+def _kernel_fold(x: np.ndarray, y: np.ndarray, kernel: np.ndarray, held: np.ndarray) -> _Fold:
+    """The fold holding out utterances `held`, decomposed by the fitting set's kernel: the
+    block of all training utterances' kernel, centred on both sides (H K H, H = I - 11'/n)."""
+    fitting = np.setdiff1d(np.arange(len(x)), held)
+    block = kernel[np.ix_(fitting, fitting)]
+    row_mean = block.mean(axis=1)
+    centred_kernel = block - row_mean[:, None] - row_mean[None, :] + row_mean.mean()
+    x_mean = x[fitting].mean(axis=0)
+    y_fold_mean = y[fitting].mean(axis=0)
+    eigen = kernel_eigen(x[fitting] - x_mean, centred_kernel, y[fitting] - y_fold_mean, y_fold_mean)
+    return _Fold(eigen, x[held] - x_mean, y[held])
 
 
 def _cross_validated_mse(folds: list[_Fold], alphas: np.ndarray) -> np.ndarray:
@@ -181,8 +260,7 @@ def fit_ridge(
     targets = {
         split: np.asarray(v, dtype=np.float64).reshape(len(x[split]), -1) for split, v in y.items()
     }
-    eigen = gram_eigen(x["train"], targets["train"])
-    folds = _folds(x["train"], targets["train"], np.asarray(search.folds))
+    eigen, folds = _decompositions(x["train"], targets["train"], np.asarray(search.folds))
     choice = _choose_alpha(folds, eigen.eigenvalues, search)
     chosen_alpha = choice.grid[choice.index]
     diagonal = np.arange(len(chosen_alpha))
