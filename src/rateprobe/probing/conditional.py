@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from rateprobe.conventions import SPLITS
 from rateprobe.probing.ridge import PenaltySearch, RidgeFit, fit_ridge
 
 # A VAD can find very little speech; the floor keeps the logarithm finite.
@@ -109,3 +110,22 @@ def fit_conditional(
         dev_predictions=fit.dev_predictions + base["dev"].T,
         test_predictions=fit.test_predictions + base["test"].T,
     )
+
+
+def baseline_predictions(
+    manifests: Mapping[str, pd.DataFrame], y: Mapping[str, np.ndarray], targets: list[str]
+) -> dict[str, dict[str, np.ndarray]]:
+    """Per target, the test predictions of each nuisance baseline it allows: the training
+    mean, and least squares on each duration feature alone and on the whole duration basis
+    (the reference of the conditional probes; rateprobe.probing.conditional)."""
+    out: dict[str, dict[str, np.ndarray]] = {
+        target: {"mean": np.full(len(y["test"]), y["train"][:, t].mean())}
+        for t, target in enumerate(targets)
+    }
+    designs = {split: baseline_designs(manifests[split]) for split in SPLITS}
+    for name, train_design in designs["train"].items():
+        fitted = Residualiser.fit(train_design, y["train"]).fitted(designs["test"][name])
+        for t, target in enumerate(targets):
+            if name in allowed_baselines(target):
+                out[target][name] = fitted[:, t]
+    return out

@@ -53,9 +53,7 @@ from rateprobe.inputs import (
 from rateprobe.io import write_atomic, write_json, write_npz
 from rateprobe.metrics import REGRESSION_METRICS, regression_metrics
 from rateprobe.probing.conditional import (
-    Residualiser,
-    allowed_baselines,
-    baseline_designs,
+    baseline_predictions,
     conditions_on_duration,
     duration_basis,
     fit_conditional,
@@ -251,7 +249,7 @@ def _add_baselines(
     """Record each target's labels and nuisance baselines; return each target's test MSE of
     the mean predictor, the yardstick of failed fits."""
     y = study.y
-    baselines = _baselines(manifests, y, study.targets)
+    baselines = baseline_predictions(manifests, y, study.targets)
     mean_mse = {}
     for t, target in enumerate(study.targets):
         probed.predictions[label_key(target)] = y["test"][:, t]
@@ -337,25 +335,6 @@ class _StandardisedTaps(Mapping[str, dict[str, np.ndarray]]):
 
     def __len__(self) -> int:
         return len(self.taps)
-
-
-def _baselines(
-    manifests: Mapping[str, pd.DataFrame], y: Mapping[str, np.ndarray], targets: list[str]
-) -> dict[str, dict[str, np.ndarray]]:
-    """Per target, the test predictions of each nuisance baseline it allows: the training
-    mean, and least squares on each duration feature alone and on the whole duration basis
-    (the reference of the conditional probes; rateprobe.probing.conditional)."""
-    out: dict[str, dict[str, np.ndarray]] = {
-        target: {"mean": np.full(len(y["test"]), y["train"][:, t].mean())}
-        for t, target in enumerate(targets)
-    }
-    designs = {split: baseline_designs(manifests[split]) for split in SPLITS}
-    for name, train_design in designs["train"].items():
-        fitted = Residualiser.fit(train_design, y["train"]).fitted(designs["test"][name])
-        for t, target in enumerate(targets):
-            if name in allowed_baselines(target):
-                out[target][name] = fitted[:, t]
-    return out
 
 
 def _selection_fields(
