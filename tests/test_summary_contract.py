@@ -13,10 +13,12 @@ from fake_study import run_fake_study
 from paper_support import FIXTURE_SUMMARY
 
 import rateprobe.results.summarize
+from rateprobe.config_schema import load_schema
 from rateprobe.conventions import EMBEDDING_TAP, PROBE_TARGETS
 from rateprobe.io import plain, write_json
 from rateprobe.results.claim_ids import BEST, ClaimId
 from rateprobe.results.contract import Summary, read_summary, schema_text
+from rateprobe.results.model_entry import Arch
 from rateprobe.results.records import Target
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,6 +39,12 @@ def test_the_schema_file_is_generated_from_the_models() -> None:
 
 def test_the_target_names_are_the_probe_targets() -> None:
     assert set(get_args(Target)) == set(PROBE_TARGETS)
+
+
+def test_the_architectures_are_those_a_config_may_name() -> None:
+    schema = load_schema(REPO / "schemas" / "config.schema.yaml")
+    arch = schema["$defs"]["model"]["properties"]["arch"]["enum"]
+    assert list(get_args(Arch)) == arch
 
 
 def round_trip(path: Path, tmp_path: Path) -> bytes:

@@ -17,8 +17,6 @@ from typing import Any
 
 from rateprobe.conventions import ARCH_MODEL_ARGS, CLASSIFICATION_TARGETS, PROBE_TARGETS, SPLITS
 
-ARCHITECTURES = ("samresnet34", "samresnet100", "resemblyzer")
-
 DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "on_bad_input": "fail",

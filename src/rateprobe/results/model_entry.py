@@ -269,7 +269,7 @@ class Tsne(Contract):
     n_points: int
 
 
-# The architectures of schemas/config.schema.yaml's models.
+# The architectures of schemas/config.schema.yaml's models (a test keeps the two lists equal).
 Arch = Literal[
     "samresnet34",
     "samresnet100",
