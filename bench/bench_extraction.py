@@ -22,6 +22,10 @@ otherwise 100 short espeak-ng utterances made here), at a fixed number of thread
 4. the cost of computing Resemblyzer's GE2E embedding as its `embed_utterance` does (1.6 s
    windows every 0.77 s, all taps pooled over the windows) against one pass over each whole
    utterance (packed batches, as before the windows): real-time factor of both, same taps.
+5. CPU fast paths (extraction_fastpaths.py) for each architecture of --archs against today's
+   path, --repeats interleaved runs each: channels-last memory format, torch.compile, oneDNN
+   off, 1 thread, and two 1-thread jobs at once vs one 2-thread job; seconds per audio second,
+   ratio to today's path, and the largest relative difference of the pooled taps.
 
 Each measurement runs in a fresh process, so peak memory is its own, after an untimed run over
 the shortest utterance, so one-time initialisation is not timed. Wall time and CPU time (all
@@ -29,6 +33,7 @@ threads) are both printed: on a shared machine the CPU time is the steadier of t
 
     .venv/bin/python bench/bench_extraction.py [--threads 2] [--original-utterances 100]
         [--device cpu|cuda] [--precisions bfloat16] [--sections 1 2 3 4]
+        [--repeats 3] [--options today channels_last ...]
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from extraction_fastpaths import OPTIONS, fast_paths
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
 
@@ -291,7 +297,11 @@ def main() -> None:
             "campplus",
             "resemblyzer",
         ],
-        help="architectures of section 3",
+        help="architectures of sections 3 and 5",
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved runs, section 5")
+    parser.add_argument(
+        "--options", nargs="+", choices=OPTIONS, default=list(OPTIONS), help="section 5"
     )
     parser.add_argument(
         "--table", type=Path, default=RTF_TABLE, help="section 3 writes its rows here"
@@ -426,6 +436,17 @@ def main() -> None:
                 f"whole utterances {whole / total_seconds:.4f}; windows cost "
                 f"{windowed / whole:.2f}x wall, {windowed_cpu / whole_cpu:.2f}x CPU"
             )
+
+        if 5 in args.sections:
+            print(
+                f"\n(5) CPU fast paths vs today's path (default taps, float32), median of "
+                f"{args.repeats} interleaved runs; ratio: today's time / the option's"
+            )
+            durations = [n / SAMPLE_RATE for n in lengths]
+            fast_paths(
+                args.archs, args.options, audio_file, durations, args.batch_seconds, args.repeats
+            )
+            print("  load average after:", " ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 
 if __name__ == "__main__":

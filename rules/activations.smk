@@ -19,8 +19,9 @@ rule extract_activations:
         shard=r"\d{4}",
     conda:
         "../envs/rateprobe.yaml"
-    # activations.threads each (2, as bench/extraction_rtf.csv was measured), so --cores N runs
-    # N / threads of them side by side. --cores above the machine's cores oversubscribes them:
+    # activations.threads each (default 1: two 1-thread jobs beat one 2-thread job about 3x on a
+    # shared 2-core machine, docs/activations.md), so --cores N runs N / threads of them side by
+    # side. --cores above the machine's cores oversubscribes them:
     # torch jobs sharing cores slowed each other down more than tenfold (--cores 8 on 2 cores:
     # 8 s per utterance instead of 0.6 s). On a cluster this is each job's --cpus-per-task.
     threads: ACTIVATIONS_CFG["threads"]

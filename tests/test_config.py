@@ -115,7 +115,7 @@ def test_carving_some_splits_reads_the_others_from_splits() -> None:
 def test_extraction_threads_are_a_runtime_setting_with_a_default() -> None:
     resolved = resolve_config(changed(lambda c: c.update(activations={"threads": 4})))
     assert resolved["activations"]["threads"] == 4
-    assert resolve_config(copy.deepcopy(DEFAULT))["activations"]["threads"] == 2
+    assert resolve_config(copy.deepcopy(DEFAULT))["activations"]["threads"] == 1
     assert "threads" not in result_settings(resolved)["activations"]  # reruns nothing
     with pytest.raises(ConfigError, match=r"activations.threads"):
         check_schema(changed(lambda c: c.update(activations={"threads": 0})), SCHEMA)
