@@ -60,7 +60,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_se
 from rateprobe.activations import FLOAT32_ARCHS, extract_taps, plan_batches, resolve_device
 from rateprobe.audio import read_audio
 from rateprobe.config import DEFAULTS
-from rateprobe.encoders import SpeakerEncoder, compute_features, random_encoder
+from rateprobe.encoders import ARCHITECTURES, SpeakerEncoder, compute_features, random_encoder
 from rateprobe.encoders.resemblyzer import (
     PARTIAL_FRAMES,
     ResemblyzerEncoder,
@@ -288,15 +288,7 @@ def main() -> None:
     parser.add_argument(
         "--archs",
         nargs="+",
-        default=[
-            "samresnet34",
-            "samresnet100",
-            "resnet34",
-            "ecapa_c512",
-            "ecapa_c1024",
-            "campplus",
-            "resemblyzer",
-        ],
+        default=[*ARCHITECTURES, "resemblyzer"],
         help="architectures of sections 3 and 5",
     )
     parser.add_argument("--repeats", type=int, default=3, help="interleaved runs, section 5")
