@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.stats import norm
@@ -147,6 +148,11 @@ class Estimate:
         if self.resample_deviations is not None:
             return _studentised_p_value(self, self.resample_deviations)
         return _bca_p_value(self)
+
+
+def record_interval(record: Mapping[str, Any]) -> list[float] | None:
+    """The [ci_low, ci_high] of a record Estimate.record wrote, or None without an interval."""
+    return None if record.get("ci_low") is None else [record["ci_low"], record["ci_high"]]
 
 
 def mean_estimate(estimates: Sequence[Estimate]) -> Estimate:

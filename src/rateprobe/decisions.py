@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rateprobe.bootstrap import holm
+from rateprobe.bootstrap import holm, record_interval
 
 ALPHA = 0.05
 CORRECTION = "holm"
@@ -63,11 +63,10 @@ def every_one(tests: Sequence[Test]) -> dict[str, Any] | None:
 
 def _record(test: Test, family: str) -> dict[str, Any]:
     test = test or {}
-    ci = None if test.get("ci_low") is None else [test["ci_low"], test["ci_high"]]
     record: dict[str, Any] = {
         "family": family,
         "delta": test.get("value"),
-        "delta_ci": ci,
+        "delta_ci": record_interval(test),
         "p_value": test.get("p_value"),
         "p_holm": None,
         "decided": None,

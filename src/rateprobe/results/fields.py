@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rateprobe.bootstrap import record_interval
 from rateprobe.metrics import REGRESSION_METRICS
 
 
@@ -36,5 +37,7 @@ def over_duration_fields(record: Mapping[str, Any] | None) -> dict[str, Any]:
     """`delta_r2_over_duration` and its `_ci` from a paired record (None: not conditioned)."""
     if record is None:
         return {"delta_r2_over_duration": None, "delta_r2_over_duration_ci": None}
-    ci = None if record.get("ci_low") is None else [record["ci_low"], record["ci_high"]]
-    return {"delta_r2_over_duration": record.get("value"), "delta_r2_over_duration_ci": ci}
+    return {
+        "delta_r2_over_duration": record.get("value"),
+        "delta_r2_over_duration_ci": record_interval(record),
+    }

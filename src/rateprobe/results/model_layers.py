@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rateprobe.bootstrap import mean_estimate
+from rateprobe.bootstrap import mean_estimate, record_interval
 from rateprobe.conventions import EMBEDDING_TAP
 from rateprobe.probing.names import CONDITIONAL, PROBES, RIDGE_PROBES
 from rateprobe.results.claim_ids import BEST, ClaimId
@@ -103,8 +103,7 @@ def _minus_controls_curve(
             curve.append(None)
             continue
         record = own.minus(mean_estimate([r2 for r2 in control_r2s if r2 is not None])).record()
-        ci = None if record["ci_low"] is None else [record["ci_low"], record["ci_high"]]
-        curve.append({"delta_r2": record["value"], "delta_r2_ci": ci})
+        curve.append({"delta_r2": record["value"], "delta_r2_ci": record_interval(record)})
     return curve
 
 
