@@ -115,10 +115,11 @@ def test_training_against_random_copies_needs_every_copy() -> None:
 
 
 def blocked(node: Any, reason: str) -> None:
-    """Every decision record undecided for `reason`, as the summary writes them then."""
+    """Every decision record undecided for `reason` and without an adjusted p, as the summary
+    writes them then (rateprobe.decisions.decide)."""
     if isinstance(node, dict):
         if "decided" in node:
-            node.update(decided=None, decided_reason=reason)
+            node.update(decided=None, decided_reason=reason, p_holm=None)
         for value in node.values():
             blocked(value, reason)
     elif isinstance(node, list):
@@ -143,7 +144,7 @@ def test_too_few_test_speakers_replace_every_comparison() -> None:
     for text in (comparison, headline):
         assert "8 тестовых дикторов --- меньше порога 20" in text
         assert "значимо" not in text
-    # An untested run prints no Holm-adjusted p, even where the summary holds one.
+    # An untested run prints no Holm-adjusted p.
     controls = claims["targets"][PRIMARY]["controls"]
     assert "лишь по точечным оценкам" in controls
     for text in (controls, claims["targets"][PRIMARY]["layers"]):

@@ -177,6 +177,11 @@ def test_too_few_test_speakers_decide_nothing(study: dict, tmp_path: Path) -> No
     reason = good["layers"]["cps"]["beats_every_control"]["decided_reason"]
     assert reason == "20 test speakers, fewer than probes.min_test_speakers = 21"
     assert summary["sanity"]["unconfirmed_pretrained_models"] == ["good"]
+    # Nothing is tested, so no p is Holm-adjusted; the family is still sized by its p-values.
+    test = good["layers"]["cps"]["beats_every_control"]
+    assert test["p_value"] is not None and test["p_holm"] is None
+    decided = build_summary(study["cfg"], study["manifests"], study["bad_reports"], study["models"])
+    assert summary["run"]["claims"]["family_size"] == decided["run"]["claims"]["family_size"] > 0
 
 
 def test_corpus_and_baselines(study: dict, tmp_path: Path) -> None:

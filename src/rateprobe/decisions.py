@@ -94,8 +94,9 @@ def decide(
         adjusted = holm({key: (test or {}).get("p_value") for key, test in family_tests.items()})
         for key, test in family_tests.items():
             record = _record(test, family)
-            record["p_holm"] = adjusted[key]
-            if record["p_holm"] is None or record["delta"] is None:
+            # A run too small to test reports no adjusted p: nothing there is tested.
+            record["p_holm"] = adjusted[key] if blocked_reason is None else None
+            if record["p_value"] is None or record["delta"] is None:
                 record["decided_reason"] = "not computable"
             elif blocked_reason is not None:
                 record["decided_reason"] = blocked_reason
@@ -108,6 +109,6 @@ def decide(
 def family_sizes(decisions: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
     """How many tests of each corrected family had a p-value (Holm's m)."""
     return {
-        family: sum(d["family"] == family and d["p_holm"] is not None for d in decisions.values())
+        family: sum(d["family"] == family and d["p_value"] is not None for d in decisions.values())
         for family in FAMILIES
     }

@@ -45,13 +45,13 @@ def p_holm(decision: Decision) -> Latex:
     return Latex(rf"$p_{{\mathrm{{Holm}}}} = {{}}${compact(decision.p_holm)}")
 
 
-def delta_r2(decision: Decision | None, show_p: bool = True) -> Latex:
+def delta_r2(decision: Decision | None) -> Latex:
     r"""`$\Delta R^2 = 0,12$ [0,05; 0,19]` of a paired comparison, with the Holm-adjusted p of
-    a tested claim beside its interval unless `show_p` is off (a run too small to test)."""
+    a tested claim beside its interval (a run too small to test has none)."""
     if decision is None or decision.delta is None:
         return Latex(r"$\Delta R^2$ не вычисляется")
     text = rf"$\Delta R^2 = {{}}${number(decision.delta)} {interval(decision.delta_ci)}"
-    if show_p and tested(decision) and decision.p_holm is not None:
+    if tested(decision) and decision.p_holm is not None:
         text += rf", {p_holm(decision)}"
     return Latex(text)
 

@@ -58,7 +58,7 @@ def beyond_duration_clause(testing: ClaimSettings, entry: BestTap) -> Latex | No
     decision = entry.beyond_duration
     if decision is None:
         return None
-    numbers = delta_r2(decision, show_p=decidable(testing))
+    numbers = delta_r2(decision)
     if not tested(decision) or decision.decided is True:
         return Latex(rf"сверх обеих длительностей он добавляет {numbers}")
     if decision.decided is False:
@@ -99,7 +99,7 @@ def control_sentence(
             rf"сравнить {model_ref(name)} со всеми его случайно инициализированными копиями "
             "нельзя: у части копий ни одна проба не дала здоровой подгонки"
         )
-    context = _control_context(testing, model, target, brief)
+    context = _control_context(model, target, brief)
     if not decidable(testing):
         return Latex(
             rf"{model_ref(name)} сравнивается со своими случайно инициализированными копиями "
@@ -120,9 +120,7 @@ def control_sentence(
     )
 
 
-def _control_context(
-    testing: ClaimSettings, model: ModelEntry, target: Target, brief: bool = False
-) -> Latex:
+def _control_context(model: ModelEntry, target: Target, brief: bool = False) -> Latex:
     """The numbers behind a trained-vs-copies claim: the copies' count and R² band (unless
     `brief`) and the deciding (smallest) difference."""
     n = len(model.controls)
@@ -132,7 +130,7 @@ def _control_context(
     return join(
         [*([] if brief else [Latex(rf"{integer(n)} {plural(n, 'копия', 'копии', 'копий')}")]),
          *([Latex(rf"у них {band}")] if band and not brief else []),
-         Latex(rf"наименьшая разность {delta_r2(test, show_p=decidable(testing))}")],
+         Latex(rf"наименьшая разность {delta_r2(test)}")],
         sep="; ", last="; ",
     )  # fmt: skip
 
@@ -161,7 +159,7 @@ def controls_clauses(
     ]
     if undecided:
         each = [
-            Latex(rf"{model_ref(n)} ({_control_context(testing, studied[n], target, brief)})")
+            Latex(rf"{model_ref(n)} ({_control_context(studied[n], target, brief)})")
             for n in undecided
         ]
         parts.append(
