@@ -15,15 +15,18 @@ Gram matrices per tap), and the chosen penalties and predictions are checked to 
 ridge fit's cost is not proportional to the number of utterances (its eigendecompositions do
 not depend on it), so `--probes ridge` at `--scale 1` measures the full size. The MLP probes
 (3 seeds x 2 targets, as configured) of every tap are timed for
-`--mlp-epochs` epochs with early stopping out of reach (the most an epoch can cost), twice:
-each tap alone (how the probing stage trained them before: "per tap") and all taps together
-(fit_mlps, as the probing stage does now: "batched"). On a small machine, run them on a
+`--mlp-epochs` epochs with early stopping out of reach (the most an epoch can cost), three
+ways: each tap alone (how the probing stage trained them at first: "per-tap"), all taps
+together with autograd's gradients and (tap, row) indexing of the minibatches (as it trained
+them before the gradients were written by hand: "batched-autograd"), and as fit_mlps trains
+them now ("batched"); the two batched ways' predictions are checked to agree. On a small
+machine, run them on a
 fraction `--scale` of the utterances: an epoch's cost is proportional to the number of
 training minibatches (and dev utterances, scaled alike), so the full-size time of an epoch is
 the measured one times 1/scale; the one-off costs are reported apart. Usage:
 
     .venv/bin/python bench/bench_probes.py [--threads 2] [--mlp-epochs 2] [--scale 1.0]
-        [--probes ridge mlp] [--mlp-modes per-tap batched] [--device auto]
+        [--probes ridge mlp] [--mlp-modes per-tap batched-autograd batched] [--device auto]
 """
 
 from __future__ import annotations
@@ -50,9 +53,10 @@ from rateprobe.config import DEFAULTS
 from rateprobe.devices import resolve_device
 from rateprobe.features import GramEigen, Standardiser, gram_eigen
 from rateprobe.metrics import regression_metrics
-from rateprobe.probing import ridge
+from rateprobe.probing import mlp, ridge
 from rateprobe.probing.conditional import fit_conditional
-from rateprobe.probing.mlp import MLPSettings, fit_mlps
+from rateprobe.probing.mlp import MLPFit, MLPSettings, fit_mlps
+from rateprobe.probing.mlp_network import forward
 from rateprobe.probing.ridge import PenaltySearch, RidgeFit, fit_ridge
 from rateprobe.probing.selection import dev_halves, speaker_folds
 
@@ -65,9 +69,12 @@ DEV_SPEAKERS = 40
 REPORTED_EPOCHS = (30,)
 RESNET100_BLOCKS = {"stem": (1, 64), "layer1": (6, 64), "layer2": (16, 128),
                     "layer3": (24, 256), "layer4": (3, 512)}  # fmt: skip
-N_TARGETS = 2
+# The configured targets; ridge fits one more column, the control task of the headline target
+# (rateprobe.probing.control_task), as the probing stage does.
+N_TARGETS = len(DEFAULTS["probes"]["targets"])
 # The ridge folds decomposed as the library does now and as it did before.
 HOWS = ("now", "before")
+MLP_MODES = ("per-tap", "batched-autograd", "batched")
 
 
 def taps() -> list[tuple[str, int]]:
@@ -97,9 +104,7 @@ def main() -> None:
     parser.add_argument("--mlp-epochs", type=int, default=2, help="epochs timed per MLP tap")
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of utterances")
     parser.add_argument("--probes", nargs="+", choices=["ridge", "mlp"], default=["ridge", "mlp"])
-    parser.add_argument(
-        "--mlp-modes", nargs="+", choices=["per-tap", "batched"], default=["per-tap", "batched"]
-    )
+    parser.add_argument("--mlp-modes", nargs="+", choices=MLP_MODES, default=list(MLP_MODES))
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument(
         "--one-tap-per-width",
@@ -130,11 +135,11 @@ def main() -> None:
     all_taps = taps()
     print(
         f"sizes {sizes}; {len(all_taps)} taps, {sum(d for _, d in all_taps)} dims in all; "
-        f"{len(probes['ridge_alphas'])} alphas; {N_TARGETS} targets"
+        f"{len(probes['ridge_alphas'])} alphas; {N_TARGETS} targets (+1 control task for ridge)"
     )
 
     rng = np.random.default_rng(0)
-    y = {split: rng.normal(12.0, 2.0, size=(n, N_TARGETS)) for split, n in sizes.items()}
+    y = {split: rng.normal(12.0, 2.0, size=(n, N_TARGETS + 1)) for split, n in sizes.items()}
     speakers = rng.integers(0, TEST_SPEAKERS, size=sizes["test"]).astype(str)
     boot = speaker_bootstrap(speakers, probes["bootstrap"]["n"], probes["bootstrap"]["seed"])
     halves = dev_halves(rng.integers(0, DEV_SPEAKERS, size=sizes["dev"]).astype(str), 0)
@@ -153,7 +158,10 @@ def main() -> None:
     if "mlp" in args.probes:
         tap_features = {name: features(dim) for name, dim in all_taps}
         scale = sizes["train"] / SPLIT_SIZES["train"]
-        bench_mlp(tap_features, y, halves, probes, args.mlp_epochs, args.mlp_modes, device, scale)
+        targets = {split: values[:, :N_TARGETS] for split, values in y.items()}
+        bench_mlp(
+            tap_features, targets, halves, probes, args.mlp_epochs, args.mlp_modes, device, scale
+        )
 
 
 Features = Callable[[int], dict[str, np.ndarray]]
@@ -210,6 +218,8 @@ def bench_ridge(
     taps_alike = Counter(dim for _, dim in all_taps) if one_per_width else Counter()
     rng = np.random.default_rng(1)
     basis = {split: rng.normal(1.5, 0.4, size=(len(v), 2)) for split, v in y.items()}
+    # The conditional probe fits the targets, not the control task.
+    targets = {split: values[:, :N_TARGETS] for split, values in y.items()}
     wall: defaultdict[str, float] = defaultdict(float)
     cpu: defaultdict[str, float] = defaultdict(float)
     worst = 0.0
@@ -234,7 +244,7 @@ def bench_ridge(
                 key = f"ridge {how}"
                 fits[key] = clocked(key, weight, fit_ridge, x, y, search)
                 key = f"conditional {how}"
-                fits[key] = clocked(key, weight, fit_conditional, x, basis, y, search)
+                fits[key] = clocked(key, weight, fit_conditional, x, basis, targets, search)
         for probe in ("ridge", "conditional"):
             worst = max(worst, _agreement(fits[f"{probe} now"], fits[f"{probe} before"]))
         start = time.perf_counter()
@@ -265,6 +275,21 @@ def bench_ridge(
     )
 
 
+def previous_gradients(
+    self: Any, orders: torch.Tensor, batch: slice, targets: torch.Tensor
+) -> None:
+    """A minibatch's gradient as the library took it before (the "batched-autograd" mode):
+    the minibatch indexed by (tap, row) pairs, autograd's backward, each gradient a fresh
+    tensor each step."""
+    rows = orders[self.seed_of_probe[self.active], batch]
+    inputs = self.features["train"][self.tap_of_probe[self.active][:, None], rows]
+    leaves = [param.detach().requires_grad_() for param in self.params]
+    errors = forward(leaves, inputs) - targets[:, rows].transpose(0, 1)
+    (errors**2).mean(dim=2).sum().backward()
+    for param, leaf in zip(self.params, leaves, strict=True):
+        param.grad = leaf.grad
+
+
 def bench_mlp(
     taps: dict[str, dict[str, np.ndarray]],
     y: dict[str, np.ndarray],
@@ -275,29 +300,31 @@ def bench_mlp(
     device: torch.device,
     scale: float,
 ) -> None:
-    """Time the MLP probes of all taps per tap and batched; features are already standard
-    normal, so they skip the standardisation. An epoch's cost is the difference between fits
-    of 1 and 1 + `timed_epochs` epochs over `timed_epochs`, which leaves out the one-off costs
+    """Time the MLP probes of all taps in each mode; features are already standard normal,
+    so they skip the standardisation. An epoch's cost is the difference between fits of 1 and
+    1 + `timed_epochs` epochs over `timed_epochs`, which leaves out the one-off costs
     (initialisation, the final predictions)."""
 
-    def fit(features: dict[str, dict[str, np.ndarray]], epochs: int) -> None:
+    def fit(features: dict[str, dict[str, np.ndarray]], epochs: int) -> dict[str, MLPFit]:
         # Patience beyond the epochs: every network trains every epoch, the most it can cost.
         settings = MLPSettings.from_config(
             {**probes["mlp"], "max_epochs": epochs, "patience": epochs + 1}
         )
-        fit_mlps(features, y["train"], y["dev"], settings, halves, device)
+        return fit_mlps(features, y["train"], y["dev"], settings, halves, device)
 
-    def timed(mode: str, epochs: int) -> tuple[float, float]:
-        """(wall, CPU) seconds of fitting all taps in `mode` for `epochs` epochs."""
+    def timed(mode: str, epochs: int) -> tuple[float, float, dict[str, MLPFit]]:
+        """(wall, CPU) seconds of fitting all taps in `mode` for `epochs` epochs, and the fits."""
         wall, cpu = time.perf_counter(), time.process_time()
         if mode == "per-tap":
-            for name, features in taps.items():
-                fit({name: features}, epochs)
+            fits = {name: fit({name: features}, epochs)[name] for name, features in taps.items()}
+        elif mode == "batched-autograd":
+            with mock.patch.object(mlp._Group, "write_gradients", previous_gradients):
+                fits = fit(taps, epochs)
         else:
-            fit(taps, epochs)
+            fits = fit(taps, epochs)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        return time.perf_counter() - wall, time.process_time() - cpu
+        return time.perf_counter() - wall, time.process_time() - cpu, fits
 
     # One untimed fit first: torch's one-off start-up cost is not a probe's.
     fit(
@@ -311,12 +338,15 @@ def bench_mlp(
         f"epoch at {n_train} train utterances; epochs timed: {timed_epochs}. CPU time counts "
         "every thread; wall time includes waiting for cores other jobs hold."
     )
+    per_epoch, predictions = {}, {}
     for mode in modes:
         once = timed(mode, 1)
-        more = timed(mode, 1 + timed_epochs)
-        wall, cpu = ((b - a) / timed_epochs for a, b in zip(once, more, strict=True))
+        *more, fits = timed(mode, 1 + timed_epochs)
+        wall, cpu = ((b - a) / timed_epochs for a, b in zip(once[:2], more, strict=True))
+        per_epoch[mode] = wall
+        predictions[mode] = np.stack([fit.test_predictions for fit in fits.values()])
         print(
-            f"MLP {mode:8s} all {len(taps)} taps, per epoch: wall {wall:.2f} s, CPU {cpu:.2f} s "
+            f"MLP {mode:16s} all {len(taps)} taps, per epoch: wall {wall:.2f} s, CPU {cpu:.2f} s "
             f"(one-off: wall {once[0] - wall:.1f} s, CPU {once[1] - cpu:.1f} s)",
             flush=True,
         )
@@ -327,6 +357,14 @@ def bench_mlp(
                 f"    extrapolated x{1 / scale:.1f} to the full size ({clock}): "
                 f"{seconds / scale:.1f} s per epoch; {full} (no early stopping)"
             )
+    if {"batched-autograd", "batched"} <= set(modes):
+        before, now = predictions["batched-autograd"], predictions["batched"]
+        print(
+            f"MLP batched-autograd / batched, wall per epoch: "
+            f"{per_epoch['batched-autograd'] / per_epoch['batched']:.2f}x; test predictions "
+            f"{'bit-identical' if np.array_equal(before, now) else 'DIFFER'} (largest "
+            f"difference {np.max(np.abs(before - now)):.1e})"
+        )
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from rateprobe.features import Standardiser, gram_eigen
 from rateprobe.inputs import ProbeInputError
 from rateprobe.probing.health import COLLAPSED_SPREAD, fit_failure, prediction_spread
 from rateprobe.probing.mlp import MLPFit, MLPSettings, fit_mlps
+from rateprobe.probing.mlp_network import forward, init_probe, write_gradients
 from rateprobe.probing.ridge import PenaltySearch, fit_ridge
 from rateprobe.probing.run import CSV_COLUMNS
 from rateprobe.probing.selection import speaker_folds
@@ -224,6 +225,32 @@ def assert_same_fit(batched: MLPFit, alone: MLPFit) -> None:
     np.testing.assert_array_equal(batched.best_epoch, alone.best_epoch)
     assert batched.epochs_run == alone.epochs_run
     np.testing.assert_allclose(batched.crossfit_dev_mse, alone.crossfit_dev_mse, rtol=1e-5)
+
+
+@pytest.mark.parametrize("batch", [64, 19])
+def test_handwritten_gradients_are_autograds(batch: int) -> None:
+    """The MLP probes' gradient, written by hand into preallocated buffers, is autograd's
+    gradient of the summed minibatch MSE (a full batch and a ragged last one)."""
+    n_probes, n_features, n_targets, hidden = 5, 12, 2, 8
+    params = [
+        torch.stack(layer)
+        for layer in zip(
+            *(init_probe(seed, n_features, n_targets, hidden) for seed in range(n_probes)),
+            strict=True,
+        )
+    ]
+    generator = torch.Generator().manual_seed(0)
+    features = torch.randn(n_probes, batch, n_features, generator=generator)
+    targets = torch.randn(n_probes, n_targets, batch, generator=generator)
+    leaves = [p.clone().requires_grad_() for p in params]
+    ((forward(leaves, features) - targets) ** 2).mean(dim=2).sum().backward()
+    for param in params:
+        param.grad = torch.full_like(param, float("nan"))  # every entry must be written
+    write_gradients(params, features, targets)
+    for leaf, param in zip(leaves, params, strict=True):
+        assert param.grad is not None and leaf.grad is not None
+        assert param.grad.abs().max() > 0
+        torch.testing.assert_close(param.grad, leaf.grad, rtol=1e-6, atol=1e-7)
 
 
 def test_batched_mlp_networks_train_as_if_alone() -> None:

@@ -25,6 +25,7 @@ import torch
 from tqdm import tqdm
 
 from rateprobe.conventions import SPLITS
+from rateprobe.probing.mlp_network import by_network, forward, init_probe, write_gradients
 from rateprobe.probing.selection import crossfit_mse, half_sums
 
 # Features of the taps trained together, as float32 on the device, at most about this many
@@ -139,50 +140,6 @@ def _tensor(values: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.as_tensor(np.ascontiguousarray(values), dtype=torch.float32).to(device)
 
 
-def _init_layer(generator: torch.Generator, fan_in: int, shape: tuple[int, ...]) -> torch.Tensor:
-    # torch.nn.Linear's default: uniform in +-1/sqrt(fan_in).
-    bound = 1.0 / math.sqrt(fan_in)
-    return (torch.rand(shape, generator=generator) * 2.0 - 1.0) * bound
-
-
-def _init_probe(seed: int, n_features: int, n_targets: int, hidden: int) -> list[torch.Tensor]:
-    """One probe's initial parameters, drawn from its own generator of `seed` (so the same
-    for a tap trained alone or with others): w1 (d, T*h), b1 (1, T*h), w2 (T, h), b2 (T, 1),
-    the targets' hidden layers side by side."""
-    generator = torch.Generator().manual_seed(seed)
-    layers: list[list[torch.Tensor]] = [[], [], [], []]
-    for _ in range(n_targets):
-        layers[0].append(_init_layer(generator, n_features, (n_features, hidden)))
-        layers[1].append(_init_layer(generator, n_features, (hidden,)))
-        layers[2].append(_init_layer(generator, hidden, (hidden,)))
-        layers[3].append(_init_layer(generator, hidden, (1,)))
-    return [
-        torch.stack(layers[0], dim=1).reshape(n_features, n_targets * hidden),
-        torch.cat(layers[1]).reshape(1, n_targets * hidden),
-        torch.stack(layers[2]),
-        torch.stack(layers[3]),
-    ]
-
-
-def _forward(params: list[torch.Tensor], features: torch.Tensor, n_targets: int) -> torch.Tensor:
-    """Stacked probes' parameters, features (P, n, d) -> predictions (P, n_targets, n)."""
-    w1, b1, w2, b2 = params
-    units = torch.relu(torch.baddbmm(b1, features, w1))
-    units = units.view(len(w1), features.shape[1], n_targets, -1)
-    return (units * w2[:, None]).sum(dim=-1).transpose(1, 2) + b2
-
-
-def _by_network(params: list[torch.Tensor], n_targets: int) -> list[torch.Tensor]:
-    """Views of stacked parameters with the target axis apart: (P, ., T, .) or (P, T, .)."""
-    w1, b1, w2, b2 = params
-    return [
-        w1.view(len(w1), -1, n_targets, w2.shape[-1]),
-        b1.view(len(b1), 1, n_targets, -1),
-        w2,
-        b2,
-    ]
-
-
 class _Group:
     """The probes of a chunk's taps of one width, stacked: probe p is (tap p // n_seeds, seed
     p % n_seeds). `params` holds the probes still training (`active`, indices into all
@@ -203,14 +160,14 @@ class _Group:
         }  # (K, n, d)
         n_features = self.features["train"].shape[2]
         probes = [
-            _init_probe(seed, n_features, n_targets, settings.hidden)
+            init_probe(seed, n_features, n_targets, settings.hidden)
             for _ in taps
             for seed in settings.seeds
         ]
-        self.params = [
-            torch.stack(layer).to(device).requires_grad_() for layer in zip(*probes, strict=True)
-        ]
-        self.best = [p.detach().clone() for p in self.params]
+        self.params = _with_gradients(
+            [torch.stack(layer).to(device) for layer in zip(*probes, strict=True)]
+        )
+        self.best = [p.clone() for p in self.params]
         n_probes = len(probes)
         self.tap_of_probe = torch.arange(len(taps), device=device).repeat_interleave(self.n_seeds)
         self.seed_of_probe = torch.arange(self.n_seeds, device=device).repeat(len(taps))
@@ -224,20 +181,23 @@ class _Group:
         self.half_sse: list[np.ndarray] = []
         self.epochs_run = np.zeros(len(taps), dtype=np.int64)  # 0: still training
 
-    def loss(self, orders: torch.Tensor, batch: slice, targets: torch.Tensor) -> torch.Tensor:
-        """Summed minibatch MSE of the active probes; orders (n_seeds, n_train) per seed."""
+    def write_gradients(self, orders: torch.Tensor, batch: slice, targets: torch.Tensor) -> None:
+        """The gradient of the active probes' summed minibatch MSE, into their `.grad`;
+        orders (n_seeds, n_train) per seed."""
         rows = orders[self.seed_of_probe[self.active], batch]  # (P, B)
-        inputs = self.features["train"][self.tap_of_probe[self.active][:, None], rows]
-        errors = _forward(self.params, inputs, self.n_targets) - targets[:, rows].transpose(0, 1)
-        return (errors**2).mean(dim=2).sum()
+        train = self.features["train"]  # (K, n, d)
+        # index_select on the taps' rows laid end to end: some 6x cheaper than indexing
+        # (K, n, d) by (tap, row) pairs.
+        flat_rows = self.tap_of_probe[self.active][:, None] * train.shape[1] + rows
+        inputs = train.view(-1, train.shape[2]).index_select(0, flat_rows.view(-1))
+        write_gradients(self.params, inputs.view(*rows.shape, -1), targets[:, rows].transpose(0, 1))
 
-    @torch.no_grad()
     def evaluate(self, epoch: int, targets: _Targets, patience: int) -> None:
         """Score the active probes on dev, keep improved networks' parameters, stop the
         impatient."""
         active = self.active
         inputs = self.features["dev"][self.tap_of_probe[active]]
-        squared_errors = (_forward(self.params, inputs, self.n_targets) - targets.dev[None]) ** 2
+        squared_errors = (forward(self.params, inputs) - targets.dev[None]) ** 2
         dev_mse = squared_errors.mean(dim=2)
         finished = self.finished[active]
         sums = np.full((len(self.finished), self.n_targets, 2), np.inf)
@@ -250,8 +210,8 @@ class _Group:
         self.best_dev[active] = torch.where(improved, dev_mse, self.best_dev[active])
         self.best_epoch[active] = torch.where(improved, epoch, self.best_epoch[active])
         masks = [improved[:, None, :, None]] * 2 + [improved[:, :, None]] * 2
-        current = _by_network([p.detach() for p in self.params], self.n_targets)
-        best = _by_network(self.best, self.n_targets)
+        current = by_network(self.params)
+        best = by_network(self.best)
         for kept, source, mask in zip(best, current, masks, strict=True):
             kept[active] = torch.where(mask, source, kept[active])
         self.finished[active] = finished | (epoch - self.best_epoch[active] >= patience)
@@ -266,29 +226,33 @@ class _Group:
         """Each tap's fit from its networks' best parameters."""
         n_dev = targets.dev.shape[1]
         out = {}
-        with torch.no_grad():
-            for k, tap in enumerate(self.taps):
-                probes = slice(k * self.n_seeds, (k + 1) * self.n_seeds)
-                params = [p[probes] for p in self.best]
+        for k, tap in enumerate(self.taps):
+            probes = slice(k * self.n_seeds, (k + 1) * self.n_seeds)
+            params = [p[probes] for p in self.best]
 
-                def predict(
-                    split: str, params: list[torch.Tensor] = params, k: int = k
-                ) -> np.ndarray:
-                    inputs = self.features[split][k].expand(self.n_seeds, -1, -1)
-                    unit = _forward(params, inputs, self.n_targets).double().cpu().numpy()
-                    return unit * targets.scale[None, :, None] + targets.mean[None, :, None]
+            def predict(split: str, params: list[torch.Tensor] = params, k: int = k) -> np.ndarray:
+                inputs = self.features[split][k].expand(self.n_seeds, -1, -1)
+                unit = forward(params, inputs).double().cpu().numpy()
+                return unit * targets.scale[None, :, None] + targets.mean[None, :, None]
 
-                epochs = int(self.epochs_run[k]) or epochs_done
-                sums = np.stack(self.half_sse[:epochs])[:, probes]
-                out[tap] = MLPFit(
-                    dev_predictions=predict("dev"),
-                    test_predictions=predict("test"),
-                    best_epoch=self.best_epoch[probes].cpu().numpy(),
-                    epochs_run=epochs,
-                    # Back from the unit scale to the target's own units.
-                    crossfit_dev_mse=crossfit_mse(sums, n_dev) * targets.scale**2,
-                )
+            epochs = int(self.epochs_run[k]) or epochs_done
+            sums = np.stack(self.half_sse[:epochs])[:, probes]
+            out[tap] = MLPFit(
+                dev_predictions=predict("dev"),
+                test_predictions=predict("test"),
+                best_epoch=self.best_epoch[probes].cpu().numpy(),
+                epochs_run=epochs,
+                # Back from the unit scale to the target's own units.
+                crossfit_dev_mse=crossfit_mse(sums, n_dev) * targets.scale**2,
+            )
         return out
+
+
+def _with_gradients(params: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The parameters, each with a `.grad` buffer that every step overwrites."""
+    for param in params:
+        param.grad = torch.empty_like(param)
+    return params
 
 
 def _adam(
@@ -316,7 +280,7 @@ def _drop_finished(
         keep = group.still_training()
         if bool(keep.all()):
             continue
-        kept = [p.detach()[keep].clone().requires_grad_() for p in group.params]
+        kept = _with_gradients([p[keep] for p in group.params])
         for old, new in zip(group.params, kept, strict=True):
             moments = state.pop(old, {})
             state[new] = {
@@ -362,9 +326,8 @@ def _fit_chunk(
         training = [group for group in groups if len(group.active)]
         for start in range(0, n_train, settings.batch_size):
             batch = slice(start, start + settings.batch_size)
-            loss = torch.stack([group.loss(orders, batch, targets.train) for group in training])
-            optimiser.zero_grad(set_to_none=True)
-            loss.sum().backward()
+            for group in training:
+                group.write_gradients(orders, batch, targets.train)
             optimiser.step()
         for group in training:
             group.evaluate(epoch, targets, settings.patience)
