@@ -14,19 +14,19 @@ matrix per tap, down-dated per fold) and with the folds decomposed as before
 Gram matrices per tap), and the chosen penalties and predictions are checked to agree. A
 ridge fit's cost is not proportional to the number of utterances (its eigendecompositions do
 not depend on it), so `--probes ridge` at `--scale 1` measures the full size. The MLP probes
-(3 seeds x 2 targets, as configured) of every tap are timed for
-`--mlp-epochs` epochs with early stopping out of reach (the most an epoch can cost), three
-ways: each tap alone (how the probing stage trained them at first: "per-tap"), all taps
-together with autograd's gradients and (tap, row) indexing of the minibatches (as it trained
-them before the gradients were written by hand: "batched-autograd"), and as fit_mlps trains
-them now ("batched"); the two batched ways' predictions are checked to agree. On a small
-machine, run them on a
-fraction `--scale` of the utterances: an epoch's cost is proportional to the number of
-training minibatches (and dev utterances, scaled alike), so the full-size time of an epoch is
-the measured one times 1/scale; the one-off costs are reported apart. Usage:
+(3 seeds x the configured targets) of every tap are timed for `--mlp-epochs` epochs with
+early stopping out of reach (the most an epoch can cost), three ways: each tap alone (how the
+probing stage trained them at first: "per-tap"), all taps together as fit_mlps trained them
+before its gradient was written by hand (autograd's gradients, the minibatches indexed by
+(tap, row) pairs, the dev set scored by all probes at once: "batched-before"), and as
+fit_mlps trains them now ("batched"); the two batched ways' predictions are checked to agree.
+On a small machine, run them on a fraction `--scale` of the utterances: an epoch's cost is
+proportional to the number of training minibatches (and dev utterances, scaled alike), so the
+full-size time of an epoch is the measured one times 1/scale; the one-off costs are reported
+apart. The whole probing stage at the full size: bench/bench_probing_stage.py. Usage:
 
     .venv/bin/python bench/bench_probes.py [--threads 2] [--mlp-epochs 2] [--scale 1.0]
-        [--probes ridge mlp] [--mlp-modes per-tap batched-autograd batched] [--device auto]
+        [--probes ridge mlp] [--mlp-modes per-tap batched-before batched] [--device auto]
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ RESNET100_BLOCKS = {"stem": (1, 64), "layer1": (6, 64), "layer2": (16, 128),
 N_TARGETS = len(DEFAULTS["probes"]["targets"])
 # The ridge folds decomposed as the library does now and as it did before.
 HOWS = ("now", "before")
-MLP_MODES = ("per-tap", "batched-autograd", "batched")
+MLP_MODES = ("per-tap", "batched-before", "batched")
 
 
 def taps() -> list[tuple[str, int]]:
@@ -278,9 +278,8 @@ def bench_ridge(
 def previous_gradients(
     self: Any, orders: torch.Tensor, batch: slice, targets: torch.Tensor
 ) -> None:
-    """A minibatch's gradient as the library took it before (the "batched-autograd" mode):
-    the minibatch indexed by (tap, row) pairs, autograd's backward, each gradient a fresh
-    tensor each step."""
+    """A minibatch's gradient as the library took it before (the "batched-before" mode):
+    indexed by (tap, row) pairs, autograd's backward, each gradient a fresh tensor each step."""
     rows = orders[self.seed_of_probe[self.active], batch]
     inputs = self.features["train"][self.tap_of_probe[self.active][:, None], rows]
     leaves = [param.detach().requires_grad_() for param in self.params]
@@ -288,6 +287,22 @@ def previous_gradients(
     (errors**2).mean(dim=2).sum().backward()
     for param, leaf in zip(self.params, leaves, strict=True):
         param.grad = leaf.grad
+
+
+def previous_dev_squared_errors(self: Any, dev_targets: torch.Tensor) -> torch.Tensor:
+    """The dev set scored as before (the "batched-before" mode): by all probes at once."""
+    inputs = self.features["dev"][self.tap_of_probe[self.active]]
+    return (forward(self.params, inputs) - dev_targets[None]) ** 2
+
+
+@contextmanager
+def previous_mlp_steps() -> Iterator[None]:
+    """fit_mlps with the gradient and the dev scoring as before."""
+    with (
+        mock.patch.object(mlp._Group, "write_gradients", previous_gradients),
+        mock.patch.object(mlp._Group, "_dev_squared_errors", previous_dev_squared_errors),
+    ):
+        yield
 
 
 def bench_mlp(
@@ -317,8 +332,8 @@ def bench_mlp(
         wall, cpu = time.perf_counter(), time.process_time()
         if mode == "per-tap":
             fits = {name: fit({name: features}, epochs)[name] for name, features in taps.items()}
-        elif mode == "batched-autograd":
-            with mock.patch.object(mlp._Group, "write_gradients", previous_gradients):
+        elif mode == "batched-before":
+            with previous_mlp_steps():
                 fits = fit(taps, epochs)
         else:
             fits = fit(taps, epochs)
@@ -357,11 +372,11 @@ def bench_mlp(
                 f"    extrapolated x{1 / scale:.1f} to the full size ({clock}): "
                 f"{seconds / scale:.1f} s per epoch; {full} (no early stopping)"
             )
-    if {"batched-autograd", "batched"} <= set(modes):
-        before, now = predictions["batched-autograd"], predictions["batched"]
+    if {"batched-before", "batched"} <= set(modes):
+        before, now = predictions["batched-before"], predictions["batched"]
         print(
-            f"MLP batched-autograd / batched, wall per epoch: "
-            f"{per_epoch['batched-autograd'] / per_epoch['batched']:.2f}x; test predictions "
+            f"MLP batched-before / batched, wall per epoch: "
+            f"{per_epoch['batched-before'] / per_epoch['batched']:.2f}x; test predictions "
             f"{'bit-identical' if np.array_equal(before, now) else 'DIFFER'} (largest "
             f"difference {np.max(np.abs(before - now)):.1e})"
         )

@@ -24,6 +24,7 @@ from sklearn.model_selection import GridSearchCV, GroupKFold, PredefinedSplit
 from rateprobe.conventions import SPLITS
 from rateprobe.features import Standardiser, gram_eigen
 from rateprobe.inputs import ProbeInputError
+from rateprobe.probing import mlp
 from rateprobe.probing.health import COLLAPSED_SPREAD, fit_failure, prediction_spread
 from rateprobe.probing.mlp import MLPFit, MLPSettings, fit_mlps
 from rateprobe.probing.mlp_network import forward, init_probe, write_gradients
@@ -338,6 +339,21 @@ def test_chunks_of_taps_read_each_tap_once_and_fit_the_same() -> None:
     assert reads == list(taps) * 2
     for tap in taps:
         assert_same_fit(one_chunk[tap], per_tap[tap])
+
+
+def test_dev_evaluation_in_slices_fits_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    taps, y = tap_study(np.random.default_rng(10))
+    features = {tap: by_split(x) for tap, x in taps.items()}
+    settings = mlp_settings((0, 1, 2))
+    at_once = fit_mlps(features, y[:100], y[100:140], settings, halves(40))
+    # A budget below one probe's dev features: each probe is scored on its own.
+    monkeypatch.setattr(mlp, "EVALUATION_BYTES", 1)
+    one_by_one = fit_mlps(features, y[:100], y[100:140], settings, halves(40))
+    for tap in taps:
+        for field in ("dev_predictions", "test_predictions", "best_epoch", "crossfit_dev_mse"):
+            np.testing.assert_array_equal(
+                getattr(one_by_one[tap], field), getattr(at_once[tap], field)
+            )
 
 
 def test_mismatched_feature_rows_name_the_tap() -> None:

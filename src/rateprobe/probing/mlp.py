@@ -10,7 +10,9 @@ Layout: a probe is one (tap, seed) pair and holds that tap's networks of all tar
 side. Taps of one width form a group whose probes are stacked on a leading axis, so one batched
 matrix product serves them all. A probe whose networks have all stopped leaves the batch (its
 best parameters are kept), so later epochs cost only what is still training. Taps are taken in
-chunks whose features fit a memory budget; each chunk trains as one batch.
+chunks whose features fit a memory budget; each chunk trains as one batch. The stacked
+networks' arithmetic (initialisation, forward pass, the gradient written by hand into buffers
+kept across steps) is probing/mlp_network.py's.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ from rateprobe.probing.selection import crossfit_mse, half_sums
 # Features of the taps trained together, as float32 on the device, at most about this many
 # bytes (the last tap of a chunk may overshoot): bounds the probing job's memory.
 CHUNK_BYTES = 2 * 1024**3
+# Dev features copied per probe for one slice of the dev evaluation, at most about this many
+# bytes (bench/bench_probes.py: a quarter less time per epoch's evaluation than all at once).
+EVALUATION_BYTES = 32 * 1024**2
 
 
 @dataclass(frozen=True)
@@ -192,12 +197,25 @@ class _Group:
         inputs = train.view(-1, train.shape[2]).index_select(0, flat_rows.view(-1))
         write_gradients(self.params, inputs.view(*rows.shape, -1), targets[:, rows].transpose(0, 1))
 
+    def _dev_squared_errors(self, dev_targets: torch.Tensor) -> torch.Tensor:
+        """The active probes' squared errors on dev (P, T, n_dev), a few probes at a time:
+        each probe needs its own copy of its tap's dev features, and all of them at once
+        would outweigh the chunk's features (and cost a third more time to allocate)."""
+        dev = self.features["dev"]
+        per_part = max(1, EVALUATION_BYTES // (dev.shape[1] * dev.shape[2] * dev.element_size()))
+        errors = []
+        for start in range(0, len(self.active), per_part):
+            part = slice(start, start + per_part)
+            inputs = dev.index_select(0, self.tap_of_probe[self.active[part]])
+            predictions = forward([p[part] for p in self.params], inputs)
+            errors.append((predictions - dev_targets[None]) ** 2)
+        return torch.cat(errors)
+
     def evaluate(self, epoch: int, targets: _Targets, patience: int) -> None:
         """Score the active probes on dev, keep improved networks' parameters, stop the
         impatient."""
         active = self.active
-        inputs = self.features["dev"][self.tap_of_probe[active]]
-        squared_errors = (forward(self.params, inputs) - targets.dev[None]) ** 2
+        squared_errors = self._dev_squared_errors(targets.dev)
         dev_mse = squared_errors.mean(dim=2)
         finished = self.finished[active]
         sums = np.full((len(self.finished), self.n_targets, 2), np.inf)

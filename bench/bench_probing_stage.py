@@ -1,0 +1,170 @@
+"""Time the whole probing stage of one model at the full study's size, as the workflow runs it.
+
+`rateprobe.probing.run.probe_model` (the `probe_model` rule's one call) reads activation files
+of SimAM-ResNet100's 50 block taps (bench_probes.taps: 20,352 dimensions) for the utterances
+of LibriSpeech train-clean-100 / dev-clean / test-clean (28,539 / 2,703 / 2,620 from 251 / 40
+/ 40 speakers), and fits everything the stage fits with the default settings: the nuisance
+baselines, per tap two standardisations, ridge with its K-fold penalty search (targets and
+the control task), the conditional probes, the MLP probes of all taps batched, and the
+speaker-bootstrap metrics of every fit; then it writes its table, JSON and predictions.
+
+The data are synthetic: utterance lengths and speaking rates drawn like LibriSpeech's, each
+tap noise plus a planted direction of CPS. The MLP probes train exactly `--epochs` epochs
+(patience beyond them): early stopping depends on the data, so the stage is timed at a fixed
+number of epochs, 30 by default. Each part's wall time is taken by wrapping the library
+functions the stage calls. The activation files (about 2.8 GB at full size) go to a scratch
+folder, removed afterwards. Usage:
+
+    .venv/bin/python bench/bench_probing_stage.py [--scale 1.0] [--epochs 30] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import numpy as np
+import pandas as pd
+import torch
+from bench_probes import DEV_SPEAKERS, SPLIT_SIZES, TEST_SPEAKERS, TRAIN_SPEAKERS, machine, taps
+
+from rateprobe.config import DEFAULTS
+from rateprobe.conventions import SPLITS
+from rateprobe.probing import run
+
+SPEAKERS = {"train": TRAIN_SPEAKERS, "dev": DEV_SPEAKERS, "test": TEST_SPEAKERS}
+# The library functions the stage calls whose wall time is reported apart (none calls
+# another through probing.run, so the parts do not overlap).
+PARTS = {
+    "MLP probes (+ their taps read, standardised)": "fit_mlps",
+    "ridge (penalty search)": "fit_ridge",
+    "conditional probes": "fit_conditional",
+    "bootstrap metrics": "regression_metrics",
+}
+
+
+def write_manifests(root: Path, sizes: dict[str, int], seed: int) -> dict[str, Path]:
+    """Manifests with LibriSpeech-like lengths (mean ~12 s) and speaking rates per speaker."""
+    rng = np.random.default_rng(seed)
+    paths, first_speaker = {}, 1000
+    for split in SPLITS:
+        n, n_speakers = sizes[split], SPEAKERS[split]
+        index = rng.integers(0, n_speakers, size=n)
+        speaker, habit = first_speaker + index, rng.normal(14.0, 1.5, size=n_speakers)[index]
+        first_speaker += n_speakers
+        duration = rng.uniform(2.0, 24.0, size=n)
+        n_chars = np.maximum(1, np.round((habit + rng.normal(0, 2, size=n)) * duration))
+        voiced = duration * rng.uniform(0.7, 0.95, size=n)
+        frame = pd.DataFrame(
+            {
+                "utt_id": [f"{s}-1-{i:06d}" for i, s in enumerate(speaker)],
+                "speaker_id": speaker.astype(str),
+                "chapter_id": "1",
+                "sex": np.where(speaker % 2 == 0, "F", "M"),
+                "path": "unused.flac",
+                "text": "",
+                "n_chars": n_chars.astype(int),
+                "duration_s": duration,
+                "cps": n_chars / duration,
+                "voiced_duration_s": voiced,
+                "articulation_rate": n_chars / voiced,
+            }
+        ).sort_values("utt_id")
+        paths[split] = root / f"{split}.csv"
+        frame.to_csv(paths[split], index=False)
+    return paths
+
+
+def write_activations(root: Path, manifests: dict[str, Path], seed: int) -> dict[str, Path]:
+    """Each split's activation file: every tap noise plus a direction of the utterance's CPS."""
+    rng = np.random.default_rng(seed)
+    all_taps = taps()
+    names = [name for name, _ in all_taps[:-1]] + ["embedding"]
+    directions = [rng.normal(size=dim).astype(np.float32) for _, dim in all_taps]
+    paths = {}
+    for split, manifest in manifests.items():
+        frame = pd.read_csv(manifest, dtype={"utt_id": str})
+        cps = ((frame["cps"] - 14.0) / 3.0).to_numpy(dtype=np.float32)
+        arrays: dict[str, Any] = {
+            "utt_id": frame["utt_id"].to_numpy(dtype=str),
+            "layer_names": np.array(names),
+            "meta_json": np.array(json.dumps({"model": "bench", "arch": "samresnet100"})),
+        }
+        for name, direction in zip(names, directions, strict=True):
+            noise = rng.standard_normal((len(frame), len(direction)), dtype=np.float32)
+            arrays[f"tap/{name}"] = noise + 0.5 * np.outer(cps, direction)
+        paths[split] = root / f"{split}.npz"
+        np.savez(paths[split], **arrays)
+    return paths
+
+
+def timed_parts(wall: defaultdict[str, float]) -> ExitStack:
+    """Wrap the library functions of PARTS (where probing.run calls them) to add up their
+    wall time."""
+    stack = ExitStack()
+    for part, name in PARTS.items():
+        original: Callable[..., Any] = getattr(run, name)
+
+        def clocked(*args: Any, _part: str = part, _f: Any = original, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return _f(*args, **kwargs)
+            finally:
+                wall[_part] += time.perf_counter() - start
+
+        stack.enter_context(mock.patch.object(run, name, clocked))
+    return stack
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of utterances")
+    parser.add_argument("--epochs", type=int, default=30, help="MLP epochs, all trained")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    print("command:", shlex.join([sys.executable, *sys.argv]))
+    print("machine:", machine())
+    print(f"torch {torch.__version__}, numpy {np.__version__}, threads {args.threads}, load "
+          f"average before: {os.getloadavg()}")  # fmt: skip
+    sizes = {split: max(60, round(n * args.scale)) for split, n in SPLIT_SIZES.items()}
+    probes = DEFAULTS["probes"]
+    mlp = {**probes["mlp"], "max_epochs": args.epochs, "patience": args.epochs + 1}
+    cfg = {"seed": 0, "probes": {**probes, "mlp": mlp}}
+    print(f"sizes {sizes}; {len(taps())} taps; targets {probes['targets']}; MLP {mlp}")
+    with tempfile.TemporaryDirectory(prefix="bench-probing-stage-") as scratch:
+        root = Path(scratch)
+        start = time.perf_counter()
+        manifests = write_manifests(root, sizes, seed=0)
+        activations = write_activations(root, manifests, seed=1)
+        print(f"synthetic inputs written in {time.perf_counter() - start:.0f} s", flush=True)
+        wall: defaultdict[str, float] = defaultdict(float)
+        start_wall, start_cpu = time.perf_counter(), time.process_time()
+        with timed_parts(wall):
+            run.probe_model(
+                "bench", activations, manifests, cfg, root / "table.csv", root / "result.json",
+                root / "predictions.npz", threads=args.threads,
+            )  # fmt: skip
+        total, cpu = time.perf_counter() - start_wall, time.process_time() - start_cpu
+    print(f"PROBING STAGE, one model: wall {total:.0f} s ({total / 60:.1f} min), CPU {cpu:.0f} s")
+    for part, seconds in wall.items():
+        print(f"  {part:46s} {seconds:7.1f} s wall ({seconds / total:.0%})")
+    rest = total - sum(wall.values())
+    print(f"  {'the rest (taps read, standardised; outputs)':46s} {rest:7.1f} s wall "
+          f"({rest / total:.0%})")  # fmt: skip
+    if args.scale != 1.0:
+        print("  (not the full size: --scale", args.scale, "; ridge's cost does not scale)")
+
+
+if __name__ == "__main__":
+    main()
