@@ -13,7 +13,8 @@ tap noise plus a planted direction of CPS. The MLP probes train exactly `--epoch
 (patience beyond them): early stopping depends on the data, so the stage is timed at a fixed
 number of epochs, 30 by default. Each part's wall time is taken by wrapping the library
 functions the stage calls. The activation files (about 2.8 GB at full size) go to a scratch
-folder, removed afterwards. Usage:
+folder, removed afterwards. A run at the full size writes its numbers, command and machine to
+bench/probing_stage.json, which bench/estimate_full_study.py reads. Usage:
 
     .venv/bin/python bench/bench_probing_stage.py [--scale 1.0] [--epochs 30] [--threads 2]
 """
@@ -38,6 +39,7 @@ import numpy as np
 import pandas as pd
 import torch
 from bench_probes import DEV_SPEAKERS, SPLIT_SIZES, TEST_SPEAKERS, TRAIN_SPEAKERS, machine, taps
+from estimate_full_study import PROBING_RECORD
 
 from rateprobe.config import DEFAULTS
 from rateprobe.conventions import SPLITS
@@ -164,6 +166,21 @@ def main() -> None:
           f"({rest / total:.0%})")  # fmt: skip
     if args.scale != 1.0:
         print("  (not the full size: --scale", args.scale, "; ridge's cost does not scale)")
+        return
+    record = {
+        "command": shlex.join([sys.executable, *sys.argv]),
+        "machine": machine(),
+        "torch": torch.__version__,
+        "threads": args.threads,
+        "mlp_epochs": args.epochs,
+        "sizes": sizes,
+        "taps": len(taps()),
+        "wall_s": round(total, 1),
+        "cpu_s": round(cpu, 1),
+        "parts_wall_s": {part: round(seconds, 1) for part, seconds in wall.items()},
+    }
+    PROBING_RECORD.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"written: {PROBING_RECORD}")
 
 
 if __name__ == "__main__":

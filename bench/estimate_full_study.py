@@ -4,9 +4,11 @@ Extraction dominates the study's cost: every model runs over every utterance of 
 Its time is audio length x real-time factor (RTF), read from the table that the extraction
 benchmark writes (bench/extraction_rtf.csv, one row per architecture, device and precision,
 with the machine and command that measured it); the workflow sizes its jobs from the same
-table. The other stages (manifests, probes, figures, paper) take minutes to a few hours and are
-not counted. Printed: the total CPU and GPU hours, and the jobs the workflow would submit (one
-per shard of activations.shard_seconds of audio) with the wall time and memory each asks for.
+table. Printed: the total CPU and GPU hours, and the jobs the workflow would submit (one per
+shard of activations.shard_seconds of audio) with the wall time and memory each asks for; then
+the probing stage's hours, from the full-size measurement bench/bench_probing_stage.py wrote
+to bench/probing_stage.json (one job per model). The other stages (manifests, figures, paper)
+take minutes and are not counted.
 
 GPU time comes from the table's `cuda` rows when a GPU was benchmarked. Otherwise it is
 estimated from each architecture's floating-point operations per second of audio (counted here
@@ -24,6 +26,7 @@ so.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import platform
 import sys
@@ -48,6 +51,8 @@ from rateprobe.sharding import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
+# bench/bench_probing_stage.py's full-size measurement of one model's probing stage.
+PROBING_RECORD = REPO / "bench" / "probing_stage.json"
 
 # Hours of audio, speakers and utterances per LibriSpeech subset (Panayotov et al., 2015,
 # table 1; utterances as distributed).
@@ -253,6 +258,32 @@ def print_device(
     return total, longest_s
 
 
+def print_probing(models: Counter[str], train_hours: float) -> None:
+    """The probing stage's hours: one job per model, each taking the measured model's time
+    (SimAM-ResNet100's 50 taps, the widest of the study's encoders) at the full size."""
+    if not PROBING_RECORD.is_file():
+        print(f"\nProbing: not measured ({PROBING_RECORD.name} is absent: run "
+              "bench/bench_probing_stage.py)")  # fmt: skip
+        return
+    record = json.loads(PROBING_RECORD.read_text())
+    minutes, n_models = record["wall_s"] / 60, sum(models.values())
+    print(
+        f"\nProbing ({PROBING_RECORD.relative_to(REPO)}: one model of {record['taps']} taps, "
+        f"{record['sizes']['train']:,} training utterances, {record['mlp_epochs']} MLP epochs, "
+        f"{record['threads']} threads, measured on {record['machine']}):"
+    )
+    print(
+        f"  {n_models} models x {minutes:.1f} min = {_hours(n_models * minutes * 60).strip()} on "
+        f"one such machine if the MLP probes train {record['mlp_epochs']} epochs (early "
+        "stopping decides: probes.mlp.patience, max_epochs); narrower encoders take less"
+    )
+    print(
+        f"  the MLP probes, most of it, take time in proportion to their epochs and the training "
+        f"utterances: this study trains on {train_hours:.1f} h of audio, the measurement on "
+        f"train-clean-100's {SUBSETS['train-clean-100'][0]} h"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -311,6 +342,7 @@ def main(argv: list[str] | None = None) -> None:
     print_device("One GPU:", gpu, inputs, models, activations)
     if any(speed.basis.startswith("ESTIMATE") for speed in gpu.values()):
         print("  (GPU not measured: run bench/bench_extraction.py --device cuda --sections 3)")
+    print_probing(models, inputs["train"][1] if "train" in inputs else 0.0)
 
 
 if __name__ == "__main__":

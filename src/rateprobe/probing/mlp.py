@@ -34,7 +34,7 @@ from rateprobe.probing.selection import crossfit_mse, half_sums
 # bytes (the last tap of a chunk may overshoot): bounds the probing job's memory.
 CHUNK_BYTES = 2 * 1024**3
 # Dev features copied per probe for one slice of the dev evaluation, at most about this many
-# bytes (bench/bench_probes.py: a quarter less time per epoch's evaluation than all at once).
+# bytes: all probes at once would copy the chunk's dev features once per seed, every epoch.
 EVALUATION_BYTES = 32 * 1024**2
 
 
@@ -199,8 +199,8 @@ class _Group:
 
     def _dev_squared_errors(self, dev_targets: torch.Tensor) -> torch.Tensor:
         """The active probes' squared errors on dev (P, T, n_dev), a few probes at a time:
-        each probe needs its own copy of its tap's dev features, and all of them at once
-        would outweigh the chunk's features (and cost a third more time to allocate)."""
+        each probe needs its own copy of its tap's dev features (the batched product reads
+        one per probe), and made a few at a time the copies stay small."""
         dev = self.features["dev"]
         per_part = max(1, EVALUATION_BYTES // (dev.shape[1] * dev.shape[2] * dev.element_size()))
         errors = []

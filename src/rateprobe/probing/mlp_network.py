@@ -6,10 +6,10 @@ T*h), b1 (P, 1, T*h), w2 (P, T, h), b2 (P, T, 1).
 
 Why not autograd: it allocates every gradient afresh on each step, and at the full study's
 size the first layer's gradient of a group (tens of MB) comes from fresh pages the kernel must
-zero on each of the hundreds of steps of an epoch, which doubled the cost of the gradient's
-matrix product (bench/bench_probes.py times both). `write_gradients` does autograd's
-arithmetic op for op (the same products and sums of the same operands), and
-tests/test_probing.py holds its gradients equal to autograd's.
+zero, on each of the hundreds of steps of an epoch. `write_gradients` does autograd's
+arithmetic op for op (the same products and sums of the same operands, laid out alike), so the
+fits are bit-identical: tests/test_probing.py holds its gradients equal to autograd's, and
+bench/bench_probes.py times both ways side by side and compares their predictions.
 """
 
 from __future__ import annotations
