@@ -380,6 +380,30 @@ def bench_mlp(
             f"{'bit-identical' if np.array_equal(before, now) else 'DIFFER'} (largest "
             f"difference {np.max(np.abs(before - now)):.1e})"
         )
+    if "batched" in modes:
+        print_arithmetic_rate(taps, len(y["train"]), probes["mlp"], per_epoch["batched"])
+
+
+def print_arithmetic_rate(
+    taps: dict[str, dict[str, np.ndarray]], n_train: int, settings: dict[str, Any], wall: float
+) -> None:
+    """The first layers' float32 multiply-adds per epoch (forward and weight gradient), the
+    rate the batched epoch reaches over them, and what one large matrix product reaches here:
+    how much of an epoch is arithmetic that equal results cannot skip."""
+    dims = sum(features["train"].shape[1] for features in taps.values())
+    width = N_TARGETS * int(settings["hidden"])
+    flop = 2 * 2 * n_train * len(settings["seeds"]) * dims * width
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(5):
+        a @ b
+    peak = 5 * 2 * 2048**3 / (time.perf_counter() - start)
+    print(
+        f"MLP first layers: {flop / 1e9:.0f} GFLOP per epoch at these sizes; the batched epoch "
+        f"runs {flop / wall / 1e9:.0f} GFLOP/s over them (Adam and everything else included), "
+        f"one 2048x2048 float32 matrix product {peak / 1e9:.0f} GFLOP/s"
+    )
 
 
 if __name__ == "__main__":
