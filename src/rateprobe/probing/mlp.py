@@ -191,7 +191,7 @@ class _Group:
         orders (n_seeds, n_train) per seed."""
         rows = orders[self.seed_of_probe[self.active], batch]  # (P, B)
         train = self.features["train"]  # (K, n, d)
-        # index_select on the taps' rows laid end to end: some 6x cheaper than indexing
+        # index_select on the taps' rows laid end to end: several times cheaper than indexing
         # (K, n, d) by (tap, row) pairs.
         flat_rows = self.tap_of_probe[self.active][:, None] * train.shape[1] + rows
         inputs = train.view(-1, train.shape[2]).index_select(0, flat_rows.view(-1))
