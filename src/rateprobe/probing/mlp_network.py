@@ -50,11 +50,15 @@ def hidden_units(params: list[torch.Tensor], features: torch.Tensor) -> torch.Te
     return torch.relu(torch.baddbmm(b1, features, w1))
 
 
+def _by_target(units: torch.Tensor, w2: torch.Tensor) -> torch.Tensor:
+    """Hidden activations (P, n, T*h) as (P, n, T, h): each target's hidden layer apart."""
+    return units.view(len(w2), units.shape[1], w2.shape[1], -1)
+
+
 def outputs(params: list[torch.Tensor], units: torch.Tensor) -> torch.Tensor:
     """Hidden activations (P, n, T*h) -> predictions (P, T, n)."""
     w2, b2 = params[2], params[3]
-    by_target = units.view(len(w2), units.shape[1], w2.shape[1], -1)
-    return (by_target * w2[:, None]).sum(dim=-1).transpose(1, 2) + b2
+    return (_by_target(units, w2) * w2[:, None]).sum(dim=-1).transpose(1, 2) + b2
 
 
 def forward(params: list[torch.Tensor], features: torch.Tensor) -> torch.Tensor:
@@ -94,8 +98,7 @@ def write_gradients(
     grad_w1, grad_b1, grad_w2, grad_b2 = (_grad(p) for p in params)
     torch.sum(d_predictions, dim=2, keepdim=True, out=grad_b2)
     d_outputs = d_predictions.transpose(1, 2)[..., None]  # (P, B, T, 1), strided as autograd's
-    by_target = units.view(len(w2), units.shape[1], w2.shape[1], -1)
-    torch.sum(d_outputs * by_target, dim=1, out=grad_w2)
+    torch.sum(d_outputs * _by_target(units, w2), dim=1, out=grad_w2)
     # ReLU's backward, autograd's own op: through where the unit's output is positive.
     d_units = (d_outputs.contiguous() * w2[:, None]).view(units.shape)
     d_units = torch.ops.aten.threshold_backward(d_units, units, 0)
