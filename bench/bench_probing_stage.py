@@ -48,8 +48,9 @@ from rateprobe.probing import run
 SPEAKERS = {"train": TRAIN_SPEAKERS, "dev": DEV_SPEAKERS, "test": TEST_SPEAKERS}
 # The library functions the stage calls whose wall time is reported apart (none calls
 # another through probing.run, so the parts do not overlap).
+MLP_PART = "MLP probes (+ their taps read, standardised)"
 PARTS = {
-    "MLP probes (+ their taps read, standardised)": "fit_mlps",
+    MLP_PART: "fit_mlps",
     "ridge (penalty search)": "fit_ridge",
     "conditional probes": "fit_conditional",
     "bootstrap metrics": "regression_metrics",
@@ -137,8 +138,9 @@ def main() -> None:
     args = parser.parse_args()
     print("command:", shlex.join([sys.executable, *sys.argv]))
     print("machine:", machine())
+    load = os.getloadavg()
     print(f"torch {torch.__version__}, numpy {np.__version__}, threads {args.threads}, load "
-          f"average before: {os.getloadavg()}")  # fmt: skip
+          f"average before: {load}")  # fmt: skip
     sizes = {split: max(60, round(n * args.scale)) for split, n in SPLIT_SIZES.items()}
     probes = DEFAULTS["probes"]
     mlp = {**probes["mlp"], "max_epochs": args.epochs, "patience": args.epochs + 1}
@@ -177,6 +179,9 @@ def main() -> None:
         "taps": len(taps()),
         "wall_s": round(total, 1),
         "cpu_s": round(cpu, 1),
+        "load_average_before": [round(x, 2) for x in load],
+        # The part that scales with the training utterances (estimate_full_study uses it).
+        "mlp_wall_s": round(wall[MLP_PART], 1),
         "parts_wall_s": {part: round(seconds, 1) for part, seconds in wall.items()},
     }
     PROBING_RECORD.write_text(json.dumps(record, indent=2) + "\n")

@@ -260,27 +260,29 @@ def print_device(
 
 def print_probing(models: Counter[str], train_hours: float) -> None:
     """The probing stage's hours: one job per model, each taking the measured model's time
-    (SimAM-ResNet100's 50 taps, the widest of the study's encoders) at the full size."""
+    (SimAM-ResNet100's 50 taps, the widest of the study's encoders), its MLP part scaled to
+    this study's training audio (an epoch's cost follows the training utterances)."""
     if not PROBING_RECORD.is_file():
         print(f"\nProbing: not measured ({PROBING_RECORD.name} is absent: run "
               "bench/bench_probing_stage.py)")  # fmt: skip
         return
     record = json.loads(PROBING_RECORD.read_text())
-    minutes, n_models = record["wall_s"] / 60, sum(models.values())
+    measured_hours = SUBSETS["train-clean-100"][0]
+    mlp_s = record["mlp_wall_s"] * train_hours / measured_hours
+    minutes, n_models = (record["wall_s"] - record["mlp_wall_s"] + mlp_s) / 60, sum(models.values())
     print(
         f"\nProbing ({PROBING_RECORD.relative_to(REPO)}: one model of {record['taps']} taps, "
-        f"{record['sizes']['train']:,} training utterances, {record['mlp_epochs']} MLP epochs, "
-        f"{record['threads']} threads, measured on {record['machine']}):"
+        f"{record['sizes']['train']:,} training utterances ({measured_hours} h), "
+        f"{record['mlp_epochs']} MLP epochs, {record['threads']} threads: "
+        f"{record['wall_s'] / 60:.1f} min, of it the MLP probes {record['mlp_wall_s'] / 60:.1f} "
+        f"min; measured on {record['machine']}):"
     )
+    scaled = "" if train_hours == measured_hours else ", the MLP's part scaled to it"
     print(
-        f"  {n_models} models x {minutes:.1f} min = {_hours(n_models * minutes * 60).strip()} on "
-        f"one such machine if the MLP probes train {record['mlp_epochs']} epochs (early "
-        "stopping decides: probes.mlp.patience, max_epochs); narrower encoders take less"
-    )
-    print(
-        f"  the MLP probes, most of it, take time in proportion to their epochs and the training "
-        f"utterances: this study trains on {train_hours:.1f} h of audio, the measurement on "
-        f"train-clean-100's {SUBSETS['train-clean-100'][0]} h"
+        f"  this study trains on {train_hours:.1f} h of audio{scaled}: {n_models} models x about "
+        f"{minutes:.1f} min = {_hours(n_models * minutes * 60).strip()} on one such machine, if "
+        f"the MLP probes train {record['mlp_epochs']} epochs (early stopping decides: "
+        "probes.mlp.patience, max_epochs); narrower encoders take less"
     )
 
 
