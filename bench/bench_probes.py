@@ -1,8 +1,10 @@
 """Benchmark the probes at the full study's size, on random features.
 
 Sizes: LibriSpeech train-clean-100 / dev-clean / test-clean (28,539 / 2,703 / 2,620 utterances)
-and every block tap of SimAM-ResNet100 with mean+std pooling: the stem (64 channels), 6 blocks
-of 64, 16 of 128, 24 of 256 and 3 of 512 channels, each pooled to twice its channels.
+and every tap of SimAM-ResNet100 as the probing stage reads it (`taps`: the encoder's own list and
+widths): the stem (64 channels), 6 blocks of 64, 16 of 128, 24 of 256 and 3 of 512 channels, each
+pooled to the mean and standard deviation of its channels, the attentive statistics pooling's
+output (10,240: mean and deviation of 512 channels x 10 frequency bands) and the embedding (256).
 
 Ridge (standardisation, one decomposition per cross-validation fold of the training speakers
 and one of them all, every alpha of the default grid scored, test predictions and their
@@ -32,6 +34,7 @@ apart. The whole probing stage at the full size: bench/bench_probing_stage.py. U
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import platform
 import shlex
@@ -51,7 +54,10 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from rateprobe.bootstrap import SpeakerBootstrap, speaker_bootstrap
 from rateprobe.config import DEFAULTS
 from rateprobe.devices import resolve_device
+from rateprobe.encoders import FRONTENDS, build_encoder
+from rateprobe.encoders.taps import PoolingRecorder
 from rateprobe.features import GramEigen, Standardiser, gram_eigen
+from rateprobe.frontend import SAMPLE_RATE
 from rateprobe.metrics import regression_metrics
 from rateprobe.probing import mlp, ridge
 from rateprobe.probing.conditional import fit_conditional
@@ -67,8 +73,8 @@ DEV_SPEAKERS = 40
 # Epoch counts the MLP times are extrapolated to: the 30 epochs the 1.4 h of the issue were
 # measured at, and the configured maximum.
 REPORTED_EPOCHS = (30,)
-RESNET100_BLOCKS = {"stem": (1, 64), "layer1": (6, 64), "layer2": (16, 128),
-                    "layer3": (24, 256), "layer4": (3, 512)}  # fmt: skip
+# The widest encoder of the full study, whose taps the benchmarks probe.
+ARCH = "samresnet100"
 # The configured targets; ridge fits one more column, the control task of the headline target
 # (rateprobe.probing.control_task), as the probing stage does.
 N_TARGETS = len(DEFAULTS["probes"]["targets"])
@@ -77,13 +83,20 @@ HOWS = ("now", "before")
 MLP_MODES = ("per-tap", "batched-before", "batched")
 
 
-def taps() -> list[tuple[str, int]]:
-    """(name, pooled dim) of every block tap, mean+std pooling doubling the channels."""
-    out = []
-    for stage, (n_blocks, channels) in RESNET100_BLOCKS.items():
-        for block in range(n_blocks):
-            out.append((stage if stage == "stem" else f"{stage}.{block}", 2 * channels))
-    return out
+@functools.cache
+def taps(arch: str = ARCH) -> list[tuple[str, int]]:
+    """(name, width) of every tap the probing stage reads for `arch`, in network order: the
+    encoder's own tap list, each as wide as the extraction pools it (rateprobe.encoders.taps),
+    from one forward pass of a randomly initialised encoder over a second of noise."""
+    encoder = build_encoder(arch).eval()
+    names = encoder.tap_names()
+    recorder = PoolingRecorder(names)
+    frontend, _ = FRONTENDS[encoder.frontend]
+    noise = np.random.default_rng(0).uniform(-0.1, 0.1, SAMPLE_RATE).astype(np.float32)
+    features = torch.from_numpy(frontend(noise))[None]
+    with torch.no_grad():
+        encoder(features, torch.tensor([features.shape[1]]), recorder)
+    return [(name, recorder.pooled[name].shape[1]) for name in names]
 
 
 def machine() -> str:
@@ -177,7 +190,7 @@ def previous_decompositions(
         held = folds == fold
         centre = x[~held].mean(axis=0)
         eigen = gram_eigen(x[~held] - centre, y[~held])
-        cut.append(ridge._Fold(eigen, x[held] - centre, y[held]))
+        cut.append(ridge._Fold.of(eigen, x[held] - centre, y[held]))
     return gram_eigen(x, y), cut
 
 

@@ -260,29 +260,46 @@ def print_device(
 
 def print_probing(models: Counter[str], train_hours: float) -> None:
     """The probing stage's hours: one job per model, each taking the measured model's time
-    (SimAM-ResNet100's 50 taps, the widest of the study's encoders), its MLP part scaled to
-    this study's training audio (an epoch's cost follows the training utterances)."""
+    (every tap of SimAM-ResNet100, the widest of the study's encoders), its MLP part scaled to
+    this study's training audio (an epoch's cost follows the training utterances). Ridge and
+    the conditional probes of the widest tap (the pooling output) decompose its d x d Gram
+    matrices at the measured size, but the smaller n x n kernel where the training utterances
+    are fewer than its dimensions: for a study of another size the estimate is a range, without
+    and with that tap's measured time."""
     if not PROBING_RECORD.is_file():
         print(f"\nProbing: not measured ({PROBING_RECORD.name} is absent: run "
               "bench/bench_probing_stage.py)")  # fmt: skip
         return
     record = json.loads(PROBING_RECORD.read_text())
     measured_hours = SUBSETS["train-clean-100"][0]
-    mlp_s = record["mlp_wall_s"] * train_hours / measured_hours
-    minutes, n_models = (record["wall_s"] - record["mlp_wall_s"] + mlp_s) / 60, sum(models.values())
+    widest = record["widest_tap"]
+    widest_s = sum(widest["parts_wall_s"].values())
     print(
         f"\nProbing ({PROBING_RECORD.relative_to(REPO)}: one model of {record['taps']} taps, "
-        f"{record['sizes']['train']:,} training utterances ({measured_hours} h), "
-        f"{record['mlp_epochs']} MLP epochs, {record['threads']} threads: "
+        f"{record['tap_dims']:,} dimensions, {record['sizes']['train']:,} training utterances "
+        f"({measured_hours} h), {record['mlp_epochs']} MLP epochs, {record['threads']} threads: "
         f"{record['wall_s'] / 60:.1f} min, of it the MLP probes {record['mlp_wall_s'] / 60:.1f} "
-        f"min; measured on {record['machine']}):"
+        f"min and ridge and the conditional probes of the widest tap ({widest['dims']:,} "
+        f"dimensions) {widest_s / 60:.1f} min; peak memory {record['peak_rss_gib']} GiB; "
+        f"measured on {record['machine']}):"
     )
-    scaled = "" if train_hours == measured_hours else ", the MLP's part scaled to it"
+    n_models = sum(models.values())
+    rest_s = record["wall_s"] - record["mlp_wall_s"]
+    if train_hours == measured_hours:
+        minutes = record["wall_s"] / 60
+        each = f"about {minutes:.1f} min = {_hours(n_models * minutes * 60).strip()}"
+    else:
+        mlp_s = record["mlp_wall_s"] * train_hours / measured_hours
+        low, high = (rest_s - widest_s + mlp_s) / 60, (rest_s + mlp_s) / 60
+        each = (
+            f"{low:.1f}-{high:.1f} min = {_hours(n_models * low * 60).strip()} to "
+            f"{_hours(n_models * high * 60).strip()} (the MLP's part scaled to this study; "
+            "without and with the widest tap's ridge as measured)"
+        )
     print(
-        f"  this study trains on {train_hours:.1f} h of audio{scaled}: {n_models} models x about "
-        f"{minutes:.1f} min = {_hours(n_models * minutes * 60).strip()} on one such machine, if "
-        f"the MLP probes train {record['mlp_epochs']} epochs (early stopping decides: "
-        "probes.mlp.patience, max_epochs); narrower encoders take less"
+        f"  this study trains on {train_hours:.1f} h of audio: {n_models} models x {each} on "
+        f"one such machine, if the MLP probes train {record['mlp_epochs']} epochs (early "
+        "stopping decides: probes.mlp.patience, max_epochs); narrower encoders take less"
     )
 
 

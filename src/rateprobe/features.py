@@ -69,12 +69,16 @@ class GramEigen:
         """Weights (d, n_alphas, n_targets) for each alpha; `n_components` keeps only the
         leading principal components (regression on the top principal components)."""
         keep = slice(None) if n_components is None else slice(0, n_components)
-        s = self.eigenvalues[keep]
-        z = self.projected_targets[keep]
-        shrunk = z[:, None, :] / (s[:, None, None] + np.asarray(alphas)[None, :, None])
+        shrunk = self.eigenbasis_weights(alphas)[keep]
         r, n_alphas, n_targets = shrunk.shape
         flat = self.eigenvectors[:, keep] @ shrunk.reshape(r, n_alphas * n_targets)
         return flat.reshape(-1, n_alphas, n_targets)
+
+    def eigenbasis_weights(self, alphas: np.ndarray) -> np.ndarray:
+        """The weights of each alpha in the eigenbasis, (r, n_alphas, n_targets): V' times
+        `weights`, for features already projected on the eigenvectors."""
+        z = self.projected_targets
+        return z[:, None, :] / (self.eigenvalues[:, None, None] + np.asarray(alphas)[None, :, None])
 
     def predict(self, standardised: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Predictions (n_alphas, n_targets, n) for standardised features (n, d)."""
@@ -122,4 +126,5 @@ def _leading(eigenvalues: np.ndarray, eigenvectors: np.ndarray) -> tuple[np.ndar
     order = np.argsort(eigenvalues)[::-1]
     eigenvalues = eigenvalues[order]
     keep = eigenvalues > max(eigenvalues[0], 0.0) * 1e-10
-    return eigenvalues[keep], eigenvectors[:, order][:, keep]
+    # One copy of the eigenvectors, not two: a wide tap's are most of a gigabyte.
+    return eigenvalues[keep], eigenvectors[:, order[keep]]

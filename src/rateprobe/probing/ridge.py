@@ -38,7 +38,7 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -96,15 +96,24 @@ class RidgeFit:
 @dataclass(frozen=True)
 class _Fold:
     """One cross-validation fold: the decomposition of the other folds' utterances, centred
-    on their own mean (as an intercept refitted per fold), and the held-out utterances."""
+    on their own mean (as an intercept refitted per fold), and the held-out utterances in its
+    eigenbasis. The fold keeps no eigenvectors: for a wide tap they are d x d (most of a
+    gigabyte at d = 10,240, the pooling output of the SimAM-ResNets), K of them at once."""
 
-    eigen: GramEigen
-    held_out: np.ndarray  # (n_held, d), centred on the fitting utterances' mean
+    eigen: GramEigen  # without its eigenvectors
+    held_out: np.ndarray  # (n_held, r): V' x of each held-out x, centred on the fitting mean
     targets: np.ndarray  # (n_held, n_targets)
+
+    @classmethod
+    def of(cls, eigen: GramEigen, held_out: np.ndarray, targets: np.ndarray) -> _Fold:
+        """The fold of decomposition `eigen` and held-out features (n_held, d), centred."""
+        no_vectors = replace(eigen, eigenvectors=np.empty((0, len(eigen.eigenvalues))))
+        return cls(no_vectors, held_out @ eigen.eigenvectors, targets)
 
     def mse(self, alphas: np.ndarray) -> np.ndarray:
         """Held-out MSE (n_alphas, n_targets)."""
-        predictions = self.eigen.predict(self.held_out, self.eigen.weights(alphas))
+        weights = self.eigen.eigenbasis_weights(alphas)
+        predictions = self.eigen.predict(self.held_out, weights)
         return ((predictions - self.targets.T[None]) ** 2).mean(axis=2)
 
 
@@ -162,19 +171,24 @@ def _covariance_decompositions(
     train, and a fitting set's centred Gram X'X - n m m' and cross-products X'Y - n m ybar'
     from the total less the held-out part."""
     y_mean = y.mean(axis=0)
-    held_x = [x[held] for held in members]
     # Targets centred on train, so the down-dated cross-products cancel nothing large.
-    parts = [_Moments.of(hx, y[held] - y_mean) for hx, held in zip(held_x, members, strict=True)]
+    parts = [_Moments.of(x[held], y[held] - y_mean) for held in members]
     total = functools.reduce(operator.add, parts)
-    folds = []
-    for hx, held, part in zip(held_x, members, parts, strict=True):
-        fitting = total - part
-        x_mean, y_fold_mean = fitting.x_sum / fitting.n, fitting.y_sum / fitting.n
-        gram = fitting.gram - fitting.n * np.outer(x_mean, x_mean)
-        cross = fitting.cross - fitting.n * np.outer(x_mean, y_fold_mean)
-        eigen = covariance_eigen(gram, cross, y_mean + y_fold_mean)
-        folds.append(_Fold(eigen, hx - x_mean, y[held]))
+    # Each part's Gram matrix leaves memory as soon as its fold has used it.
+    folds = [_covariance_fold(x, y, y_mean, held, total - parts.pop(0)) for held in members]
     return covariance_eigen(total.gram, total.cross, y_mean), folds
+
+
+def _covariance_fold(
+    x: np.ndarray, y: np.ndarray, y_mean: np.ndarray, held: np.ndarray, fitting: _Moments
+) -> _Fold:
+    """The fold holding out utterances `held`, decomposed from its fitting set's moments."""
+    x_mean, y_fold_mean = fitting.x_sum / fitting.n, fitting.y_sum / fitting.n
+    gram = fitting.gram  # this fold's own array: centred in place, no d x d copy
+    gram -= fitting.n * np.outer(x_mean, x_mean)
+    cross = fitting.cross - fitting.n * np.outer(x_mean, y_fold_mean)
+    eigen = covariance_eigen(gram, cross, y_mean + y_fold_mean)
+    return _Fold.of(eigen, x[held] - x_mean, y[held])
 
 
 def _kernel_fold(x: np.ndarray, y: np.ndarray, kernel: np.ndarray, held: np.ndarray) -> _Fold:
@@ -187,7 +201,7 @@ def _kernel_fold(x: np.ndarray, y: np.ndarray, kernel: np.ndarray, held: np.ndar
     x_mean = x[fitting].mean(axis=0)
     y_fold_mean = y[fitting].mean(axis=0)
     eigen = kernel_eigen(x[fitting] - x_mean, centred_kernel, y[fitting] - y_fold_mean, y_fold_mean)
-    return _Fold(eigen, x[held] - x_mean, y[held])
+    return _Fold.of(eigen, x[held] - x_mean, y[held])
 
 
 def _cross_validated_mse(folds: list[_Fold], alphas: np.ndarray) -> np.ndarray:
