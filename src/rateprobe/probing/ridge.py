@@ -20,8 +20,13 @@ at once (rateprobe.features.GramEigen): K + 1 eigendecompositions per tap, on th
 d x d and n x n, but one Gram matrix: a fold's fitting Gram is the whole training split's
 less its held-out part, centred exactly (X'X - n m m' for the fitting set's n utterances and
 mean m), or, where there are fewer fitting utterances than features, a block of the training
-kernel XX' centred on both sides. Forming the Gram (n d^2) costs more than its decomposition
-(d^3) at the full study's size, so this is about the cost of one fit instead of K + 1.
+kernel XX' centred on both sides. For the block taps of the full study (d <= 1,024, n =
+28,539) forming the Gram (n d^2) costs more than its decompositions (d^3), so a fit costs about
+one fit instead of K + 1. For the SimAM-ResNets' pooling output (d = 10,240) the K + 1
+decompositions dominate: about 13 minutes per fit on 2 cores (bench/probing_stage.json). The
+folds keep no eigenvectors, only their held-out utterances in the eigenbasis, and each part of
+the Gram matrix is freed once its fold is decomposed: at d = 10,240 this holds the probing job
+to about 14 GiB, where keeping them went past 24.
 
 Grid edges. A choice at an end of the grid may want a value beyond it. While it does, the grid
 is widened there by a decade, at most `max_widenings` times, unless the ridge path has already
