@@ -6,26 +6,28 @@ widths): the stem (64 channels), 6 blocks of 64, 16 of 128, 24 of 256 and 3 of 5
 pooled to the mean and standard deviation of its channels, the attentive statistics pooling's
 output (10,240: mean and deviation of 512 channels x 10 frequency bands) and the embedding (256).
 
-Ridge (standardisation, one decomposition per cross-validation fold of the training speakers
-and one of them all, every alpha of the default grid scored, test predictions and their
+Ridge (standardisation, one decomposition per cross-validation fold of the training speakers and
+one of them all, every alpha of the default grid scored, test predictions and their
 speaker-bootstrap metrics) runs on every tap, and so does the conditional probe (ridge on the
 tap residualised on a duration basis, as the probing stage fits it too); target: <= 5 min on 2
-cores. Both are timed twice per tap, back to back: as the library fits them now (one Gram
-matrix per tap, down-dated per fold) and with the folds decomposed as before
-(`previous_decompositions`: each fold's fitting set centred and decomposed from scratch, K + 1
-Gram matrices per tap), and the chosen penalties and predictions are checked to agree. A
-ridge fit's cost is not proportional to the number of utterances (its eigendecompositions do
-not depend on it), so `--probes ridge` at `--scale 1` measures the full size. The MLP probes
-(3 seeds x the configured targets) of every tap are timed for `--mlp-epochs` epochs with
-early stopping out of reach (the most an epoch can cost), three ways: each tap alone (how the
-probing stage trained them at first: "per-tap"), all taps together as fit_mlps trained them
-before its gradient was written by hand (autograd's gradients, the minibatches indexed by
-(tap, row) pairs, the dev set scored by all probes at once: "batched-before"), and as
-fit_mlps trains them now ("batched"); the two batched ways' predictions are checked to agree.
-On a small machine, run them on a fraction `--scale` of the utterances: an epoch's cost is
-proportional to the number of training minibatches (and dev utterances, scaled alike), so the
-full-size time of an epoch is the measured one times 1/scale; the one-off costs are reported
-apart. The whole probing stage at the full size: bench/bench_probing_stage.py. Usage:
+cores, met by the 50 block taps but not with the 10,240-wide pooling output, whose two fits take
+about 26 min by themselves (bench/probing_stage.json). Both are timed twice per tap, back to
+back: as the library fits them now (one Gram matrix per tap, down-dated per fold) and with the
+folds decomposed as before (`previous_decompositions`: each fold's fitting set centred and
+decomposed from scratch, K + 1 Gram matrices per tap), and the chosen penalties and predictions
+are checked to agree. A ridge fit's cost is not proportional to the number of utterances (its
+eigendecompositions do not depend on it), so `--probes ridge` at `--scale 1` measures the full
+size. The MLP probes (3 seeds x the configured targets) of every tap are timed for
+`--mlp-epochs` epochs with early stopping out of reach (the most an epoch can cost), three ways:
+each tap alone (how the probing stage trained them at first: "per-tap"), all taps together as
+fit_mlps trained them before its gradient was written by hand (autograd's gradients, the
+minibatches indexed by (tap, row) pairs, the dev set scored by all probes at once:
+"batched-before"), and as fit_mlps trains them now ("batched"); the two batched ways'
+predictions are checked to agree. On a small machine, run them on a fraction `--scale` of the
+utterances: an epoch's cost is proportional to the number of training minibatches (and dev
+utterances, scaled alike), so the full-size time of an epoch is the measured one times 1/scale;
+the one-off costs are reported apart. The whole probing stage at the full size:
+bench/bench_probing_stage.py. Usage:
 
     .venv/bin/python bench/bench_probes.py [--threads 2] [--mlp-epochs 2] [--scale 1.0]
         [--probes ridge mlp] [--mlp-modes per-tap batched-before batched] [--device auto]
