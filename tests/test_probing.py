@@ -24,7 +24,7 @@ from sklearn.model_selection import GridSearchCV, GroupKFold, PredefinedSplit
 from rateprobe.conventions import SPLITS
 from rateprobe.features import Standardiser, gram_eigen
 from rateprobe.inputs import ProbeInputError
-from rateprobe.probing import mlp
+from rateprobe.probing import mlp, ridge
 from rateprobe.probing.health import COLLAPSED_SPREAD, fit_failure, prediction_spread
 from rateprobe.probing.mlp import MLPFit, MLPSettings, fit_mlps
 from rateprobe.probing.mlp_network import forward, init_probe, write_gradients
@@ -121,6 +121,18 @@ def test_every_folds_error_matches_ridge_refitted_on_its_centred_fitting_set(d: 
     np.testing.assert_allclose(fit.cv_mse, expected, rtol=1e-9)
     refit = Ridge(alpha=fit.chosen_alpha[0]).fit(x["train"], y["train"][:, 0])
     np.testing.assert_allclose(fit.test_predictions[0], refit.predict(x["test"]), rtol=1e-9)
+
+
+def test_ridge_folds_keep_no_features_by_features_matrix() -> None:
+    # The full study's widest tap (d = 10,240) took the probing job past 24 GiB while each of
+    # the K folds kept its d x d eigenvectors: a fold needs only its held-out rows' projections.
+    rng = np.random.default_rng(0)
+    n, d = 400, 120  # every fitting set (320) has more utterances than features: X'X is used
+    x, y = rng.standard_normal((n, d)), rng.standard_normal((n, 2))
+    _, folds = ridge._decompositions(x, y, np.arange(n) % 5)
+    for fold in folds:
+        kept = [fold.held_out, fold.targets, *vars(fold.eigen).values()]
+        assert max(array.size for array in kept) < d * d
 
 
 def test_an_end_of_the_grid_is_widened_until_the_choice_moves_inside() -> None:
