@@ -53,11 +53,11 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from rateprobe.activations import extract_taps
 from rateprobe.bootstrap import SpeakerBootstrap, speaker_bootstrap
 from rateprobe.config import DEFAULTS
 from rateprobe.devices import resolve_device
-from rateprobe.encoders import FRONTENDS, build_encoder
-from rateprobe.encoders.taps import PoolingRecorder
+from rateprobe.encoders import build_encoder
 from rateprobe.features import GramEigen, Standardiser, gram_eigen
 from rateprobe.frontend import SAMPLE_RATE
 from rateprobe.metrics import regression_metrics
@@ -88,17 +88,16 @@ MLP_MODES = ("per-tap", "batched-before", "batched")
 @functools.cache
 def taps(arch: str = ARCH) -> list[tuple[str, int]]:
     """(name, width) of every tap the probing stage reads for `arch`, in network order: the
-    encoder's own tap list, each as wide as the extraction pools it (rateprobe.encoders.taps),
-    from one forward pass of a randomly initialised encoder over a second of noise."""
-    encoder = build_encoder(arch).eval()
+    encoder's own tap list, each as wide as the extraction pools it, from the extraction of a
+    second of noise by a randomly initialised encoder."""
+    encoder = build_encoder(arch)
     names = encoder.tap_names()
-    recorder = PoolingRecorder(names)
-    frontend, _ = FRONTENDS[encoder.frontend]
     noise = np.random.default_rng(0).uniform(-0.1, 0.1, SAMPLE_RATE).astype(np.float32)
-    features = torch.from_numpy(frontend(noise))[None]
-    with torch.no_grad():
-        encoder(features, torch.tensor([features.shape[1]]), recorder)
-    return [(name, recorder.pooled[name].shape[1]) for name in names]
+    pooled = extract_taps(
+        encoder, lambda _: noise, [1.0], names,
+        tuple(DEFAULTS["activations"]["pooling"]), batch_seconds=1.0, device=torch.device("cpu"),
+    )  # fmt: skip
+    return [(name, pooled[name].shape[1]) for name in names]
 
 
 def machine() -> str:

@@ -69,16 +69,10 @@ class GramEigen:
         """Weights (d, n_alphas, n_targets) for each alpha; `n_components` keeps only the
         leading principal components (regression on the top principal components)."""
         keep = slice(None) if n_components is None else slice(0, n_components)
-        shrunk = self.eigenbasis_weights(alphas)[keep]
+        shrunk = eigenbasis_weights(self.eigenvalues[keep], self.projected_targets[keep], alphas)
         r, n_alphas, n_targets = shrunk.shape
         flat = self.eigenvectors[:, keep] @ shrunk.reshape(r, n_alphas * n_targets)
         return flat.reshape(-1, n_alphas, n_targets)
-
-    def eigenbasis_weights(self, alphas: np.ndarray) -> np.ndarray:
-        """The weights of each alpha in the eigenbasis, (r, n_alphas, n_targets): V' times
-        `weights`, for features already projected on the eigenvectors."""
-        z = self.projected_targets
-        return z[:, None, :] / (self.eigenvalues[:, None, None] + np.asarray(alphas)[None, :, None])
 
     def predict(self, standardised: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Predictions (n_alphas, n_targets, n) for standardised features (n, d)."""
@@ -86,6 +80,15 @@ class GramEigen:
         flat = standardised @ weights.reshape(d, n_alphas * n_targets)
         predictions = flat.reshape(len(standardised), n_alphas, n_targets).transpose(1, 2, 0)
         return predictions + self.target_mean[None, :, None]
+
+
+def eigenbasis_weights(
+    eigenvalues: np.ndarray, projected_targets: np.ndarray, alphas: np.ndarray
+) -> np.ndarray:
+    """Ridge weights of each alpha in the eigenbasis, (r, n_alphas, n_targets): V' times
+    GramEigen.weights, for features already projected on the eigenvectors."""
+    z = projected_targets[:, None, :]
+    return z / (eigenvalues[:, None, None] + np.asarray(alphas)[None, :, None])
 
 
 def gram_eigen(standardised_train: np.ndarray, targets: np.ndarray) -> GramEigen:

@@ -43,11 +43,11 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
-from rateprobe.features import GramEigen, covariance_eigen, kernel_eigen
+from rateprobe.features import GramEigen, covariance_eigen, eigenbasis_weights, kernel_eigen
 
 # Shrinkage s / (s + alpha) of a principal component (eigenvalue s) at which the ridge path
 # counts as having reached an end: below it for the largest s (the mean predictor), above one
@@ -105,21 +105,26 @@ class _Fold:
     eigenbasis. The fold keeps no eigenvectors: for a wide tap they are d x d (most of a
     gigabyte at d = 10,240, the pooling output of the SimAM-ResNets), K of them at once."""
 
-    eigen: GramEigen  # without its eigenvectors
+    eigenvalues: np.ndarray  # (r,)
+    projected_targets: np.ndarray  # (r, n_targets)
+    target_mean: np.ndarray  # (n_targets,)
     held_out: np.ndarray  # (n_held, r): V' x of each held-out x, centred on the fitting mean
     targets: np.ndarray  # (n_held, n_targets)
 
     @classmethod
     def of(cls, eigen: GramEigen, held_out: np.ndarray, targets: np.ndarray) -> _Fold:
         """The fold of decomposition `eigen` and held-out features (n_held, d), centred."""
-        no_vectors = replace(eigen, eigenvectors=np.empty((0, len(eigen.eigenvalues))))
-        return cls(no_vectors, held_out @ eigen.eigenvectors, targets)
+        in_eigenbasis = held_out @ eigen.eigenvectors
+        return cls(
+            eigen.eigenvalues, eigen.projected_targets, eigen.target_mean, in_eigenbasis, targets
+        )
 
     def mse(self, alphas: np.ndarray) -> np.ndarray:
         """Held-out MSE (n_alphas, n_targets)."""
-        weights = self.eigen.eigenbasis_weights(alphas)
-        predictions = self.eigen.predict(self.held_out, weights)
-        return ((predictions - self.targets.T[None]) ** 2).mean(axis=2)
+        weights = eigenbasis_weights(self.eigenvalues, self.projected_targets, alphas)
+        predictions = np.tensordot(weights, self.held_out, axes=([0], [1]))  # (n_alphas, T, n)
+        errors = predictions + self.target_mean[None, :, None] - self.targets.T[None]
+        return (errors**2).mean(axis=2)
 
 
 def _decompositions(
