@@ -10,13 +10,13 @@ Ridge (standardisation, one decomposition per cross-validation fold of the train
 one of them all, every alpha of the default grid scored, test predictions and their
 speaker-bootstrap metrics) runs on every tap, and so does the conditional probe (ridge on the
 tap residualised on a duration basis, as the probing stage fits it too); target: <= 5 min on 2
-cores, met by the 50 block taps but not with the 10,240-wide pooling output, whose two fits take
-about 26 min by themselves (bench/probing_stage.json). Both are timed twice per tap, back to
-back: as the library fits them now (one Gram matrix per tap, down-dated per fold) and with the
-folds decomposed as before (`previous_decompositions`: each fold's fitting set centred and
-decomposed from scratch, K + 1 Gram matrices per tap), and the chosen penalties and predictions
-are checked to agree. A ridge fit's cost is not proportional to the number of utterances (its
-eigendecompositions do not depend on it), so `--probes ridge` at `--scale 1` measures the full
+cores. Both are timed twice per tap, back to back: as the library fits them now (one call, the
+conditional probe's folds taken from ridge's decompositions, so that it decomposes only its
+refit on all training utterances) and as it fitted them before (`ridge_and_conditional_before`:
+ridge, then the conditional probe with K + 1 decompositions of its own), and the chosen
+penalties and predictions are checked to agree. A ridge fit's cost is not proportional to the
+number of utterances (its eigendecompositions do not depend on it where the utterances outnumber
+the dimensions), so `--probes ridge` at `--scale 1` measures the full
 size. The MLP probes (3 seeds x the configured targets) of every tap are timed for
 `--mlp-epochs` epochs with early stopping out of reach (the most an epoch can cost), three ways:
 each tap alone (how the probing stage trained them at first: "per-tap"), all taps together as
@@ -31,6 +31,7 @@ bench/bench_probing_stage.py. Usage:
 
     .venv/bin/python bench/bench_probes.py [--threads 2] [--mlp-epochs 2] [--scale 1.0]
         [--probes ridge mlp] [--mlp-modes per-tap batched-before batched] [--device auto]
+        [--one-tap-per-width]
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -58,11 +60,11 @@ from rateprobe.bootstrap import SpeakerBootstrap, speaker_bootstrap
 from rateprobe.config import DEFAULTS
 from rateprobe.devices import resolve_device
 from rateprobe.encoders import build_encoder
-from rateprobe.features import GramEigen, Standardiser, gram_eigen
+from rateprobe.features import Standardiser
 from rateprobe.frontend import SAMPLE_RATE
 from rateprobe.metrics import regression_metrics
-from rateprobe.probing import mlp, ridge
-from rateprobe.probing.conditional import fit_conditional
+from rateprobe.probing import mlp
+from rateprobe.probing.conditional import Residualiser, fit_ridge_and_conditional
 from rateprobe.probing.mlp import MLPFit, MLPSettings, fit_mlps
 from rateprobe.probing.mlp_network import forward
 from rateprobe.probing.ridge import PenaltySearch, RidgeFit, fit_ridge
@@ -80,7 +82,7 @@ ARCH = "samresnet100"
 # The configured targets; ridge fits one more column, the control task of the headline target
 # (rateprobe.probing.control_task), as the probing stage does.
 N_TARGETS = len(DEFAULTS["probes"]["targets"])
-# The ridge folds decomposed as the library does now and as it did before.
+# Ridge and the conditional probe fitted as the library does now and as it did before.
 HOWS = ("now", "before")
 MLP_MODES = ("per-tap", "batched-before", "batched")
 
@@ -181,28 +183,50 @@ def main() -> None:
 Features = Callable[[int], dict[str, np.ndarray]]
 
 
-def previous_decompositions(
-    x: np.ndarray, y: np.ndarray, folds: np.ndarray
-) -> tuple[GramEigen, list[Any]]:
-    """The folds as the library decomposed them before the Gram matrix was down-dated: each
-    fold's fitting set centred and decomposed from scratch (the "before" of this benchmark)."""
-    cut = []
-    for fold in np.unique(folds):
-        held = folds == fold
-        centre = x[~held].mean(axis=0)
-        eigen = gram_eigen(x[~held] - centre, y[~held])
-        cut.append(ridge._Fold.of(eigen, x[held] - centre, y[held]))
-    return gram_eigen(x, y), cut
+def conditional_before(
+    x: dict[str, np.ndarray],
+    basis: dict[str, np.ndarray],
+    targets: dict[str, np.ndarray],
+    search: PenaltySearch,
+) -> RidgeFit:
+    """The conditional probe as the library fitted it before it shared ridge's folds (the
+    "before" of this benchmark): ridge of the residualised targets on the residualised tap,
+    with K + 1 decompositions of its own."""
+    on_tap = Residualiser.fit(basis["train"], x["train"])
+    on_targets = Residualiser.fit(basis["train"], targets["train"])
+    residual = {split: x[split] - on_tap.fitted(basis[split]) for split in x}
+    base = {split: on_targets.fitted(basis[split]) for split in x}
+    fit = fit_ridge(residual, {split: targets[split] - base[split] for split in x}, search)
+    return replace(
+        fit,
+        dev_predictions=fit.dev_predictions + base["dev"].T,
+        test_predictions=fit.test_predictions + base["test"].T,
+    )
 
 
-@contextmanager
-def decomposed(how: str) -> Iterator[None]:
-    """Fit ridge with the folds decomposed `how`: "now" (the library) or "before"."""
-    if how == "now":
-        yield
-        return
-    with mock.patch.object(ridge, "_decompositions", previous_decompositions):
-        yield
+def ridge_and_conditional_before(
+    x: dict[str, np.ndarray],
+    basis: dict[str, np.ndarray],
+    y: dict[str, np.ndarray],
+    search: PenaltySearch,
+) -> tuple[RidgeFit, RidgeFit]:
+    """Ridge and the conditional probe fitted apart, as the library fitted them before; the
+    conditional probe fits the targets, not the control task (the last column)."""
+    targets = {split: values[:, :N_TARGETS] for split, values in y.items()}
+    return fit_ridge(x, y, search), conditional_before(x, basis, targets, search)
+
+
+def ridge_and_conditional_now(
+    x: dict[str, np.ndarray],
+    basis: dict[str, np.ndarray],
+    y: dict[str, np.ndarray],
+    search: PenaltySearch,
+) -> tuple[RidgeFit, RidgeFit]:
+    """Both as the probing stage fits them now: the conditional probe's folds from ridge's."""
+    return fit_ridge_and_conditional(x, basis, y, N_TARGETS, search)
+
+
+FITS = {"now": ridge_and_conditional_now, "before": ridge_and_conditional_before}
 
 
 def _agreement(now: RidgeFit, before: RidgeFit) -> float:
@@ -232,19 +256,9 @@ def bench_ridge(
     taps_alike = Counter(dim for _, dim in all_taps) if one_per_width else Counter()
     rng = np.random.default_rng(1)
     basis = {split: rng.normal(1.5, 0.4, size=(len(v), 2)) for split, v in y.items()}
-    # The conditional probe fits the targets, not the control task.
-    targets = {split: values[:, :N_TARGETS] for split, values in y.items()}
     wall: defaultdict[str, float] = defaultdict(float)
     cpu: defaultdict[str, float] = defaultdict(float)
     worst = 0.0
-
-    def clocked(key: str, weight: int, fit: Callable[..., RidgeFit], *args: Any) -> RidgeFit:
-        start_wall, start_cpu = time.perf_counter(), time.process_time()
-        result = fit(*args)
-        wall[key] += weight * (time.perf_counter() - start_wall)
-        cpu[key] += weight * (time.process_time() - start_cpu)
-        return result
-
     for index, (name, dim) in enumerate(timed):
         weight = taps_alike[dim] or 1
         raw = features(dim)
@@ -252,37 +266,34 @@ def bench_ridge(
         standardiser = Standardiser.fit(raw["train"])
         x = {split: standardiser.transform(raw[split]) for split in raw}
         wall["standardise"] += weight * (time.perf_counter() - start)
-        fits: dict[str, RidgeFit] = {}
+        fits: dict[str, tuple[RidgeFit, RidgeFit]] = {}
         for how in HOWS if index % 2 == 0 else HOWS[::-1]:
-            with decomposed(how):
-                key = f"ridge {how}"
-                fits[key] = clocked(key, weight, fit_ridge, x, y, search)
-                key = f"conditional {how}"
-                fits[key] = clocked(key, weight, fit_conditional, x, basis, targets, search)
-        for probe in ("ridge", "conditional"):
-            worst = max(worst, _agreement(fits[f"{probe} now"], fits[f"{probe} before"]))
+            start_wall, start_cpu = time.perf_counter(), time.process_time()
+            fits[how] = FITS[how](x, basis, y, search)
+            wall[how] += weight * (time.perf_counter() - start_wall)
+            cpu[how] += weight * (time.process_time() - start_cpu)
+        for now, before in zip(fits["now"], fits["before"], strict=True):
+            worst = max(worst, _agreement(now, before))
         start = time.perf_counter()
         for t in range(N_TARGETS):
-            regression_metrics(y["test"][:, t], fits["ridge now"].test_predictions[t], boot)
+            regression_metrics(y["test"][:, t], fits["now"][0].test_predictions[t], boot)
         wall["metrics"] += weight * (time.perf_counter() - start)
         print(
-            f"  {name:9s} dim {dim:5d} (x{weight}): ridge now {wall['ridge now']:6.1f} s, "
-            f"before {wall['ridge before']:6.1f} s so far (wall)",
+            f"  {name:9s} dim {dim:5d} (x{weight}): now {wall['now']:6.1f} s, "
+            f"before {wall['before']:6.1f} s so far (wall)",
             flush=True,
         )
     how_many = f"{len(timed)} taps, one per width, counted for" if one_per_width else "all"
     print(f"{how_many} {len(all_taps)} taps (wall / CPU seconds of all threads):")
-    for probe in ("ridge", "conditional"):
-        now, before = f"{probe} now", f"{probe} before"
-        print(
-            f"  {probe} with alpha search: now {wall[now]:.1f} / {cpu[now]:.1f} s, before "
-            f"{wall[before]:.1f} / {cpu[before]:.1f} s (before / now, wall: "
-            f"{wall[before] / wall[now]:.2f}, CPU: {cpu[before] / cpu[now]:.2f})"
-        )
+    print(
+        f"  ridge and the conditional probe, with their alpha search: now {wall['now']:.1f} / "
+        f"{cpu['now']:.1f} s, before {wall['before']:.1f} / {cpu['before']:.1f} s (before / "
+        f"now, wall: {wall['before'] / wall['now']:.2f}, CPU: {cpu['before'] / cpu['now']:.2f})"
+    )
     print(f"  standardisation {wall['standardise']:.1f} s (once per tap, shared)")
     print(f"  speaker-bootstrap metrics ({boot.counts.shape[0]} resamples, ridge): "
           f"{wall['metrics']:.1f} s")  # fmt: skip
-    total = wall["standardise"] + wall["ridge now"] + wall["conditional now"]
+    total = wall["standardise"] + wall["now"]
     print(
         f"RIDGE + conditional ridge + standardisation now: {total:.1f} s ({total / 60:.2f} min; "
         f"target <= 5 min); every penalty the same, predictions within {worst:.1e} relative"

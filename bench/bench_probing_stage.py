@@ -66,12 +66,11 @@ SPEAKERS = {"train": TRAIN_SPEAKERS, "dev": DEV_SPEAKERS, "test": TEST_SPEAKERS}
 MLP_PART = "MLP probes (+ their taps read, standardised)"
 PARTS = {
     MLP_PART: "fit_mlps",
-    "ridge (penalty search)": "fit_ridge",
-    "conditional probes": "fit_conditional",
+    "ridge and conditional probes (penalty search)": "fit_ridge_and_conditional",
     "bootstrap metrics": "regression_metrics",
 }
 # Parts whose first argument is one tap's standardised features per split.
-PARTS_BY_WIDTH = ("ridge (penalty search)", "conditional probes")
+PARTS_BY_WIDTH = ("ridge and conditional probes (penalty search)",)
 
 
 def write_manifests(root: Path, sizes: dict[str, int], seed: int) -> dict[str, Path]:

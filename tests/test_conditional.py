@@ -13,11 +13,12 @@ from fake_study import run_fake_study, small_config
 
 from rateprobe.features import Standardiser
 from rateprobe.probing.conditional import (
+    Residualiser,
     allowed_baselines,
     conditions_on_duration,
-    fit_conditional,
+    fit_ridge_and_conditional,
 )
-from rateprobe.probing.ridge import PenaltySearch
+from rateprobe.probing.ridge import PenaltySearch, fit_ridge
 from rateprobe.results.summarize import build_summary
 
 
@@ -45,8 +46,8 @@ def test_the_basis_is_not_shrunk() -> None:
     }
     standardiser = Standardiser.fit(data["train"]["tap"])
     tap = {s: standardiser.transform(d["tap"]) for s, d in data.items()}
-    fit = fit_conditional(
-        tap, {s: d["basis"] for s, d in data.items()}, {s: d["y"] for s, d in data.items()},
+    _, fit = fit_ridge_and_conditional(
+        tap, {s: d["basis"] for s, d in data.items()}, {s: d["y"] for s, d in data.items()}, 1,
         PenaltySearch(alphas=(1e7,), folds=np.arange(200) % 5, max_widenings=3),
     )  # fmt: skip
     design = np.c_[np.ones(200), data["train"]["basis"]]
@@ -54,6 +55,49 @@ def test_the_basis_is_not_shrunk() -> None:
     on_basis = np.c_[np.ones(80), data["test"]["basis"]] @ coefficients
     np.testing.assert_allclose(fit.test_predictions[0], on_basis, atol=1e-3)
     assert np.std(on_basis) > 1.0
+
+
+# More utterances than features in every fitting set (the Gram matrix down-dated per fold),
+# fewer in every one (blocks of the kernel), and between; then a tap column that only fold 0's
+# utterances move: its fitting set's Gram matrix is zero there while the residualiser's slopes
+# (fitted on all of train) are not.
+@pytest.mark.parametrize(
+    ("d", "n", "one_fold_column"),
+    [(8, 60, False), (90, 60, False), (55, 60, False), (30, 200, True)],
+)
+def test_conditional_folds_from_ridge_equal_decomposing_the_residualised_tap(
+    d: int, n: int, one_fold_column: bool
+) -> None:
+    rng = np.random.default_rng(d)
+    sizes = {"train": n, "dev": 30, "test": 40}
+    basis = {s: rng.normal(1.5, 0.4, size=(m, 2)) for s, m in sizes.items()}
+    raw = {s: rng.normal(size=(m, d)) + 0.8 * basis[s][:, :1] for s, m in sizes.items()}
+    folds = rng.permutation(np.arange(n) % 4 + np.arange(n) // (n - 10))
+    if one_fold_column:
+        raw["train"][:, 0] = np.where(folds == 0, rng.normal(size=n), 0.0)
+    standardiser = Standardiser.fit(raw["train"])
+    x = {s: standardiser.transform(v) for s, v in raw.items()}
+    y = {
+        s: np.c_[12 + 3 * basis[s][:, 0] + x[s][:, 1], 3 - x[s][:, 2] + rng.normal(size=m),
+                 rng.normal(size=m)]
+        for s, m in sizes.items()
+    }  # fmt: skip
+    search = PenaltySearch((1e-2, 1.0, 30.0, 1e3), folds, max_widenings=2)
+    ridge, conditional = fit_ridge_and_conditional(x, basis, y, 2, search)
+    # By the Frisch-Waugh-Lovell theorem: ridge of the residualised targets on the residualised
+    # tap, every fold decomposed from its own residualised features.
+    on_tap, on_targets = (Residualiser.fit(basis["train"], v["train"]) for v in (x, y))
+    residual = {s: x[s] - on_tap.fitted(basis[s]) for s in sizes}
+    base = {s: on_targets.fitted(basis[s])[:, :2] for s in sizes}
+    reference = fit_ridge(residual, {s: y[s][:, :2] - base[s] for s in sizes}, search)
+    np.testing.assert_allclose(conditional.cv_mse, reference.cv_mse, rtol=1e-8)
+    np.testing.assert_array_equal(conditional.chosen_alpha, reference.chosen_alpha)
+    np.testing.assert_allclose(
+        conditional.test_predictions, reference.test_predictions + base["test"].T, rtol=1e-9
+    )
+    plain = fit_ridge(x, y, search)
+    np.testing.assert_allclose(ridge.cv_mse, plain.cv_mse, rtol=1e-12)
+    np.testing.assert_allclose(ridge.test_predictions, plain.test_predictions, rtol=1e-12)
 
 
 @pytest.fixture(scope="module")

@@ -129,7 +129,7 @@ def test_ridge_folds_keep_no_features_by_features_matrix() -> None:
     rng = np.random.default_rng(0)
     n, d = 400, 120  # every fitting set (320) has more utterances than features: X'X is used
     x, y = rng.standard_normal((n, d)), rng.standard_normal((n, 2))
-    _, folds = ridge._decompositions(x, y, np.arange(n) % 5)
+    _, folds = ridge.decompose(x, y, np.arange(n) % 5, slopes=rng.standard_normal((d, 2)))
     for fold in folds:
         assert max(array.size for array in vars(fold).values()) < d * d
 

@@ -42,8 +42,9 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 
@@ -55,6 +56,8 @@ from rateprobe.features import GramEigen, covariance_eigen, eigenbasis_weights, 
 PATH_LIMIT_SHRINKAGE = 0.01
 # An end of the grid is widened by one decade at a time.
 WIDENING_FACTOR = 10.0
+# Slopes' part outside a fold's eigenbasis below this share of their norm is rounding.
+OUTSIDE_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -99,24 +102,56 @@ class RidgeFit:
 
 
 @dataclass(frozen=True)
-class _Fold:
+class Fold:
     """One cross-validation fold: the decomposition of the other folds' utterances, centred
     on their own mean (as an intercept refitted per fold), and the held-out utterances in its
     eigenbasis. The fold keeps no eigenvectors: for a wide tap they are d x d (most of a
-    gigabyte at d = 10,240, the pooling output of the SimAM-ResNets), K of them at once."""
+    gigabyte at d = 10,240, the pooling output of the SimAM-ResNets), K of them at once.
+
+    Given slopes (d, k), directions in feature space that another fit sharing the fold needs
+    (the conditional probe's residualiser, rateprobe.probing.conditional), the fold also keeps
+    them in its eigenbasis extended by an orthonormal basis Q of their part outside it, and the
+    held-out utterances' coordinates on Q: the fitting set's Gram matrix is zero on Q."""
 
     eigenvalues: np.ndarray  # (r,)
     projected_targets: np.ndarray  # (r, n_targets)
     target_mean: np.ndarray  # (n_targets,)
     held_out: np.ndarray  # (n_held, r): V' x of each held-out x, centred on the fitting mean
     targets: np.ndarray  # (n_held, n_targets)
+    slopes: np.ndarray | None = None  # (r + q, k): [V Q]' slopes
+    held_out_beyond: np.ndarray | None = None  # (n_held, q): Q' x, x centred as in held_out
 
     @classmethod
-    def of(cls, eigen: GramEigen, held_out: np.ndarray, targets: np.ndarray) -> _Fold:
+    def of(
+        cls,
+        eigen: GramEigen,
+        held_out: np.ndarray,
+        targets: np.ndarray,
+        slopes: np.ndarray | None = None,
+    ) -> Fold:
         """The fold of decomposition `eigen` and held-out features (n_held, d), centred."""
         in_eigenbasis = held_out @ eigen.eigenvectors
-        return cls(
+        fold = cls(
             eigen.eigenvalues, eigen.projected_targets, eigen.target_mean, in_eigenbasis, targets
+        )
+        if slopes is None:
+            return fold
+        inside = eigen.eigenvectors.T @ slopes
+        outside = slopes - eigen.eigenvectors @ inside
+        left, singular, _ = np.linalg.svd(outside, full_matrices=False)
+        scale = float(np.linalg.norm(slopes))
+        beyond = left[:, singular > OUTSIDE_TOLERANCE * scale] if scale > 0 else left[:, :0]
+        return replace(
+            fold, slopes=np.r_[inside, beyond.T @ slopes], held_out_beyond=held_out @ beyond
+        )
+
+    def columns(self, kept: slice) -> Fold:
+        """The fold restricted to target columns `kept` (views, no copies)."""
+        return replace(
+            self,
+            projected_targets=self.projected_targets[:, kept],
+            target_mean=self.target_mean[kept],
+            targets=self.targets[:, kept],
         )
 
     def mse(self, alphas: np.ndarray) -> np.ndarray:
@@ -127,21 +162,28 @@ class _Fold:
         return (errors**2).mean(axis=2)
 
 
-def _decompositions(
-    x: np.ndarray, y: np.ndarray, folds: np.ndarray
-) -> tuple[GramEigen, list[_Fold]]:
-    """The decomposition of all training utterances (x as given, y centred on its mean) and
-    one per fold id in `folds` (one per training utterance), of the other folds' utterances
-    centred on their own mean. The Gram matrix of the training features is computed once; a
-    fold's fitting set has its part of it (by down-dating, or as a block of the kernel)."""
+class HeldOutScores(Protocol):
+    """A cross-validation fold as penalty selection sees it: held-out MSE per alpha."""
+
+    def mse(self, alphas: np.ndarray) -> np.ndarray: ...
+
+
+def decompose(
+    x: np.ndarray, y: np.ndarray, folds: np.ndarray, slopes: np.ndarray | None = None
+) -> tuple[GramEigen, list[Fold]]:
+    """The decomposition of all training utterances (x as given, y (n, n_targets) centred on
+    its mean) and one per fold id in `folds` (one per training utterance), of the other folds'
+    utterances centred on their own mean, each keeping `slopes` (see Fold). The Gram matrix of
+    the training features is computed once; a fold's fitting set has its part of it (by
+    down-dating, or as a block of the kernel)."""
     members = [np.flatnonzero(folds == fold) for fold in np.unique(folds)]
     if x.shape[1] <= len(x) - max(len(held) for held in members):
         # Every fitting set has at least as many utterances as features: X'X (d x d).
-        return _covariance_decompositions(x, y, members)
+        return _covariance_decompositions(x, y, members, slopes)
     kernel = x @ x.T
     y_mean = y.mean(axis=0)
     eigen = kernel_eigen(x, kernel, y - y_mean, y_mean)
-    return eigen, [_kernel_fold(x, y, kernel, held) for held in members]
+    return eigen, [_kernel_fold(x, y, kernel, held, slopes) for held in members]
 
 
 @dataclass(frozen=True)
@@ -175,8 +217,8 @@ class _Moments:
 
 
 def _covariance_decompositions(
-    x: np.ndarray, y: np.ndarray, members: list[np.ndarray]
-) -> tuple[GramEigen, list[_Fold]]:
+    x: np.ndarray, y: np.ndarray, members: list[np.ndarray], slopes: np.ndarray | None
+) -> tuple[GramEigen, list[Fold]]:
     """_decompositions by X'X: each fold's held-out moments once, their total for all of
     train, and a fitting set's centred Gram X'X - n m m' and cross-products X'Y - n m ybar'
     from the total less the held-out part."""
@@ -185,23 +227,30 @@ def _covariance_decompositions(
     parts = [_Moments.of(x[held], y[held] - y_mean) for held in members]
     total = functools.reduce(operator.add, parts)
     # Each part's Gram matrix leaves memory as soon as its fold has used it.
-    folds = [_covariance_fold(x, y, y_mean, held, total - parts.pop(0)) for held in members]
+    folds = [_covariance_fold(x, y, y_mean, held, total - parts.pop(0), slopes) for held in members]
     return covariance_eigen(total.gram, total.cross, y_mean), folds
 
 
 def _covariance_fold(
-    x: np.ndarray, y: np.ndarray, y_mean: np.ndarray, held: np.ndarray, fitting: _Moments
-) -> _Fold:
+    x: np.ndarray,
+    y: np.ndarray,
+    y_mean: np.ndarray,
+    held: np.ndarray,
+    fitting: _Moments,
+    slopes: np.ndarray | None,
+) -> Fold:
     """The fold holding out utterances `held`, decomposed from its fitting set's moments."""
     x_mean, y_fold_mean = fitting.x_sum / fitting.n, fitting.y_sum / fitting.n
     gram = fitting.gram  # this fold's own array: centred in place, no d x d copy
     gram -= fitting.n * np.outer(x_mean, x_mean)
     cross = fitting.cross - fitting.n * np.outer(x_mean, y_fold_mean)
     eigen = covariance_eigen(gram, cross, y_mean + y_fold_mean)
-    return _Fold.of(eigen, x[held] - x_mean, y[held])
+    return Fold.of(eigen, x[held] - x_mean, y[held], slopes)
 
 
-def _kernel_fold(x: np.ndarray, y: np.ndarray, kernel: np.ndarray, held: np.ndarray) -> _Fold:
+def _kernel_fold(
+    x: np.ndarray, y: np.ndarray, kernel: np.ndarray, held: np.ndarray, slopes: np.ndarray | None
+) -> Fold:
     """The fold holding out utterances `held`, decomposed by the fitting set's kernel: the
     block of all training utterances' kernel, centred on both sides (H K H, H = I - 11'/n)."""
     fitting = np.setdiff1d(np.arange(len(x)), held)
@@ -211,10 +260,10 @@ def _kernel_fold(x: np.ndarray, y: np.ndarray, kernel: np.ndarray, held: np.ndar
     x_mean = x[fitting].mean(axis=0)
     y_fold_mean = y[fitting].mean(axis=0)
     eigen = kernel_eigen(x[fitting] - x_mean, centred_kernel, y[fitting] - y_fold_mean, y_fold_mean)
-    return _Fold.of(eigen, x[held] - x_mean, y[held])
+    return Fold.of(eigen, x[held] - x_mean, y[held], slopes)
 
 
-def _cross_validated_mse(folds: list[_Fold], alphas: np.ndarray) -> np.ndarray:
+def _cross_validated_mse(folds: Sequence[HeldOutScores], alphas: np.ndarray) -> np.ndarray:
     """Mean over folds of each fold's held-out MSE, (n_alphas, n_targets): the score
     scikit-learn's GridSearchCV averages."""
     return np.mean([fold.mse(alphas) for fold in folds], axis=0)
@@ -254,7 +303,9 @@ def _choose(grid: np.ndarray, cv_mse: np.ndarray, eigenvalues: np.ndarray) -> _C
     return _Choice(grid, cv_mse, index, at_edge, limit)
 
 
-def _choose_alpha(folds: list[_Fold], eigenvalues: np.ndarray, search: PenaltySearch) -> _Choice:
+def _choose_alpha(
+    folds: Sequence[HeldOutScores], eigenvalues: np.ndarray, search: PenaltySearch
+) -> _Choice:
     """Per target, the alpha of least cross-validated MSE, the grid widened by a decade at an
     end chosen short of the path's limit, at most `search.max_widenings` times (the grid is
     shared by the targets; `eigenvalues` are those of all training speakers)."""
@@ -281,10 +332,29 @@ def fit_ridge(
     """Choose each target's alpha by speaker-grouped cross-validation on train, refit on all
     of train, predict dev and test. `x`: standardised features per split (train centred),
     `y`: targets per split, (n, n_targets) or (n,)."""
-    targets = {
+    targets = target_matrices(x, y)
+    eigen, folds = decompose(x["train"], targets["train"], np.asarray(search.folds))
+    return fit_decomposed(eigen, folds, search, x, targets)
+
+
+def target_matrices(
+    x: Mapping[str, np.ndarray], y: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Targets per split as float64 (n, n_targets)."""
+    return {
         split: np.asarray(v, dtype=np.float64).reshape(len(x[split]), -1) for split, v in y.items()
     }
-    eigen, folds = _decompositions(x["train"], targets["train"], np.asarray(search.folds))
+
+
+def fit_decomposed(
+    eigen: GramEigen,
+    folds: Sequence[HeldOutScores],
+    search: PenaltySearch,
+    x: Mapping[str, np.ndarray],
+    targets: Mapping[str, np.ndarray],
+) -> RidgeFit:
+    """fit_ridge from the decomposition of all training utterances and the folds' held-out
+    scores: alphas chosen on the folds, dev and test predicted by the refit on all of train."""
     choice = _choose_alpha(folds, eigen.eigenvalues, search)
     chosen_alpha = choice.grid[choice.index]
     diagonal = np.arange(len(chosen_alpha))

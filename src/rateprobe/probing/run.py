@@ -56,13 +56,13 @@ from rateprobe.probing.conditional import (
     baseline_predictions,
     conditions_on_duration,
     duration_basis,
-    fit_conditional,
+    fit_ridge_and_conditional,
 )
 from rateprobe.probing.control_task import CONTROL_TASK, control_target, speaker_permuted
 from rateprobe.probing.health import fit_failure, prediction_spread
 from rateprobe.probing.mlp import MLPFit, MLPSettings, fit_mlps
 from rateprobe.probing.names import BASELINE_PREFIX, BASELINE_TAP, CONDITIONAL, PROBES
-from rateprobe.probing.ridge import PenaltySearch, RidgeFit, fit_ridge
+from rateprobe.probing.ridge import PenaltySearch, RidgeFit
 from rateprobe.probing.selection import dev_halves, speaker_folds
 
 CSV_COLUMNS = ("model", "tap", "index", "target", "probe", "metric", "value", "ci_low", "ci_high")
@@ -157,10 +157,16 @@ def _probe_taps(
     for index, tap in enumerate(tqdm(taps, desc=f"probing {model}", unit="tap")):
         x = _standardised({split: acts[split].tap(tap) for split in SPLITS})
         tap_dims.append(int(x["train"].shape[1]))
-        ridge = fit_ridge(x, study.y_with_control, study.search)
-        entries = _probe_tap(
-            model, tap, index, x, ridge, mlp_fits.pop(tap), study, mean_mse, probed
+        # The conditional probes fit the targets, not the control task (the last column).
+        ridge, conditional = fit_ridge_and_conditional(
+            x, study.basis, study.y_with_control, len(study.targets), study.search
         )
+        fits: dict[str, RidgeFit | MLPFit] = {
+            "ridge": ridge,
+            "mlp": mlp_fits.pop(tap),
+            CONDITIONAL: conditional,
+        }
+        entries = _probe_tap(model, tap, index, x, fits, study, mean_mse, probed)
         for target, entry in entries.items():
             selection[target].append(entry)
         control_fits.append(_control_task_fit(tap, ridge, study, probed))
@@ -268,21 +274,22 @@ def _probe_tap(
     tap: str,
     index: int,
     x: dict[str, np.ndarray],
-    ridge: RidgeFit,
-    mlp: MLPFit,
+    fits: dict[str, RidgeFit | MLPFit],
     study: _Study,
     mean_mse: dict[str, float],
     probed: _Probed,
 ) -> dict[str, dict[str, Any]]:
-    """Conditional probes of one standardised tap beside its ridge and MLP fits: record their
-    test metrics and predictions, and return each target's dev-selection entry."""
+    """Record the test metrics and predictions of one standardised tap's ridge, MLP and
+    conditional probes, and return each target's dev-selection entry."""
     y = study.y
-    fits: dict[str, RidgeFit | MLPFit] = {"ridge": ridge, "mlp": mlp}
-    conditional = fit_conditional(x, study.basis, y, study.search)
     entries = {}
     for t, target in enumerate(study.targets):
         entry: dict[str, Any] = {"tap": tap, "index": index, "dim": int(x["train"].shape[1])}
-        measured = {**fits, CONDITIONAL: conditional} if conditions_on_duration(target) else fits
+        measured = {
+            probe: fit
+            for probe, fit in fits.items()
+            if probe != CONDITIONAL or conditions_on_duration(target)
+        }
         for probe, fit in measured.items():
             test_runs = fit.test_runs(t)
             probed.predictions[prediction_key(target, probe, tap)] = test_runs
