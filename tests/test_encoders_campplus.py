@@ -199,7 +199,15 @@ def test_a_wespeaker_campplus_folder_and_zip_load(
         for source in (folder, archive):
             loaded = load_wespeaker_encoder(source, "campplus").eval()
             assert isinstance(loaded, CAMPPlus)
-            assert torch.equal(loaded(features, torch.tensor([120])), expected)
+            loaded_state = loaded.state_dict()
+            assert loaded_state.keys() == random_campplus.state_dict().keys()
+            for name, tensor in random_campplus.state_dict().items():
+                assert torch.equal(loaded_state[name], tensor), name
+            # Same weights, same input: bit-equal when this test runs alone, but in one run of
+            # the whole suite on an Intel Xeon VM the outputs differed in their last bits.
+            torch.testing.assert_close(
+                loaded(features, torch.tensor([120])), expected, rtol=1e-5, atol=1e-6
+            )
 
 
 def test_a_campplus_config_with_other_pooling_names_it(tmp_path: Path) -> None:

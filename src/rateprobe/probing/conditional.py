@@ -20,6 +20,12 @@ partly a function of duration, so a probe can score on CPS without tracking rate
   (rateprobe.probing.ridge); the residualiser is fitted once on all of them, so each fold's
   held-out speakers helped fit its k + 1 basis coefficients, a leak negligible beside the
   tap's hundreds of penalised ones.
+
+Cost. Residualising changes a fold's Gram matrix of the tap by a term of rank 2k, so the
+conditional probe's folds are computed from the plain ridge probe's fold decompositions
+(_ConditionalFold) rather than decomposed again: for the SimAM-ResNets' pooling output
+(d = 10,240) that is K of the K + 1 eigendecompositions of 10,240 x 10,240 matrices saved per
+tap. Only its refit on all training utterances decomposes the residualised tap.
 """
 
 from __future__ import annotations

@@ -23,7 +23,8 @@ mean m), or, where there are fewer fitting utterances than features, a block of 
 kernel XX' centred on both sides. For the block taps of the full study (d <= 1,024, n =
 28,539) forming the Gram (n d^2) costs more than its decompositions (d^3), so a fit costs about
 one fit instead of K + 1. For the SimAM-ResNets' pooling output (d = 10,240) the K + 1
-decompositions dominate: about 13 minutes per fit on 2 cores (bench/probing_stage.json). The
+decompositions dominate: about 13 minutes per fit on 2 cores (bench/probing_stage.json); the
+conditional probes share these folds (decompose's slopes; rateprobe.probing.conditional). The
 folds keep no eigenvectors, only their held-out utterances in the eigenbasis, and each part of
 the Gram matrix is freed once its fold is decomposed: at d = 10,240 this holds the probing job
 to about 14 GiB, where keeping them went past 24.
