@@ -216,17 +216,11 @@ def ridge_and_conditional_before(
     return fit_ridge(x, y, search), conditional_before(x, basis, targets, search)
 
 
-def ridge_and_conditional_now(
-    x: dict[str, np.ndarray],
-    basis: dict[str, np.ndarray],
-    y: dict[str, np.ndarray],
-    search: PenaltySearch,
-) -> tuple[RidgeFit, RidgeFit]:
-    """Both as the probing stage fits them now: the conditional probe's folds from ridge's."""
-    return fit_ridge_and_conditional(x, basis, y, N_TARGETS, search)
-
-
-FITS = {"now": ridge_and_conditional_now, "before": ridge_and_conditional_before}
+# Now: as the probing stage fits them, the conditional probe's folds from ridge's.
+FITS = {
+    "now": functools.partial(fit_ridge_and_conditional, n_conditional=N_TARGETS),
+    "before": ridge_and_conditional_before,
+}
 
 
 def _agreement(now: RidgeFit, before: RidgeFit) -> float:
@@ -269,7 +263,7 @@ def bench_ridge(
         fits: dict[str, tuple[RidgeFit, RidgeFit]] = {}
         for how in HOWS if index % 2 == 0 else HOWS[::-1]:
             start_wall, start_cpu = time.perf_counter(), time.process_time()
-            fits[how] = FITS[how](x, basis, y, search)
+            fits[how] = FITS[how](x, basis, y, search=search)
             wall[how] += weight * (time.perf_counter() - start_wall)
             cpu[how] += weight * (time.process_time() - start_cpu)
         for now, before in zip(fits["now"], fits["before"], strict=True):
