@@ -136,9 +136,10 @@ class _ConditionalFold:
         basis_moments: tuple[np.ndarray, np.ndarray],
         target_slopes: np.ndarray,
     ) -> _ConditionalFold:
-        """`fold` decomposed against the columns `columns` names, with the slopes of the
-        tap on the basis; `basis_moments`: all training utterances' B'B and B'Y (B centred on
-        train, Y the conditional targets); `target_slopes`: theirs on the basis (k, T)."""
+        """The conditional fold of ridge fold `fold`, decomposed against the columns that
+        `columns` lays out and with the tap's slopes on the basis; `basis_moments`: all
+        training utterances' B'B and B'Y (B centred on train, Y the conditional targets centred
+        on train); `target_slopes`: the targets' slopes on the basis (k, T)."""
         if fold.slopes is None or fold.held_out_beyond is None:
             raise ValueError("the ridge fold was decomposed without the residualiser's slopes")
         targets, basis = columns.conditional, columns.basis
@@ -156,10 +157,9 @@ class _ConditionalFold:
             - held_basis.T @ (held_targets - columns.train_target_mean)
             - n_fitting * np.outer(basis_mean, target_mean - columns.train_target_mean)
         )
-        q = fold.held_out_beyond.shape[1]
-        zeros_beyond = np.zeros((q, len(basis_mean)))
-        directions = np.c_[np.r_[fold.projected_targets[:, basis], zeros_beyond], fold.slopes]
-        k = len(basis_mean)
+        q, k = fold.held_out_beyond.shape[1], len(basis_mean)
+        # X'B lies in the fold's eigenbasis: zero on Q.
+        directions = np.c_[np.r_[fold.projected_targets[:, basis], np.zeros((q, k))], fold.slopes]
         identity = np.eye(k)
         inverse_c = np.block([[-basis_gram, -identity], [-identity, np.zeros((k, k))]])
         e = np.r_[target_slopes, basis_cross - basis_gram @ target_slopes]
@@ -255,6 +255,7 @@ def fit_ridge_and_conditional(
         _ConditionalFold.of(fold, columns, basis_moments, on_targets.coefficients[1:])
         for fold in folds
     ]
+    # Ridge's d x d eigenvectors leave memory before the residualised tap's are computed.
     del eigen, folds
     residual = {s: x - on_features.fitted(basis[s]) for s, x in standardised_tap.items()}
     base = {s: on_targets.fitted(basis[s]) for s in standardised_tap}

@@ -3,8 +3,8 @@
 Per tap: one standardisation, and one Gram eigendecomposition of the training split and one
 per cross-validation fold of its speakers, serve ridge (all alphas, all targets) and the
 conditional probes' penalty search, which decompose only their refit on all training speakers;
-the MLP networks of all taps, seeds and targets train together. Nuisance baselines (the training mean,
-least squares on duration) are fitted once per model. Outputs:
+the MLP networks of all taps, seeds and targets train together. Nuisance baselines (the
+training mean, least squares on duration) are fitted once per model. Outputs:
 
 - a tidy CSV of test metrics (model, tap, index, target, probe, metric, value, ci_low, ci_high),
   the nuisance baselines included as probes `baseline_<name>` (tap `none`, index -1) and the
