@@ -220,7 +220,7 @@ class _Moments:
 def _covariance_decompositions(
     x: np.ndarray, y: np.ndarray, members: list[np.ndarray], slopes: np.ndarray | None
 ) -> tuple[GramEigen, list[Fold]]:
-    """_decompositions by X'X: each fold's held-out moments once, their total for all of
+    """decompose by X'X: each fold's held-out moments once, their total for all of
     train, and a fitting set's centred Gram X'X - n m m' and cross-products X'Y - n m ybar'
     from the total less the held-out part."""
     y_mean = y.mean(axis=0)
