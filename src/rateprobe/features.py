@@ -8,7 +8,7 @@ least-squares fit (alpha -> 0) that the CCA analysis uses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -73,6 +73,14 @@ class GramEigen:
         r, n_alphas, n_targets = shrunk.shape
         flat = self.eigenvectors[:, keep] @ shrunk.reshape(r, n_alphas * n_targets)
         return flat.reshape(-1, n_alphas, n_targets)
+
+    def columns(self, kept: slice) -> GramEigen:
+        """The decomposition restricted to target columns `kept` (views, no copies)."""
+        return replace(
+            self,
+            projected_targets=self.projected_targets[:, kept],
+            target_mean=self.target_mean[kept],
+        )
 
     def predict(self, standardised: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Predictions (n_alphas, n_targets, n) for standardised features (n, d)."""

@@ -239,11 +239,7 @@ def fit_ridge_and_conditional(
         slopes=on_features.coefficients[1:].T,
     )
     ridge = fit_decomposed(
-        replace(
-            eigen,
-            projected_targets=eigen.projected_targets[:, columns.ridge],
-            target_mean=eigen.target_mean[columns.ridge],
-        ),
+        eigen.columns(columns.ridge),
         [fold.columns(columns.ridge) for fold in folds],
         search,
         standardised_tap,

@@ -27,7 +27,7 @@ decompositions dominate: about 13 minutes per fit on 2 cores (bench/probing_stag
 conditional probes share these folds (decompose's slopes; rateprobe.probing.conditional). The
 folds keep no eigenvectors, only their held-out utterances in the eigenbasis, and each part of
 the Gram matrix is freed once its fold is decomposed: at d = 10,240 this holds the probing job
-to about 14 GiB, where keeping them went past 24.
+to 12.7-14.3 GiB (bench/probing_stage.json), where keeping them went past 24.
 
 Grid edges. A choice at an end of the grid may want a value beyond it. While it does, the grid
 is widened there by a decade, at most `max_widenings` times, unless the ridge path has already
