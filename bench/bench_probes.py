@@ -11,8 +11,8 @@ one of them all, every alpha of the default grid scored, test predictions and th
 speaker-bootstrap metrics) runs on every tap, and so does the conditional probe (ridge on the
 tap residualised on a duration basis, as the probing stage fits it too); target: <= 5 min on 2
 cores. Both are timed twice per tap, back to back: as the library fits them now (one call, the
-conditional probe's folds taken from ridge's decompositions, so that it decomposes only its
-refit on all training utterances) and as it fitted them before (`ridge_and_conditional_before`:
+conditional probe's folds and refit taken from ridge's decompositions, so that it decomposes
+nothing of its own) and as it fitted them before (`ridge_and_conditional_before`:
 ridge, then the conditional probe with K + 1 decompositions of its own), and the chosen
 penalties and predictions are checked to agree. A ridge fit's cost is not proportional to the
 number of utterances (its eigendecompositions do not depend on it where the utterances outnumber
@@ -216,7 +216,7 @@ def ridge_and_conditional_before(
     return fit_ridge(x, y, search), conditional_before(x, basis, targets, search)
 
 
-# Now: as the probing stage fits them, the conditional probe's folds from ridge's.
+# Now: as the probing stage fits them, the conditional probe's folds and refit from ridge's.
 FITS = {
     "now": functools.partial(fit_ridge_and_conditional, n_conditional=N_TARGETS),
     "before": ridge_and_conditional_before,

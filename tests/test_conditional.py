@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 from fake_study import run_fake_study, small_config
 
-from rateprobe.features import Standardiser
+from rateprobe.features import Standardiser, gram_eigen
+from rateprobe.probing import conditional as conditional_module
 from rateprobe.probing.conditional import (
     Residualiser,
     allowed_baselines,
@@ -60,13 +61,15 @@ def test_the_basis_is_not_shrunk() -> None:
 # More utterances than features in every fitting set (the Gram matrix down-dated per fold),
 # fewer in every one (blocks of the kernel), and between; then a tap column that only fold 0's
 # utterances move: its fitting set's Gram matrix is zero there while the residualiser's slopes
-# (fitted on all of train) are not.
+# (fitted on all of train) are not. Every case has a choice at a limit of the ridge path, which
+# the residualised tap's eigenvalues decide (least squares for the first target, the mean for
+# the third, noise, in most).
 @pytest.mark.parametrize(
     ("d", "n", "one_fold_column"),
     [(8, 60, False), (90, 60, False), (55, 60, False), (30, 200, True)],
 )
-def test_conditional_folds_from_ridge_equal_decomposing_the_residualised_tap(
-    d: int, n: int, one_fold_column: bool
+def test_conditional_folds_and_refit_from_ridge_equal_decomposing_the_residualised_tap(
+    d: int, n: int, one_fold_column: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rng = np.random.default_rng(d)
     sizes = {"train": n, "dev": 30, "test": 40}
@@ -83,18 +86,39 @@ def test_conditional_folds_from_ridge_equal_decomposing_the_residualised_tap(
         for s, m in sizes.items()
     }  # fmt: skip
     search = PenaltySearch((1e-2, 1.0, 30.0, 1e3), folds, max_widenings=2)
-    ridge, conditional = fit_ridge_and_conditional(x, basis, y, 2, search)
+    path_ends: list[tuple[str, float | None]] = []
+    path_end = conditional_module._ConditionalRefit.path_end
+
+    def recorded(refit: conditional_module._ConditionalRefit, edge: str) -> float | None:
+        path_ends.append((edge, path_end(refit, edge)))
+        return path_ends[-1][1]
+
+    monkeypatch.setattr(conditional_module._ConditionalRefit, "path_end", recorded)
+    ridge, conditional = fit_ridge_and_conditional(x, basis, y, 3, search)
     # By the Frisch-Waugh-Lovell theorem: ridge of the residualised targets on the residualised
-    # tap, every fold decomposed from its own residualised features.
+    # tap, every fold and the refit decomposed from their own residualised features.
     on_tap, on_targets = (Residualiser.fit(basis["train"], v["train"]) for v in (x, y))
     residual = {s: x[s] - on_tap.fitted(basis[s]) for s in sizes}
-    base = {s: on_targets.fitted(basis[s])[:, :2] for s in sizes}
-    reference = fit_ridge(residual, {s: y[s][:, :2] - base[s] for s in sizes}, search)
+    base = {s: on_targets.fitted(basis[s])[:, :3] for s in sizes}
+    reference = fit_ridge(residual, {s: y[s][:, :3] - base[s] for s in sizes}, search)
     np.testing.assert_allclose(conditional.cv_mse, reference.cv_mse, rtol=1e-8)
+    np.testing.assert_array_equal(conditional.alphas, reference.alphas)
     np.testing.assert_array_equal(conditional.chosen_alpha, reference.chosen_alpha)
-    np.testing.assert_allclose(
-        conditional.test_predictions, reference.test_predictions + base["test"].T, rtol=1e-9
-    )
+    assert conditional.alpha_at_edge == reference.alpha_at_edge
+    assert conditional.alpha_limit == reference.alpha_limit
+    assert set(conditional.alpha_limit) - {None}
+    # Where the residualised tap's ridge path ends: its Gram matrix's extreme eigenvalues.
+    eigenvalues = gram_eigen(residual["train"], y["train"]).eigenvalues
+    assert path_ends
+    for edge, value in path_ends:
+        np.testing.assert_allclose(value, eigenvalues[0 if edge == "high" else -1], rtol=1e-9)
+    for split in ("dev", "test"):
+        np.testing.assert_allclose(
+            getattr(conditional, f"{split}_predictions"),
+            getattr(reference, f"{split}_predictions") + base[split].T,
+            rtol=1e-9,
+        )
+    np.testing.assert_allclose(conditional.dev_mse, reference.dev_mse, rtol=1e-6)
     plain = fit_ridge(x, y, search)
     np.testing.assert_allclose(ridge.cv_mse, plain.cv_mse, rtol=1e-12)
     np.testing.assert_allclose(ridge.test_predictions, plain.test_predictions, rtol=1e-12)

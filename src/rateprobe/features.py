@@ -132,10 +132,16 @@ def kernel_eigen(
     return GramEigen(eigenvalues, eigenvectors, projected, target_mean)
 
 
+def leading_order(eigenvalues: np.ndarray) -> np.ndarray:
+    """Indices of the eigenvalues kept, in descending order: those below a relative tolerance
+    are dropped."""
+    order = np.argsort(eigenvalues)[::-1]
+    descending = eigenvalues[order]
+    return order[descending > max(descending[0], 0.0) * 1e-10]
+
+
 def _leading(eigenvalues: np.ndarray, eigenvectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Eigenpairs in descending order, those below a relative tolerance dropped."""
-    order = np.argsort(eigenvalues)[::-1]
-    eigenvalues = eigenvalues[order]
-    keep = eigenvalues > max(eigenvalues[0], 0.0) * 1e-10
+    kept = leading_order(eigenvalues)
     # One copy of the eigenvectors, not two: a wide tap's are most of a gigabyte.
-    return eigenvalues[keep], eigenvectors[:, order[keep]]
+    return eigenvalues[kept], eigenvectors[:, kept]

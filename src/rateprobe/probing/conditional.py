@@ -22,23 +22,28 @@ partly a function of duration, so a probe can score on CPS without tracking rate
   tap's hundreds of penalised ones.
 
 Cost. Residualising changes a fold's Gram matrix of the tap by a term of rank 2k, so the
-conditional probe's folds are computed from the plain ridge probe's fold decompositions
-(_ConditionalFold) rather than decomposed again: for the SimAM-ResNets' pooling output
-(d = 10,240) that is K of the K + 1 eigendecompositions of 10,240 x 10,240 matrices saved per
-tap. Only its refit on all training utterances decomposes the residualised tap.
+conditional probe's folds and its refit on all training utterances are computed from the plain
+ridge probe's decompositions (_ConditionalFold; the refit is a fold that holds out dev and
+test) rather than decomposed again: for the SimAM-ResNets' pooling output (d = 10,240) that is
+K + 1 eigendecompositions of 10,240 x 10,240 matrices saved per tap, and the residualised
+copy of the tap is never made. Only a choice at an end of the grid asks for the residualised
+Gram matrix's eigenvalues (where its ridge path ends): a decomposition without vectors.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.sparse.linalg import LinearOperator, eigsh
 
 from rateprobe.conventions import SPLITS
-from rateprobe.features import gram_eigen
+from rateprobe.features import leading_order
 from rateprobe.probing.ridge import (
+    EigenRefit,
     Fold,
     PenaltySearch,
     RidgeFit,
@@ -108,8 +113,9 @@ def baseline_designs(frame: pd.DataFrame) -> dict[str, np.ndarray]:
 
 @dataclass(frozen=True)
 class _ConditionalFold:
-    """One cross-validation fold of the conditional probe, from the ridge fold's decomposition
-    of the tap (rateprobe.probing.ridge.Fold, kept with the residualiser's slopes).
+    """One fold of the conditional probe, from the ridge fold's decomposition of the tap
+    (rateprobe.probing.ridge.Fold, kept with the residualiser's slopes): a cross-validation
+    fold, or the refit on all training utterances holding out dev and test.
 
     With the tap's fitting-set Gram matrix G = V S V' (centred on the fold), the residualised
     tap's is G + W C W', W = [X'B, Γ'] (d x 2k: the fitting set's tap-basis cross-products and
@@ -126,44 +132,34 @@ class _ConditionalFold:
     held_out_beyond: np.ndarray  # (n_held, q)
     held_out_basis: np.ndarray  # (n_held, k): centred on the fitting set
     slopes: np.ndarray  # (p, k): the residualiser's slopes Γ' in the extended eigenbasis
-    offsets: np.ndarray  # (n_held, T): held-out error of the prediction 0
+    baseline: np.ndarray  # (n_held, T): the prediction at infinite alpha (mean and basis part)
+    targets: np.ndarray  # (n_held, T)
 
     @classmethod
     def of(
         cls,
         fold: Fold,
         columns: _Columns,
-        basis_moments: tuple[np.ndarray, np.ndarray],
+        fitting_moments: tuple[np.ndarray, np.ndarray],
         target_slopes: np.ndarray,
     ) -> _ConditionalFold:
         """The conditional fold of ridge fold `fold`, decomposed against the columns that
-        `columns` lays out and with the tap's slopes on the basis; `basis_moments`: all
-        training utterances' B'B and B'Y (B centred on train, Y the conditional targets centred
-        on train); `target_slopes`: the targets' slopes on the basis (k, T)."""
+        `columns` lays out and with the tap's slopes on the basis; `fitting_moments`: the
+        fitting set's B'B and B'Y, both centred on it (Y the conditional targets);
+        `target_slopes`: the targets' slopes on the basis (k, T)."""
         if fold.slopes is None or fold.held_out_beyond is None:
             raise ValueError("the ridge fold was decomposed without the residualiser's slopes")
-        targets, basis = columns.conditional, columns.basis
-        n_fitting = columns.n_train - len(fold.targets)
-        held_basis, held_targets = fold.targets[:, basis], fold.targets[:, targets]
-        basis_mean, target_mean = fold.target_mean[basis], fold.target_mean[targets]
-        # Fitting-set moments: all of train less the held-out utterances, centred on the fold.
-        basis_gram = (
-            basis_moments[0]
-            - held_basis.T @ held_basis
-            - n_fitting * np.outer(basis_mean, basis_mean)
-        )
-        basis_cross = (
-            basis_moments[1]
-            - held_basis.T @ (held_targets - columns.train_target_mean)
-            - n_fitting * np.outer(basis_mean, target_mean - columns.train_target_mean)
-        )
-        q, k = fold.held_out_beyond.shape[1], len(basis_mean)
+        basis_gram, basis_cross = fitting_moments
+        held_basis = fold.targets[:, columns.basis] - fold.target_mean[columns.basis]
+        q, k = fold.held_out_beyond.shape[1], held_basis.shape[1]
         # X'B lies in the fold's eigenbasis: zero on Q.
-        directions = np.c_[np.r_[fold.projected_targets[:, basis], np.zeros((q, k))], fold.slopes]
+        directions = np.c_[
+            np.r_[fold.projected_targets[:, columns.basis], np.zeros((q, k))], fold.slopes
+        ]
         identity = np.eye(k)
         inverse_c = np.block([[-basis_gram, -identity], [-identity, np.zeros((k, k))]])
         e = np.r_[target_slopes, basis_cross - basis_gram @ target_slopes]
-        projected = np.r_[fold.projected_targets[:, targets], np.zeros((q, e.shape[1]))]
+        projected = np.r_[fold.projected_targets[:, columns.conditional], np.zeros((q, e.shape[1]))]
         return cls(
             eigenvalues=np.r_[fold.eigenvalues, np.zeros(q)],
             directions=directions,
@@ -171,13 +167,14 @@ class _ConditionalFold:
             cross=projected - directions @ e,
             held_out=fold.held_out,
             held_out_beyond=fold.held_out_beyond,
-            held_out_basis=held_basis - basis_mean,
+            held_out_basis=held_basis,
             slopes=fold.slopes,
-            offsets=(target_mean - held_targets) + (held_basis - basis_mean) @ target_slopes,
+            baseline=fold.target_mean[columns.conditional] + held_basis @ target_slopes,
+            targets=fold.targets[:, columns.conditional],
         )
 
-    def mse(self, alphas: np.ndarray) -> np.ndarray:
-        """Held-out MSE of the residualised targets (n_alphas, n_targets)."""
+    def predictions(self, alphas: np.ndarray) -> np.ndarray:
+        """Held-out predictions of the conditional targets (n_alphas, n_targets, n_held)."""
         shrink = 1.0 / (self.eigenvalues[None, :] + np.asarray(alphas)[:, None])  # (A, p)
         shrunk_directions = shrink[:, :, None] * self.directions[None]  # (A, p, 2k)
         capacitance = self.inverse_c[None] + self.directions.T[None] @ shrunk_directions
@@ -187,13 +184,72 @@ class _ConditionalFold:
         )
         weights = shrunk_cross - shrunk_directions @ correction  # (A, p, T)
         r = self.held_out.shape[1]
-        predictions = (
+        on_residualised_tap = (
             np.tensordot(weights[:, :r], self.held_out, axes=([1], [1]))
             + np.tensordot(weights[:, r:], self.held_out_beyond, axes=([1], [1]))
             - np.tensordot(self.slopes.T[None] @ weights, self.held_out_basis, axes=([1], [1]))
         )  # (A, T, n_held)
-        errors = predictions + self.offsets.T[None]
-        return (errors**2).mean(axis=2)
+        return on_residualised_tap + self.baseline.T[None]
+
+    def mse(self, alphas: np.ndarray) -> np.ndarray:
+        """Held-out MSE (n_alphas, n_targets)."""
+        return ((self.predictions(alphas) - self.targets.T[None]) ** 2).mean(axis=2)
+
+    def gram_eigenvalues(self) -> np.ndarray:
+        """The kept eigenvalues of the residualised tap's fitting-set Gram matrix, descending:
+        diag(S, 0) + W C W' in the extended eigenbasis, decomposed without vectors (most of
+        the cost of a decomposition: at d = 10,240 about a minute and a half on 2 cores)."""
+        gram = self.directions @ np.linalg.solve(self.inverse_c, self.directions.T)
+        gram[np.diag_indices_from(gram)] += self.eigenvalues
+        eigenvalues = np.linalg.eigvalsh(gram)
+        return eigenvalues[leading_order(eigenvalues)]
+
+    def top_gram_eigenvalue(self) -> float:
+        """The largest eigenvalue of the residualised tap's fitting-set Gram matrix, by Lanczos
+        iteration to machine precision: a product with diag(S, 0) + W C W' costs O(p k), so
+        this takes well under a second where gram_eigenvalues takes minutes."""
+        c = np.linalg.inv(self.inverse_c)
+        p = len(self.eigenvalues)
+        gram = LinearOperator(
+            (p, p),
+            matvec=lambda v: self.eigenvalues * v + self.directions @ (c @ (self.directions.T @ v)),
+            dtype=np.float64,
+        )
+        if p == 1:
+            return float(gram.matvec(np.ones(1))[0])
+        # A fixed start, so that the result does not depend on ARPACK's random one.
+        start = np.ones(p) / np.sqrt(p)
+        return float(eigsh(gram, k=1, which="LA", v0=start, tol=0, return_eigenvectors=False)[0])
+
+
+@dataclass(frozen=True)
+class _ConditionalRefit:
+    """The conditional probe refitted on all training utterances (rateprobe.probing.ridge's
+    Refit): a conditional fold holding out dev, then test."""
+
+    fold: _ConditionalFold
+    n_dev: int
+
+    @functools.cached_property
+    def _eigenvalues(self) -> np.ndarray:
+        return self.fold.gram_eigenvalues()
+
+    @functools.cached_property
+    def _top_eigenvalue(self) -> float:
+        return self.fold.top_gram_eigenvalue()
+
+    def path_end(self, edge: str) -> float | None:
+        if edge == "high":
+            top = self._top_eigenvalue
+            return top if top > 0 else None
+        # The smallest kept eigenvalue needs them all (a choice at the low end is rare where
+        # the tap is wide: the training utterances outnumber its dimensions).
+        return float(self._eigenvalues[-1]) if self._eigenvalues.size else None
+
+    def predictions(self, alphas: np.ndarray) -> dict[str, np.ndarray]:
+        diagonal = np.arange(len(alphas))
+        predicted = self.fold.predictions(alphas)[diagonal, diagonal].T  # (n_held, T)
+        return {"dev": predicted[: self.n_dev], "test": predicted[self.n_dev :]}
 
 
 @dataclass(frozen=True)
@@ -201,11 +257,31 @@ class _Columns:
     """Where the columns of the matrix the folds were decomposed against come from: the ridge
     targets first (the conditional targets their leading ones), then the duration basis."""
 
-    n_train: int
     ridge: slice
     conditional: slice
     basis: slice
-    train_target_mean: np.ndarray  # (T,): the conditional targets' mean on train
+
+
+def _fold_moments(
+    fold: Fold,
+    columns: _Columns,
+    train_moments: tuple[np.ndarray, np.ndarray],
+    train_target_mean: np.ndarray,
+    n_train: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A cross-validation fold's fitting-set B'B and B'Y, centred on it: all training
+    utterances' (`train_moments`, B and Y centred on train) less the held-out utterances'."""
+    n_fitting = n_train - len(fold.targets)
+    held_basis = fold.targets[:, columns.basis]  # centred on train
+    held_targets = fold.targets[:, columns.conditional] - train_target_mean
+    basis_mean = fold.target_mean[columns.basis]
+    target_mean = fold.target_mean[columns.conditional] - train_target_mean
+    return (
+        train_moments[0] - held_basis.T @ held_basis - n_fitting * np.outer(basis_mean, basis_mean),
+        train_moments[1]
+        - held_basis.T @ held_targets
+        - n_fitting * np.outer(basis_mean, target_mean),
+    )
 
 
 def fit_ridge_and_conditional(
@@ -218,56 +294,56 @@ def fit_ridge_and_conditional(
     """Ridge of every target column (n, n_targets) on the tap, and the conditional probe of
     the first `n_conditional`: ridge on [basis, tap] with only the tap penalised (see the
     module docstring), its dev and test predictions including the basis part. The conditional
-    probe's folds come from ridge's decompositions (_ConditionalFold); its refit on all
-    training utterances decomposes the residualised tap."""
+    probe's folds and refit come from ridge's decompositions (_ConditionalFold)."""
     y = target_matrices(standardised_tap, targets)
     n_ridge, k = y["train"].shape[1], basis["train"].shape[1]
     on_features = Residualiser.fit(basis["train"], standardised_tap["train"])
     on_targets = Residualiser.fit(basis["train"], y["train"][:, :n_conditional])
-    train_basis = basis["train"] - basis["train"].mean(axis=0)
+    basis_mean = basis["train"].mean(axis=0)
     columns = _Columns(
-        n_train=len(train_basis),
         ridge=slice(0, n_ridge),
         conditional=slice(0, n_conditional),
         basis=slice(n_ridge, n_ridge + k),
-        train_target_mean=y["train"][:, :n_conditional].mean(axis=0),
     )
+    # Every split's basis centred on train's, beside the targets: the columns decomposed.
+    with_basis = {s: np.c_[y[s], basis[s] - basis_mean] for s in standardised_tap}
+    slopes = on_features.coefficients[1:].T
     eigen, folds = decompose(
-        standardised_tap["train"],
-        np.c_[y["train"], train_basis],
-        np.asarray(search.folds),
-        slopes=on_features.coefficients[1:].T,
+        standardised_tap["train"], with_basis["train"], np.asarray(search.folds), slopes
     )
     ridge = fit_decomposed(
-        eigen.columns(columns.ridge),
+        EigenRefit(eigen.columns(columns.ridge), standardised_tap),
         [fold.columns(columns.ridge) for fold in folds],
         search,
-        standardised_tap,
-        y,
+        y["dev"],
     )
-    centred_targets = y["train"][:, columns.conditional] - columns.train_target_mean
-    basis_moments = (train_basis.T @ train_basis, train_basis.T @ centred_targets)
+    train_basis = with_basis["train"][:, columns.basis]
+    train_target_mean = eigen.target_mean[columns.conditional]
+    centred_targets = y["train"][:, columns.conditional] - train_target_mean
+    train_moments = (train_basis.T @ train_basis, train_basis.T @ centred_targets)
+    target_slopes = on_targets.coefficients[1:]
     conditional_folds = [
-        _ConditionalFold.of(fold, columns, basis_moments, on_targets.coefficients[1:])
+        _ConditionalFold.of(
+            fold,
+            columns,
+            _fold_moments(fold, columns, train_moments, train_target_mean, len(train_basis)),
+            target_slopes,
+        )
         for fold in folds
     ]
-    # Ridge's d x d eigenvectors leave memory before the residualised tap's are computed.
-    del eigen, folds
-    residual = {s: x - on_features.fitted(basis[s]) for s, x in standardised_tap.items()}
-    base = {s: on_targets.fitted(basis[s]) for s in standardised_tap}
-    residual_targets = {s: y[s][:, columns.conditional] - base[s] for s in standardised_tap}
-    conditional = fit_decomposed(
-        gram_eigen(residual["train"], residual_targets["train"]),
-        conditional_folds,
-        search,
-        residual,
-        residual_targets,
+    held_out = Fold.of(
+        eigen,
+        np.r_[standardised_tap["dev"], standardised_tap["test"]],
+        np.r_[with_basis["dev"], with_basis["test"]],
+        slopes,
     )
-    return ridge, replace(
-        conditional,
-        dev_predictions=conditional.dev_predictions + base["dev"].T,
-        test_predictions=conditional.test_predictions + base["test"].T,
+    refit = _ConditionalRefit(
+        _ConditionalFold.of(held_out, columns, train_moments, target_slopes), len(y["dev"])
     )
+    # Ridge's d x d eigenvectors leave memory before a choice at an end of the grid asks for
+    # the residualised Gram matrix (d x d) and its eigenvalues.
+    del eigen, folds, held_out
+    return ridge, fit_decomposed(refit, conditional_folds, search, y["dev"][:, columns.conditional])
 
 
 def baseline_predictions(

@@ -23,11 +23,12 @@ mean m), or, where there are fewer fitting utterances than features, a block of 
 kernel XX' centred on both sides. For the block taps of the full study (d <= 1,024, n =
 28,539) forming the Gram (n d^2) costs more than its decompositions (d^3), so a fit costs about
 one fit instead of K + 1. For the SimAM-ResNets' pooling output (d = 10,240) the K + 1
-decompositions dominate: about 13 minutes per fit on 2 cores (bench/probing_stage.json); the
-conditional probes share these folds (decompose's slopes; rateprobe.probing.conditional). The
-folds keep no eigenvectors, only their held-out utterances in the eigenbasis, and each part of
-the Gram matrix is freed once its fold is decomposed: at d = 10,240 this holds the probing job
-to 12.7-14.3 GiB (bench/probing_stage.json), where keeping them went past 24.
+decompositions dominate: about 2 minutes each on 2 cores (bench/bench_probe_floors.py); the
+conditional probes decompose nothing of their own, they share these decompositions
+(decompose's slopes; rateprobe.probing.conditional). The folds keep no eigenvectors, only their
+held-out utterances in the eigenbasis, and each part of the Gram matrix is freed once its fold
+is decomposed: at d = 10,240 this holds the probing job under 13 GiB
+(bench/probing_stage.json), where keeping them went past 24.
 
 Grid edges. A choice at an end of the grid may want a value beyond it. While it does, the grid
 is widened there by a decade, at most `max_widenings` times, unless the ridge path has already
@@ -169,6 +170,40 @@ class HeldOutScores(Protocol):
     def mse(self, alphas: np.ndarray) -> np.ndarray: ...
 
 
+class Refit(Protocol):
+    """The probe refitted on all training utterances, as fit_decomposed uses it."""
+
+    def path_end(self, edge: str) -> float | None:
+        """The training Gram matrix's largest kept eigenvalue (`edge` "high") or smallest
+        ("low"), which decide where the ridge path ends; None where none is kept (asked only
+        for a choice at an end of the grid)."""
+        ...
+
+    def predictions(self, alphas: np.ndarray) -> dict[str, np.ndarray]:
+        """Dev and test predictions (n, n_targets), target t's at alphas[t]."""
+        ...
+
+
+@dataclass(frozen=True)
+class EigenRefit:
+    """The refit by the decomposition of all training utterances, predicting the standardised
+    dev and test features."""
+
+    eigen: GramEigen
+    features: Mapping[str, np.ndarray]
+
+    def path_end(self, edge: str) -> float | None:
+        eigenvalues = self.eigen.eigenvalues
+        if eigenvalues.size == 0:
+            return None
+        return float(eigenvalues[0] if edge == "high" else eigenvalues[-1])
+
+    def predictions(self, alphas: np.ndarray) -> dict[str, np.ndarray]:
+        diagonal = np.arange(len(alphas))
+        weights = self.eigen.weights(alphas)[:, diagonal, diagonal]  # (d, T)
+        return {s: self.features[s] @ weights + self.eigen.target_mean for s in ("dev", "test")}
+
+
 def decompose(
     x: np.ndarray, y: np.ndarray, folds: np.ndarray, slopes: np.ndarray | None = None
 ) -> tuple[GramEigen, list[Fold]]:
@@ -270,16 +305,16 @@ def _cross_validated_mse(folds: Sequence[HeldOutScores], alphas: np.ndarray) -> 
     return np.mean([fold.mse(alphas) for fold in folds], axis=0)
 
 
-def _path_limit(eigenvalues: np.ndarray, alpha: float, edge: str) -> str | None:
-    """The end of the ridge path `alpha` has reached at grid end `edge`, or None."""
-    if eigenvalues.size == 0:
+def _path_limit(eigenvalue: float | None, alpha: float, edge: str) -> str | None:
+    """The end of the ridge path `alpha` has reached at grid end `edge`, or None;
+    `eigenvalue`: the Gram matrix's largest kept one at the high end, smallest at the low."""
+    if eigenvalue is None:
         # Features constant on train: every alpha predicts the mean.
         return "mean"
+    shrinkage = eigenvalue / (eigenvalue + alpha)
     if edge == "high":
-        top = eigenvalues[0] / (eigenvalues[0] + alpha)
-        return "mean" if top <= PATH_LIMIT_SHRINKAGE else None
-    bottom = eigenvalues[-1] / (eigenvalues[-1] + alpha)
-    return "least squares" if bottom >= 1.0 - PATH_LIMIT_SHRINKAGE else None
+        return "mean" if shrinkage <= PATH_LIMIT_SHRINKAGE else None
+    return "least squares" if shrinkage >= 1.0 - PATH_LIMIT_SHRINKAGE else None
 
 
 @dataclass(frozen=True)
@@ -291,27 +326,25 @@ class _Choice:
     limit: tuple[str | None, ...]
 
 
-def _choose(grid: np.ndarray, cv_mse: np.ndarray, eigenvalues: np.ndarray) -> _Choice:
+def _choose(grid: np.ndarray, cv_mse: np.ndarray, refit: Refit) -> _Choice:
     """Each target's alpha of least cross-validated MSE on `grid` (ties to the smaller, as
     scikit-learn's GridSearchCV), and where it sits."""
     index = np.argmin(cv_mse, axis=0)
     ends = {0: "low", len(grid) - 1: "high"} if len(grid) > 1 else {}
     at_edge = tuple(ends.get(int(i)) for i in index)
     limit = tuple(
-        None if edge is None else _path_limit(eigenvalues, float(grid[i]), edge)
+        None if edge is None else _path_limit(refit.path_end(edge), float(grid[i]), edge)
         for i, edge in zip(index, at_edge, strict=True)
     )
     return _Choice(grid, cv_mse, index, at_edge, limit)
 
 
-def _choose_alpha(
-    folds: Sequence[HeldOutScores], eigenvalues: np.ndarray, search: PenaltySearch
-) -> _Choice:
+def _choose_alpha(folds: Sequence[HeldOutScores], refit: Refit, search: PenaltySearch) -> _Choice:
     """Per target, the alpha of least cross-validated MSE, the grid widened by a decade at an
-    end chosen short of the path's limit, at most `search.max_widenings` times (the grid is
-    shared by the targets; `eigenvalues` are those of all training speakers)."""
+    end chosen short of the path's limit (that of the refit on all training speakers), at most
+    `search.max_widenings` times (the grid is shared by the targets)."""
     grid = np.asarray(sorted(search.alphas), dtype=np.float64)
-    choice = _choose(grid, _cross_validated_mse(folds, grid), eigenvalues)
+    choice = _choose(grid, _cross_validated_mse(folds, grid), refit)
     for _ in range(search.max_widenings):
         open_ends = {
             edge
@@ -323,7 +356,7 @@ def _choose_alpha(
         low = grid[:1] / WIDENING_FACTOR if "low" in open_ends else grid[:0]
         high = grid[-1:] * WIDENING_FACTOR if "high" in open_ends else grid[:0]
         grid = np.concatenate([low, grid, high])
-        choice = _choose(grid, _cross_validated_mse(folds, grid), eigenvalues)
+        choice = _choose(grid, _cross_validated_mse(folds, grid), refit)
     return choice
 
 
@@ -335,7 +368,7 @@ def fit_ridge(
     `y`: targets per split, (n, n_targets) or (n,)."""
     targets = target_matrices(x, y)
     eigen, folds = decompose(x["train"], targets["train"], np.asarray(search.folds))
-    return fit_decomposed(eigen, folds, search, x, targets)
+    return fit_decomposed(EigenRefit(eigen, x), folds, search, targets["dev"])
 
 
 def target_matrices(
@@ -348,26 +381,24 @@ def target_matrices(
 
 
 def fit_decomposed(
-    eigen: GramEigen,
+    refit: Refit,
     folds: Sequence[HeldOutScores],
     search: PenaltySearch,
-    x: Mapping[str, np.ndarray],
-    targets: Mapping[str, np.ndarray],
+    dev_targets: np.ndarray,
 ) -> RidgeFit:
-    """fit_ridge from the decomposition of all training utterances and the folds' held-out
-    scores: alphas chosen on the folds, dev and test predicted by the refit on all of train."""
-    choice = _choose_alpha(folds, eigen.eigenvalues, search)
+    """fit_ridge from the folds' held-out scores and the refit on all training utterances:
+    alphas chosen on the folds, dev and test predicted by the refit; `dev_targets` (n_dev,
+    n_targets)."""
+    choice = _choose_alpha(folds, refit, search)
     chosen_alpha = choice.grid[choice.index]
-    diagonal = np.arange(len(chosen_alpha))
-    weights = eigen.weights(chosen_alpha)[:, diagonal, diagonal]  # (d, T): alpha t for target t
-    dev_predictions = x["dev"] @ weights + eigen.target_mean
+    predictions = refit.predictions(chosen_alpha)
     return RidgeFit(
         alphas=choice.grid,
         cv_mse=choice.cv_mse,
         chosen_alpha=chosen_alpha,
         alpha_at_edge=choice.at_edge,
         alpha_limit=choice.limit,
-        dev_mse=((dev_predictions - targets["dev"]) ** 2).mean(axis=0),
-        dev_predictions=dev_predictions.T,
-        test_predictions=(x["test"] @ weights + eigen.target_mean).T,
+        dev_mse=((predictions["dev"] - dev_targets) ** 2).mean(axis=0),
+        dev_predictions=predictions["dev"].T,
+        test_predictions=predictions["test"].T,
     )
