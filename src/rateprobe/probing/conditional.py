@@ -198,7 +198,7 @@ class _ConditionalFold:
     def gram_eigenvalues(self) -> np.ndarray:
         """The kept eigenvalues of the residualised tap's fitting-set Gram matrix, descending:
         diag(S, 0) + W C W' in the extended eigenbasis, decomposed without vectors (most of
-        the cost of a decomposition: at d = 10,240 about a minute and a half on 2 cores)."""
+        the cost of a decomposition: at d = 10,240 about a minute on 2 cores)."""
         gram = self.directions @ np.linalg.solve(self.inverse_c, self.directions.T)
         gram[np.diag_indices_from(gram)] += self.eigenvalues
         eigenvalues = np.linalg.eigvalsh(gram)
@@ -207,7 +207,7 @@ class _ConditionalFold:
     def top_gram_eigenvalue(self) -> float:
         """The largest eigenvalue of the residualised tap's fitting-set Gram matrix, by Lanczos
         iteration to machine precision: a product with diag(S, 0) + W C W' costs O(p k), so
-        this takes well under a second where gram_eigenvalues takes minutes."""
+        this takes well under a second where gram_eigenvalues takes a minute."""
         c = np.linalg.inv(self.inverse_c)
         p = len(self.eigenvalues)
         gram = LinearOperator(
