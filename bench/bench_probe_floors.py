@@ -30,27 +30,21 @@ import time
 
 import numpy as np
 import torch
-from bench_probes import N_TARGETS, SPLIT_SIZES, machine, taps
+from bench_probes import (
+    N_TARGETS,
+    PRODUCT_SIZE,
+    SPLIT_SIZES,
+    first_layer_flop,
+    machine,
+    product_rate,
+    taps,
+)
 from threadpoolctl import threadpool_limits
 
 from rateprobe.config import DEFAULTS
 
-# Edge of the large float32 product that stands for the best rate the MLP products could reach.
-PRODUCT_SIZE = 4096
 # Adam steps timed (after one untimed) to price one step.
 ADAM_STEPS = 5
-
-
-def product_rate() -> float:
-    """FLOP/s of one large float32 matrix product, best of three."""
-    a, b = torch.randn(PRODUCT_SIZE, PRODUCT_SIZE), torch.randn(PRODUCT_SIZE, PRODUCT_SIZE)
-    a @ b
-    best = np.inf
-    for _ in range(3):
-        start = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - start)
-    return 2 * PRODUCT_SIZE**3 / best
 
 
 def adam_step_seconds(n_parameters: int, settings: dict) -> float:
@@ -95,7 +89,7 @@ def main() -> None:
     n_train, seeds = SPLIT_SIZES["train"], len(settings["seeds"])
     width = N_TARGETS * settings["hidden"]
     steps = -(-n_train // settings["batch_size"])
-    flop = 2 * 2 * n_train * seeds * sum(widths) * width
+    flop = first_layer_flop(n_train, settings, sum(widths))
     # w1 (d, T h), b1 (T h), w2 (T h), b2 (T) per probe.
     parameters = seeds * sum((dim + 2) * width + N_TARGETS for dim in widths)
 
